@@ -1,0 +1,1 @@
+"""Card rules, card lifecycle and sinks (built on the journal's replayed state)."""

@@ -1,0 +1,1 @@
+"""Device adapters: camera agent, fingerprint-clock bridge, hall simulator."""

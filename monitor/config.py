@@ -1,0 +1,348 @@
+"""Hall configuration: one TOML file per hall, validated into typed, frozen models.
+
+Validation never does I/O. Reading the file and the broker password are done by
+`load_config` and `read_secret`, the only functions here that touch the disk.
+Every problem is reported with its key path (``windows[3].a_post``), all at once.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.ids import DeviceId, HallId, StaffId, WindowId
+
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists each one with its key path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+class HallInfo(_Model):
+    id: Ident = Field(description="Hall id; the MQTT topic root is hall/{id}.")
+    name: str = Field(min_length=1, description="Hall name shown on displays and reports.")
+    timezone: str = Field("Asia/Shanghai", description="IANA zone of the hall's local time.")
+
+    _zone = field_validator("timezone")(_check_zone)
+
+    @property
+    def hall_id(self) -> HallId:
+        return HallId(self.id)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class TlsConfig(_Model):
+    ca_file: str | None = Field(None, description="CA bundle that signs the broker certificate.")
+    cert_file: str | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: str | None = Field(None, description="Client key (mutual TLS).")
+    insecure: bool = Field(False, description="Skip host name verification (test rigs only).")
+
+
+class BrokerConfig(_Model):
+    host: str = Field("127.0.0.1", description="MQTT broker host.")
+    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
+    client_id: str | None = Field(
+        None, description="Fixed client id of the persistent session; default hallwatch-{hall}."
+    )
+    username: str | None = Field(None, description="Broker user name.")
+    password_file: str | None = Field(
+        None,
+        description="File holding the broker password; a relative name is looked up in "
+        "$CREDENTIALS_DIRECTORY (systemd LoadCredential=), else beside the config file.",
+    )
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval.")
+    reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay.")
+    reconnect_max_s: float = Field(60.0, gt=0, description="Longest reconnect delay (backoff cap).")
+    tls: TlsConfig | None = Field(None, description="TLS to the broker; absent means plain TCP.")
+
+
+class JournalConfig(_Model):
+    data_dir: str = Field("/var/lib/hallwatch", description="Directory of journal.sqlite3.")
+    batch_max: int = Field(
+        1000, ge=1, le=100_000, description="Most messages committed in one transaction."
+    )
+    batch_wait_ms: int = Field(
+        5, ge=0, le=5000, description="How long a batch waits to fill once it has a message."
+    )
+    synchronous: Literal["full", "normal"] = Field(
+        "full",
+        description="SQLite synchronous level: full survives power loss, normal only a crash.",
+    )
+
+
+class IngestConfig(_Model):
+    max_payload_bytes: int = Field(
+        65536, ge=1024, description="Larger payloads are rejected (CONTRACT.md: 64 KiB)."
+    )
+    max_future_skew_s: int = Field(
+        300, ge=0, description="An event stamped further than this ahead of receipt is rejected."
+    )
+
+
+class WebConfig(_Model):
+    listen: str = Field("127.0.0.1", description="Address of /healthz and /metrics.")
+    port: int = Field(8470, ge=0, le=65535, description="Port; 0 picks a free one.")
+
+
+class ServiceSession(_Model):
+    name: str = Field(min_length=1, description="Session name, e.g. 上午 / 下午.")
+    start: time = Field(description="Service opens (local time).")
+    end: time = Field(description="Service closes (local time).")
+
+
+class Department(_Model):
+    id: Ident
+    name: str = Field(min_length=1)
+
+
+class Staff(_Model):
+    id: Ident = Field(description="Staff number as the clocks know it (PIN).")
+    name: str = Field(min_length=1)
+    department: Ident
+    post: str = Field("窗口工作人员", description="Post title, shown in negative filings.")
+    phone: str | None = None
+    role: Literal["officer", "leader", "supervisor"] = "officer"
+
+    @property
+    def staff_id(self) -> StaffId:
+        return StaffId(self.id)
+
+
+class Window(_Model):
+    id: Ident
+    name: str = Field(min_length=1, description="Window name on the display, e.g. 不动产登记.")
+    department: Ident
+    a_post: Ident = Field(description="Holder of the post (A岗).")
+    b_posts: list[Ident] = Field(
+        default_factory=list, description="Ordered substitutes (B岗); the first available covers."
+    )
+    neighbour: Ident | None = Field(None, description="Window that watches this one if alone.")
+
+    @property
+    def window_id(self) -> WindowId:
+        return WindowId(self.id)
+
+
+class Clock(_Model):
+    id: Ident = Field(description="Device id (serial number) used in MQTT topics.")
+    location: str = ""
+    timezone: str | None = Field(
+        None, description="Zone for timestamps sent without an offset; absent means rejected."
+    )
+
+    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+
+
+class Camera(_Model):
+    id: Ident
+    windows: list[Ident] = Field(description="Windows whose seats this camera watches.")
+    timezone: str | None = None
+
+    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+
+
+class HallConfig(_Model):
+    hall: HallInfo
+    broker: BrokerConfig = BrokerConfig()
+    journal: JournalConfig = JournalConfig()
+    ingest: IngestConfig = IngestConfig()
+    web: WebConfig = WebConfig()
+    sessions: list[ServiceSession] = Field(min_length=1)
+    departments: list[Department] = Field(min_length=1)
+    staff: list[Staff] = Field(min_length=1)
+    windows: list[Window] = Field(min_length=1)
+    clocks: list[Clock] = Field(default_factory=list)
+    cameras: list[Camera] = Field(default_factory=list)
+
+    @property
+    def client_id(self) -> str:
+        return self.broker.client_id or f"hallwatch-{self.hall.id}"
+
+    def device_zone(self, device: DeviceId) -> ZoneInfo | None:
+        for dev in (*self.clocks, *self.cameras):
+            if dev.id == device:
+                return ZoneInfo(dev.timezone) if dev.timezone else None
+        return None
+
+    def directory(self) -> Directory:
+        return Directory.of(self)
+
+
+class Directory:
+    """Fast membership lookups the ingest needs on every message."""
+
+    __slots__ = ("camera_windows", "cameras", "clocks", "staff", "windows", "zones")
+
+    def __init__(
+        self,
+        staff: frozenset[str],
+        windows: frozenset[str],
+        clocks: frozenset[str],
+        camera_windows: dict[str, frozenset[str]],
+        zones: dict[str, ZoneInfo],
+    ) -> None:
+        self.staff = staff
+        self.windows = windows
+        self.clocks = clocks
+        self.cameras = frozenset(camera_windows)
+        self.camera_windows = camera_windows
+        self.zones = zones
+
+    @classmethod
+    def of(cls, cfg: HallConfig) -> Directory:
+        zones = {d.id: ZoneInfo(d.timezone) for d in (*cfg.clocks, *cfg.cameras) if d.timezone}
+        return cls(
+            staff=frozenset(s.id for s in cfg.staff),
+            windows=frozenset(w.id for w in cfg.windows),
+            clocks=frozenset(c.id for c in cfg.clocks),
+            camera_windows={c.id: frozenset(c.windows) for c in cfg.cameras},
+            zones=zones,
+        )
+
+
+def _dupes(path: str, ids: Iterable[str]) -> Iterator[str]:
+    for ident, n in Counter(ids).items():
+        if n > 1:
+            yield f"{path}: id {ident!r} appears {n} times"
+
+
+def _cross_problems(cfg: HallConfig) -> list[str]:
+    """Checks that span sections: references, duplicates, overlapping sessions."""
+    out: list[str] = []
+    for section, items in (
+        ("departments", cfg.departments),
+        ("staff", cfg.staff),
+        ("windows", cfg.windows),
+        ("clocks", cfg.clocks),
+        ("cameras", cfg.cameras),
+    ):
+        out.extend(_dupes(section, (i.id for i in items)))
+    depts = {d.id for d in cfg.departments}
+    staff = {s.id for s in cfg.staff}
+    windows = {w.id for w in cfg.windows}
+    for i, s in enumerate(cfg.staff):
+        if s.department not in depts:
+            out.append(f"staff[{i}].department: unknown department {s.department!r}")
+    for i, w in enumerate(cfg.windows):
+        if w.department not in depts:
+            out.append(f"windows[{i}].department: unknown department {w.department!r}")
+        if w.a_post not in staff:
+            out.append(f"windows[{i}].a_post: unknown staff {w.a_post!r}")
+        for j, b in enumerate(w.b_posts):
+            if b not in staff:
+                out.append(f"windows[{i}].b_posts[{j}]: unknown staff {b!r}")
+            elif b == w.a_post:
+                out.append(f"windows[{i}].b_posts[{j}]: {b!r} is already the A post")
+        if w.neighbour is not None and w.neighbour not in windows:
+            out.append(f"windows[{i}].neighbour: unknown window {w.neighbour!r}")
+    for i, c in enumerate(cfg.cameras):
+        for j, win in enumerate(c.windows):
+            if win not in windows:
+                out.append(f"cameras[{i}].windows[{j}]: unknown window {win!r}")
+    out.extend(_session_problems(cfg.sessions))
+    if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
+        out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")
+    return out
+
+
+def _session_problems(sessions: list[ServiceSession]) -> Iterator[str]:
+    for i, s in enumerate(sessions):
+        if s.end <= s.start:
+            yield f"sessions[{i}].end: {s.end} is not after start {s.start}"
+    ordered = sorted(enumerate(sessions), key=lambda p: p[1].start)
+    for (_, a), (j, b) in zip(ordered, ordered[1:], strict=False):
+        if b.start < a.end:
+            yield f"sessions[{j}].start: {b.start} overlaps session {a.name!r} ending {a.end}"
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> HallConfig:
+    """Validate a decoded TOML document; raise ConfigError listing every problem."""
+    try:
+        cfg = HallConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{_loc(err['loc'])}: {msg}")
+        raise ConfigError(source, problems) from exc
+    problems = _cross_problems(cfg)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str]) -> HallConfig:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(p), [f"cannot read file: {exc.strerror}"]) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), [f"not UTF-8 at byte {exc.start}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), [f"TOML syntax: {exc}"]) from exc
+    return parse_config(data, str(p))
+
+
+def read_secret(name: str, config_path: Path | None) -> str:
+    """Resolve a secret file: absolute path, $CREDENTIALS_DIRECTORY, or beside the config."""
+    candidates = [Path(name)] if os.path.isabs(name) else []
+    if not candidates:
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds:
+            candidates.append(Path(creds) / name)
+        if config_path is not None:
+            candidates.append(config_path.parent / name)
+    for c in candidates:
+        if c.is_file():
+            return c.read_text(encoding="utf-8").strip()
+    raise ConfigError("broker.password_file", [f"secret {name!r} not found in {candidates}"])
+
+
+def example_config_path() -> Path:
+    """The embedded example hall: packaged copy first, then the source tree's config/."""
+    packaged = Path(__file__).parent / "_embedded" / "hall.example.toml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "config" / "hall.example.toml"
+

@@ -1,0 +1,220 @@
+"""The contract's inbound events as values (CONTRACT.md, version 1).
+
+All times are aware and in UTC; the hall's zone is applied at the edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from monitor.ids import CardId, CaseId, ComplaintId, DeviceId, StaffId, WindowId
+
+
+class EventKind(StrEnum):
+    PUNCH = "punch"
+    CLOCK_STATUS = "clock_status"
+    CAMERA_STATUS = "camera_status"
+    PRESENCE = "presence"
+    CASE = "case"
+    STAFF_STATUS = "staff_status"
+    COMPLAINT = "complaint"
+    RATING = "rating"
+    CARD_COMMAND = "card_command"
+
+
+class Verify(StrEnum):
+    FINGERPRINT = "fingerprint"
+    CARD = "card"
+    FACE = "face"
+    PASSWORD = "password"
+    TEMPORARY = "temporary"
+
+
+class DeviceKind(StrEnum):
+    CLOCK = "clock"
+    CAMERA = "camera"
+
+
+class CaseKind(StrEnum):
+    IMMEDIATE = "immediate"
+    PROMISED = "promised"
+    JOINT = "joint"
+    REPORTED = "reported"
+    SUPPLEMENT = "supplement"
+    RETURNED = "returned"
+    SPECIAL = "special"
+
+
+class CaseAction(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    STEP_STARTED = "step_started"
+    STEP_FINISHED = "step_finished"
+    SUSPENDED = "suspended"
+    RESUMED = "resumed"
+    EXTENDED = "extended"
+    REPORTED_UP = "reported_up"
+    REPLY_RECEIVED = "reply_received"
+    COMPLETED = "completed"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
+    REFUSAL_REVIEWED = "refusal_reviewed"
+    CORRECTED = "corrected"
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class ReviewVerdict(StrEnum):
+    UPHELD = "upheld"
+    UNLAWFUL = "unlawful"
+
+
+class StaffState(StrEnum):
+    ON_POST = "on_post"
+    AWAY = "away"
+    MEETING = "meeting"
+    TRIP = "trip"
+    LEAVE = "leave"
+    OFF = "off"
+
+
+class LeaveCategory(StrEnum):
+    OFFICIAL = "official"
+    PERSONAL = "personal"
+    SICK = "sick"
+    ANNUAL = "annual"
+
+
+class ComplaintAction(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    FOUNDED = "founded"
+    UNFOUNDED = "unfounded"
+    CLOSED = "closed"
+
+
+class ComplaintCategory(StrEnum):
+    OVERTIME = "overtime"
+    FEES = "fees"
+    PROCEDURE = "procedure"
+    DISCLOSURE = "disclosure"
+    ATTITUDE = "attitude"
+    OTHER = "other"
+
+
+class CardAction(StrEnum):
+    ANSWER = "answer"
+    UPHOLD = "uphold"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Punch:
+    device: DeviceId
+    staff: StaffId
+    ts: datetime
+    verify: Verify
+    state: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStatus:
+    device_kind: DeviceKind
+    device: DeviceId
+    online: bool
+    ts: datetime  # receive time: the retained status carries no time of its own
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Presence:
+    camera: DeviceId
+    window: WindowId
+    present: bool
+    persons: int
+    ts: datetime
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseEvent:
+    case: CaseId
+    action: CaseAction
+    ts: datetime
+    kind: CaseKind | None = None
+    window: WindowId | None = None
+    staff: StaffId | None = None
+    promised_days: int | None = None
+    legal_days: int | None = None
+    deadline: datetime | None = None
+    step: str | None = None
+    step_days: int | None = None
+    dept: str | None = None
+    reason: str | None = None
+    reason_code: int | None = None
+    new_deadline: datetime | None = None
+    extra_days: int | None = None
+    approved_by: StaffId | None = None
+    authority: str | None = None
+    outcome: Outcome | None = None
+    verdict: ReviewVerdict | None = None
+    reviewer: StaffId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StaffStatus:
+    staff: StaffId
+    state: StaffState
+    ts: datetime
+    start: datetime | None = None  # the payload's "from"
+    until: datetime | None = None
+    reason: str | None = None
+    contact: str | None = None
+    substitute: StaffId | None = None
+    approved_by: StaffId | None = None
+    category: LeaveCategory | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComplaintEvent:
+    complaint: ComplaintId
+    action: ComplaintAction
+    ts: datetime
+    category: ComplaintCategory | None = None
+    window: WindowId | None = None
+    staff: StaffId | None = None
+    case: CaseId | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rating:
+    case: CaseId
+    level: int
+    ts: datetime
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardCommand:
+    card: CardId
+    action: CardAction
+    by: StaffId
+    ts: datetime
+    text: str | None = None
+
+
+Event = (
+    Punch
+    | DeviceStatus
+    | Presence
+    | CaseEvent
+    | StaffStatus
+    | ComplaintEvent
+    | Rating
+    | CardCommand
+)
