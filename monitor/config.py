@@ -12,6 +12,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -188,7 +189,8 @@ class HallConfig(_Model):
         return self.broker.client_id or f"hallwatch-{self.hall.id}"
 
     def device_zone(self, device: DeviceId) -> ZoneInfo | None:
-        for dev in (*self.clocks, *self.cameras):
+        devices: list[Clock | Camera] = [*self.clocks, *self.cameras]
+        for dev in devices:
             if dev.id == device:
                 return ZoneInfo(dev.timezone) if dev.timezone else None
         return None
@@ -219,7 +221,8 @@ class Directory:
 
     @classmethod
     def of(cls, cfg: HallConfig) -> Directory:
-        zones = {d.id: ZoneInfo(d.timezone) for d in (*cfg.clocks, *cfg.cameras) if d.timezone}
+        devices: list[Clock | Camera] = [*cfg.clocks, *cfg.cameras]
+        zones = {d.id: ZoneInfo(d.timezone) for d in devices if d.timezone}
         return cls(
             staff=frozenset(s.id for s in cfg.staff),
             windows=frozenset(w.id for w in cfg.windows),
@@ -279,7 +282,7 @@ def _session_problems(sessions: list[ServiceSession]) -> Iterator[str]:
         if s.end <= s.start:
             yield f"sessions[{i}].end: {s.end} is not after start {s.start}"
     ordered = sorted(enumerate(sessions), key=lambda p: p[1].start)
-    for (_, a), (j, b) in zip(ordered, ordered[1:], strict=False):
+    for (_, a), (j, b) in pairwise(ordered):
         if b.start < a.end:
             yield f"sessions[{j}].start: {b.start} overlaps session {a.name!r} ending {a.end}"
 
@@ -345,4 +348,3 @@ def example_config_path() -> Path:
     if packaged.is_file():
         return packaged
     return Path(__file__).resolve().parent.parent / "config" / "hall.example.toml"
-

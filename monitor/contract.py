@@ -12,10 +12,9 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from monitor.config import Directory
 from monitor.events import (
@@ -61,6 +60,7 @@ class RejectReason(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     UNKNOWN_WINDOW = "unknown_window"
     UNKNOWN_STAFF = "unknown_staff"
+    INTERNAL = "internal_error"
 
     @property
     def label_zh(self) -> str:
@@ -84,6 +84,7 @@ _LABELS_ZH = {
     RejectReason.UNKNOWN_DEVICE: "未登记的设备",
     RejectReason.UNKNOWN_WINDOW: "未登记的窗口",
     RejectReason.UNKNOWN_STAFF: "未登记的人员",
+    RejectReason.INTERNAL: "处理出错(已记录)",
 }
 
 
@@ -122,7 +123,7 @@ _E = TypeVar("_E", bound=StrEnum)
 _MAX_TEXT = 4096
 
 
-def parse_time(text: str, naive_zone: ZoneInfo | None, field: str = "ts") -> datetime:
+def parse_time(text: str, naive_zone: tzinfo | None, field: str = "ts") -> datetime:
     m = _RFC3339.match(text)
     if m is None:
         raise _Refuse(RejectReason.BAD_TIME, f"{field} {text[:40]!r} is not RFC 3339")
@@ -144,7 +145,7 @@ class _Fields:
 
     __slots__ = ("data", "naive_zone")
 
-    def __init__(self, data: dict[str, Any], naive_zone: ZoneInfo | None) -> None:
+    def __init__(self, data: dict[str, Any], naive_zone: tzinfo | None) -> None:
         self.data = data
         self.naive_zone = naive_zone
 
@@ -281,6 +282,8 @@ def _case(f: _Fields, case: str) -> CaseEvent:
 
 
 def _check_case_kind(ev: CaseEvent) -> None:
+    if ev.action is CaseAction.EXTENDED and ev.new_deadline is None and ev.extra_days is None:
+        raise _Refuse(RejectReason.MISSING_FIELD, "extended needs new_deadline or extra_days")
     if ev.action is not CaseAction.ACCEPTED:
         return
     if ev.kind is CaseKind.SPECIAL and ev.deadline is None:
@@ -288,8 +291,6 @@ def _check_case_kind(ev: CaseEvent) -> None:
     needs_days = (CaseKind.PROMISED, CaseKind.JOINT, CaseKind.REPORTED, CaseKind.SUPPLEMENT)
     if ev.kind in needs_days and ev.promised_days is None:
         raise _Refuse(RejectReason.MISSING_FIELD, f"a {ev.kind} case needs 'promised_days'")
-    if ev.action is CaseAction.EXTENDED and ev.new_deadline is None and ev.extra_days is None:
-        raise _Refuse(RejectReason.MISSING_FIELD, "extended needs new_deadline or extra_days")
 
 
 def _staff_status(f: _Fields, staff: str, received_at: datetime) -> StaffStatus:
@@ -423,7 +424,7 @@ _BUILDERS: dict[EventKind, _Builder] = {
 
 
 def _build(
-    r: Route, payload: bytes, received_at: datetime, zone: ZoneInfo | None, limits: Limits
+    r: Route, payload: bytes, received_at: datetime, zone: tzinfo | None, limits: Limits
 ) -> tuple[Event, EventId]:
     if r.kind in (EventKind.CLOCK_STATUS, EventKind.CAMERA_STATUS):
         if len(payload) > limits.max_payload_bytes:

@@ -1,0 +1,178 @@
+"""The `hallwatch` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor import logs
+from monitor.config import ConfigError, HallConfig, load_config
+from monitor.daemon import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Daemon
+from monitor.journal import Journal, JournalError
+
+logger = logging.getLogger("hallwatch")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hallwatch", description="政务服务中心电子监察 daemon")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-format", default="text", choices=["text", "json"])
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the daemon for one hall")
+    run.add_argument("--config", required=True, type=Path)
+    check = sub.add_parser("check-config", help="validate a hall configuration file")
+    check.add_argument("file", type=Path)
+    rep = sub.add_parser("replay", help="rebuild all derived state from the journal")
+    rep.add_argument("--config", required=True, type=Path)
+    rej = sub.add_parser("rejects", help="list the latest rejected messages and why")
+    rej.add_argument("--config", type=Path)
+    rej.add_argument("--data-dir", type=Path)
+    rej.add_argument("--limit", type=int, default=20)
+    demo = sub.add_parser("demo", help="broker, daemon and store on this machine, nothing else")
+    demo.add_argument("--data-dir", type=Path, default=Path("hallwatch-demo"))
+    demo.add_argument("--mqtt-port", type=int, default=1883)
+    demo.add_argument("--web-port", type=int, default=8470)
+    demo.add_argument("--no-sample", action="store_true", help="do not publish sample events")
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    try:
+        return int(_dispatch(args))
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_CONFIG
+    except JournalError as exc:
+        logger.error("%s", exc)
+        return EXIT_FAILURE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        cfg = load_config(args.file)
+        _out(
+            f"{args.file}: OK — hall {cfg.hall.id} ({cfg.hall.name}), {len(cfg.windows)} "
+            f"windows, {len(cfg.staff)} staff, {len(cfg.clocks)} clocks, "
+            f"{len(cfg.cameras)} cameras"
+        )
+        return EXIT_OK
+    if args.command == "run":
+        return _run(load_config(args.config), args.config)
+    if args.command == "replay":
+        return _replay(load_config(args.config))
+    if args.command == "rejects":
+        return _rejects(args)
+    return _demo(args)
+
+
+def _run(cfg: HallConfig, path: Path | None, duration: float | None = None) -> int:
+    daemon = Daemon(cfg, path)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+    if duration is not None:
+        threading.Timer(duration, stop.set).start()
+    return daemon.run(stop)
+
+
+def _replay(cfg: HallConfig) -> int:
+    from monitor.replay import replay
+
+    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
+    try:
+        state = replay(journal, cfg.hall.id, cfg.hall.zone)
+    finally:
+        journal.close()
+    _out(json.dumps({**state.summary(), "digest": state.digest()}, ensure_ascii=False, indent=1))
+    return EXIT_OK
+
+
+def _rejects(args: argparse.Namespace) -> int:
+    from monitor.contract import RejectReason
+
+    if args.config is not None:
+        cfg = load_config(args.config)
+        data_dir, hall = Path(cfg.journal.data_dir), cfg.hall.id
+    elif args.data_dir is not None:
+        data_dir, hall = args.data_dir, _hall_of(args.data_dir)
+    else:
+        sys.stderr.write("rejects: give --config FILE or --data-dir DIR\n")
+        return EXIT_CONFIG
+    journal = Journal.open(data_dir, hall)
+    try:
+        rows = journal.rejects(args.limit)
+        counters = dict(journal.counters)
+    finally:
+        journal.close()
+    _out(
+        f"accepted {counters.get('accepted', 0)}, duplicate {counters.get('duplicate', 0)}, "
+        f"rejected {sum(v for k, v in counters.items() if k.startswith('rejected.'))}"
+    )
+    for r in rows:
+        known = {e.value for e in RejectReason}
+        label = RejectReason(r.reason).label_zh if r.reason in known else r.reason
+        _out(
+            f"{r.received_at.isoformat(timespec='seconds')}  {label}({r.reason})  {r.topic}\n"
+            f"    {r.detail}"
+        )
+    return EXIT_OK
+
+
+def _hall_of(data_dir: Path) -> str:
+    import sqlite3
+
+    path = data_dir / "journal.sqlite3"
+    if not path.is_file():
+        raise JournalError(f"no journal at {path}")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key='hall'").fetchone()
+    if row is None:
+        raise JournalError(f"{path} has no hall id")
+    return str(row[0])
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from monitor import demo
+
+    mqtt_port = demo.port_or_free(args.mqtt_port)
+    web_port = demo.port_or_free(args.web_port)
+    cfg = demo.demo_config(args.data_dir, mqtt_port, web_port)
+    with demo.embedded_broker(mqtt_port):
+        daemon = Daemon(cfg, None)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        result: list[int] = []
+        runner = threading.Thread(target=lambda: result.append(daemon.run(stop)), name="daemon")
+        runner.start()
+        if not daemon.started.wait(30) or daemon.where is None:
+            stop.set()
+            runner.join()
+            return EXIT_FAILURE
+        _out(demo.banner(cfg, mqtt_port, daemon.where.web, args.data_dir))
+        if not args.no_sample:
+            n = demo.publish_samples(cfg, mqtt_port, datetime.now(UTC))
+            _out(f"Published {n} sample events (punches and seat presence).")
+        stop.wait(args.duration)
+        stop.set()
+        runner.join()
+    return result[0] if result else EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

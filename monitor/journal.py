@@ -1,0 +1,247 @@
+"""The journal: every accepted event once, every rejected message with its reason.
+
+SQLite in WAL mode. One writer (the ingest thread) appends whole batches in one
+transaction; nothing is acknowledged to the broker before `append` has returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from monitor.events import EventKind
+from monitor.ids import EventId
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+REJECT_KEEP_BYTES = 65536  # a hostile flood must not fill the disk: keep the head, note the size
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    seq INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class JournalError(Exception):
+    """The journal cannot be opened or does not belong to this hall."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcceptEntry:
+    event_id: EventId
+    kind: EventKind
+    topic: str
+    received_at: datetime
+    ts: datetime
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectEntry:
+    topic: str
+    received_at: datetime
+    reason: str
+    detail: str
+    payload: bytes
+
+
+Entry = AcceptEntry | RejectEntry
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    seq: int
+    event_id: EventId
+    kind: EventKind
+    topic: str
+    received_at: datetime
+    ts: datetime
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRow:
+    seq: int
+    topic: str
+    received_at: datetime
+    reason: str
+    detail: str
+    size: int
+    payload: bytes
+
+
+class Journal:
+    """Append-only store. `append` is for one writer thread; reads may come from any."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.path = path
+        self.counters: dict[str, int] = dict(conn.execute("SELECT name, value FROM counters"))
+
+    @classmethod
+    def open(cls, data_dir: str | Path, hall: str, synchronous: str = "full") -> Journal:
+        directory = Path(data_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / "journal.sqlite3"
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+            conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the journal in {directory}: {exc}") from exc
+        _claim(conn, hall, path)
+        return cls(conn, path)
+
+    def append(self, entries: Sequence[Entry], known_duplicates: int = 0) -> list[int | None]:
+        """Store a batch in one transaction; for each entry the new event's seq, else None.
+
+        None means a duplicate (an accepted event whose id is already journaled) or a
+        reject. `known_duplicates` counts repeats the ingest found itself (an unchanged
+        device status). Raises sqlite3.Error (disk full, I/O) with nothing stored.
+        """
+        out: list[int | None] = []
+        delta: dict[str, int] = {"duplicate": known_duplicates} if known_duplicates else {}
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for e in entries:
+                    out.append(_insert(cur, e, delta))
+                for name, n in delta.items():
+                    cur.execute(
+                        "INSERT INTO counters(name, value) VALUES (?, ?) "
+                        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                        (name, n),
+                    )
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+            for name, n in delta.items():
+                self.counters[name] = self.counters.get(name, 0) + n
+        return out
+
+    def events(self, after_seq: int = 0, chunk: int = 5000) -> Iterator[JournalRow]:
+        """Accepted events in journal order (the order they were committed)."""
+        last = after_seq
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, event_id, kind, topic, received_at, ts, payload FROM events "
+                    "WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (last, chunk),
+                ).fetchall()
+            for r in rows:
+                yield JournalRow(
+                    r[0],
+                    EventId(r[1]),
+                    EventKind(r[2]),
+                    r[3],
+                    datetime.fromisoformat(r[4]),
+                    datetime.fromisoformat(r[5]),
+                    bytes(r[6]),
+                )
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    def rejects(self, limit: int = 100) -> list[RejectRow]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, topic, received_at, reason, detail, size, payload FROM rejects "
+                "ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            RejectRow(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], bytes(r[6]))
+            for r in rows
+        ]
+
+    def last_status_payloads(self) -> dict[str, bytes]:
+        """The latest journaled payload of each device status topic (for change detection)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT topic, payload FROM events WHERE seq IN ("
+                " SELECT max(seq) FROM events WHERE kind IN (?, ?) GROUP BY topic)",
+                (EventKind.CLOCK_STATUS.value, EventKind.CAMERA_STATUS.value),
+            ).fetchall()
+        return {t: bytes(p) for t, p in rows}
+
+    def event_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _insert(cur: sqlite3.Cursor, e: Entry, delta: dict[str, int]) -> int | None:
+    if isinstance(e, RejectEntry):
+        cur.execute(
+            "INSERT INTO rejects(topic, received_at, reason, detail, size, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                e.topic[:1024],
+                e.received_at.isoformat(),
+                e.reason,
+                e.detail,
+                len(e.payload),
+                e.payload[:REJECT_KEEP_BYTES],
+            ),
+        )
+        key = f"rejected.{e.reason}"
+        delta[key] = delta.get(key, 0) + 1
+        return None
+    cur.execute(
+        "INSERT OR IGNORE INTO events(event_id, kind, topic, received_at, ts, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (e.event_id, e.kind.value, e.topic, e.received_at.isoformat(), e.ts.isoformat(), e.payload),
+    )
+    if cur.rowcount == 0:
+        delta["duplicate"] = delta.get("duplicate", 0) + 1
+        return None
+    delta["accepted"] = delta.get("accepted", 0) + 1
+    return cur.lastrowid
+
+
+def _claim(conn: sqlite3.Connection, hall: str, path: Path) -> None:
+    """A journal belongs to one hall: refuse to mix two halls' events in one file."""
+    rows = dict(conn.execute("SELECT key, value FROM meta"))
+    if not rows:
+        conn.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?)",
+            [("hall", hall), ("schema", str(SCHEMA_VERSION))],
+        )
+        return
+    if rows.get("hall") != hall:
+        raise JournalError(f"{path} belongs to hall {rows.get('hall')!r}, not {hall!r}")
+    if rows.get("schema") != str(SCHEMA_VERSION):
+        raise JournalError(f"{path} has schema {rows.get('schema')}, expected {SCHEMA_VERSION}")

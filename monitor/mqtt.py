@@ -1,0 +1,140 @@
+"""The MQTT shell: paho-mqtt 2.x, persistent session, manual acknowledgement.
+
+paho's network thread only copies each message into the ingest queue. The session is
+MQTT 3.1.1 with clean_session=False and a fixed client id, so the broker keeps the
+subscriptions and every unacknowledged QoS 1 message while the daemon is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from monitor.config import BrokerConfig
+from monitor.contract import INBOUND_AREAS
+from monitor.ingest import Inbound
+
+logger = logging.getLogger(__name__)
+
+# CONNACK codes after which retrying cannot help: the daemon stops and says why.
+_FATAL_CONNECT = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+
+
+def inbound_filters(hall: str) -> list[str]:
+    """One wildcard per inbound area, so a malformed topic inside it is seen and rejected."""
+    return [f"hall/{hall}/{area}/#" for area in INBOUND_AREAS]
+
+
+class MqttLink:
+    def __init__(
+        self,
+        cfg: BrokerConfig,
+        client_id: str,
+        hall: str,
+        deliver: Callable[[Inbound], None],
+        password: str | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._cfg = cfg
+        self._hall = hall
+        self._deliver = deliver
+        self._now = now
+        self.status_topic = f"hall/{hall}/monitor/status"
+        self.generation = 0
+        self.connected = threading.Event()
+        self.fatal: str | None = None
+        self.connects = 0
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if cfg.username:
+            client.username_pw_set(cfg.username, password)
+        if cfg.tls is not None:
+            client.tls_set(
+                ca_certs=cfg.tls.ca_file,
+                certfile=cfg.tls.cert_file,
+                keyfile=cfg.tls.key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(cfg.tls.insecure)
+        client.will_set(self.status_topic, "offline", qos=1, retain=True)
+        client.reconnect_delay_set(int(cfg.reconnect_min_s), int(cfg.reconnect_max_s))
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+
+    def start(self) -> None:
+        logger.info("connecting to MQTT broker %s:%d", self._cfg.host, self._cfg.port)
+        self._client.connect_async(self._cfg.host, self._cfg.port, self._cfg.keepalive_s)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Say `offline` ourselves (the will covers crashes only), then disconnect."""
+        if self.connected.is_set():
+            info = self._client.publish(self.status_topic, "offline", qos=1, retain=True)
+            info.wait_for_publish(timeout=3)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def ack(self, msg: Inbound) -> None:
+        # An ack for a message of an earlier connection would acknowledge whatever now holds
+        # that packet id; skipping it is safe because the broker redelivers and we dedup.
+        if msg.qos > 0 and msg.generation == self.generation:
+            self._client.ack(msg.mid, msg.qos)
+
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=1, retain=retain)
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Any
+    ) -> None:
+        if rc.is_failure:
+            text = str(rc)
+            logger.error("MQTT broker refused the connection: %s", text)
+            if text in _FATAL_CONNECT:
+                self.fatal = f"broker refused the connection: {text}"
+                client.disconnect()
+            return
+        self.generation += 1
+        self.connects += 1
+        session = "resumed" if getattr(flags, "session_present", False) else "new"
+        logger.info("MQTT connected (%s session, connection %d)", session, self.generation)
+        for topic in inbound_filters(self._hall):
+            client.subscribe(topic, qos=1)
+        client.publish(self.status_topic, "online", qos=1, retain=True)
+        self.connected.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
+        self.connected.clear()
+        if rc.is_failure:
+            logger.warning("MQTT connection lost (%s); reconnecting with backoff", rc)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = msg._topic.decode("utf-8", "replace")
+        self._deliver(
+            Inbound(
+                topic=topic,
+                payload=bytes(msg.payload),
+                received_at=self._now(),
+                mid=msg.mid,
+                qos=msg.qos,
+                generation=self.generation,
+            )
+        )
