@@ -7,13 +7,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from monitor import __version__
 from monitor.config import ConfigError, HallConfig, load_config, read_secret
-from monitor.contract import Limits
 from monitor.events import Event
 from monitor.ingest import Classifier, Ingestor, Rules
 from monitor.journal import Journal
@@ -28,14 +27,6 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
-
-
-def rules_of(cfg: HallConfig) -> Rules:
-    limits = Limits(
-        max_payload_bytes=cfg.ingest.max_payload_bytes,
-        max_future_skew=timedelta(seconds=cfg.ingest.max_future_skew_s),
-    )
-    return Rules(hall=cfg.hall.id, directory=cfg.directory(), limits=limits)
 
 
 def _utcnow() -> datetime:
@@ -93,7 +84,7 @@ class Daemon:
         )
         ingestor = Ingestor(
             journal,
-            Classifier(rules_of(cfg), journal.last_status_payloads()),
+            Classifier(Rules.of(cfg), journal.last_status_payloads()),
             link,
             self._apply,
             self._now,
@@ -151,7 +142,7 @@ class Daemon:
         if new.broker != self.config.broker:
             logger.warning("broker settings changed: they take effect at the next restart")
         self.config = new
-        self.ingestor.classifier.rules = rules_of(new)
+        self.ingestor.classifier.rules = Rules.of(new)
         self.reloads["ok"] += 1
         logger.info("configuration reloaded from %s", self.config_path)
         self.notifier.ready()

@@ -13,10 +13,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.config import Directory
+from monitor.config import Directory, HallConfig
 from monitor.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
 from monitor.events import Event, EventKind
 from monitor.journal import AcceptEntry, Entry, Journal, RejectEntry
@@ -62,6 +62,14 @@ class Rules:
     hall: str
     directory: Directory
     limits: Limits
+
+    @classmethod
+    def of(cls, cfg: HallConfig) -> Rules:
+        limits = Limits(
+            max_payload_bytes=cfg.ingest.max_payload_bytes,
+            max_future_skew=timedelta(seconds=cfg.ingest.max_future_skew_s),
+        )
+        return cls(hall=cfg.hall.id, directory=cfg.directory(), limits=limits)
 
 
 class Classifier:

@@ -1,0 +1,158 @@
+"""Ingest benchmark: the daemon's journaled events/s against a bare paho QoS 1 drain.
+
+Both consumers drain the same queued stream of punch events from the same Mosquitto
+(the project's config/mosquitto.conf) in the same run. Each stream is queued first for
+the consumer's persistent session while it is offline, so the figure is the consumer's
+own drain rate, not the publisher's. Prints a table and the ratio daemon / bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.sdnotify import SdNotifier
+from tests.brokers import Mosquitto
+from tests.running import free_port, write_config
+
+HALL = "demo-county"
+TOPIC = f"hall/{HALL}/clock/CLK-EAST/punch"
+TARGET = 0.60
+
+
+def punches(n: int) -> list[bytes]:
+    start = datetime.now(UTC) - timedelta(days=1)
+    return [
+        json.dumps(
+            {
+                "id": f"bench-{i}",
+                "staff": f"S{i % 40 + 1:03d}",
+                "verify": "fingerprint",
+                "ts": (start + timedelta(milliseconds=i)).isoformat(),
+            }
+        ).encode()
+        for i in range(n)
+    ]
+
+
+def _client(broker: Mosquitto, user: str, client_id: str, clean: bool = True) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
+    c.username_pw_set(user, broker.password(user))
+    return c
+
+
+def queue_stream(broker: Mosquitto, payloads: list[bytes]) -> None:
+    pub = _client(broker, "test-admin", "bench-publisher")
+    pub.max_inflight_messages_set(1000)
+    pub.connect(broker.host, broker.port)
+    pub.loop_start()
+    infos = [pub.publish(TOPIC, p, qos=1) for p in payloads]
+    for info in infos:
+        info.wait_for_publish(300)
+    pub.disconnect()
+    pub.loop_stop()
+
+
+def bare_drain(broker: Mosquitto, payloads: list[bytes]) -> float:
+    """Events/s of a bare paho subscriber (auto-ack) draining its queued session."""
+    got = threading.Event()
+    count = [0]
+    first: list[float] = []
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        count[0] += 1
+        if count[0] == len(payloads):
+            got.set()
+
+    def session() -> mqtt.Client:
+        c = _client(broker, "hallwatch", "bench-bare", clean=False)
+        c.on_message = on_message
+        c.connect(broker.host, broker.port)
+        return c
+
+    c = session()
+    c.subscribe(TOPIC, qos=1)
+    c.loop(2)
+    c.disconnect()
+    queue_stream(broker, payloads)
+    c = session()
+    started = time.perf_counter()
+    c.loop_start()
+    if not got.wait(600):
+        raise RuntimeError(f"bare subscriber got {count[0]} of {len(payloads)}")
+    elapsed = time.perf_counter() - started
+    c.disconnect()
+    c.loop_stop()
+    return len(payloads) / elapsed
+
+
+def daemon_drain(broker: Mosquitto, payloads: list[bytes], workdir: Path) -> float:
+    """Events/s the daemon journals (committed, then acknowledged) from its queued session."""
+    cfg_path = write_config(workdir, broker.port, broker.password("hallwatch"), free_port())
+    cfg = load_config(cfg_path)
+
+    def run_daemon(until_queue_empty: bool) -> float:
+        daemon = Daemon(cfg, cfg_path, notifier=SdNotifier.from_env({}))
+        stop = threading.Event()
+        runner = threading.Thread(target=daemon.run, args=(stop,))
+        runner.start()
+        daemon.started.wait(60)
+        daemon.link.connected.wait(60)
+        started = time.perf_counter()
+        journal = daemon.ingestor.journal
+        while until_queue_empty and journal.counters.get("accepted", 0) < len(payloads):
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        runner.join()
+        return elapsed
+
+    run_daemon(False)  # creates the persistent session and its subscriptions
+    queue_stream(broker, payloads)
+    return len(payloads) / run_daemon(True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=100_000)
+    args = ap.parse_args()
+    payloads = punches(args.events)
+    with tempfile.TemporaryDirectory(prefix="hallwatch-bench-") as tmp:
+        broker = Mosquitto(Path(tmp) / "broker")
+        broker.start()
+        try:
+            bare = bare_drain(broker, payloads)
+            daemon = daemon_drain(broker, payloads, Path(tmp))
+        finally:
+            broker.stop()
+    ratio = daemon / bare
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.platform()}"
+    )
+    print(f"{'consumer':<44}{'events/s':>12}")
+    print(f"{'bare paho QoS 1 subscriber (drain)':<44}{bare:>12,.0f}")
+    print(f"{'hallwatch daemon (journaled, then acked)':<44}{daemon:>12,.0f}")
+    print(
+        f"ratio daemon / bare: {ratio:.2f} (target >= {TARGET:.2f}) "
+        f"{'OK' if ratio >= TARGET else 'BELOW TARGET'}"
+    )
+    return 0 if ratio >= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

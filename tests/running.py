@@ -1,0 +1,124 @@
+"""Run the real daemon against a real broker: config files, processes, bounded waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from monitor.config import example_config_path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll a condition (not a clock): fail with `what` if it never holds."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def write_config(
+    directory: Path, broker_port: int, password: str | None, web_port: int = 0, **journal: Any
+) -> Path:
+    """The example hall, pointed at a test broker, a test data dir and a test web port."""
+    text = example_config_path().read_text(encoding="utf-8")
+    data_dir = directory / "data"
+    text = text.replace("port = 1883", f"port = {broker_port}")
+    text = text.replace('data_dir = "/var/lib/hallwatch"', f'data_dir = "{data_dir}"')
+    text = text.replace("port = 8470", f"port = {web_port}")
+    for key, value in journal.items():
+        text = text.replace("[journal]\n", f"[journal]\n{key} = {json.dumps(value)}\n", 1)
+    if password is None:
+        text = text.replace('username = "hallwatch"\n', "")
+        text = text.replace('password_file = "mqtt-password"', "")
+    else:
+        (directory / "mqtt-password").write_text(password + "\n", encoding="utf-8")
+    path = directory / "hall.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def journal_ids(data_dir: Path) -> list[str]:
+    path = data_dir / "journal.sqlite3"
+    if not path.exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        return [r[0] for r in conn.execute("SELECT event_id FROM events")]
+
+
+def journal_counts(data_dir: Path) -> dict[str, int]:
+    path = data_dir / "journal.sqlite3"
+    if not path.exists():
+        return {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        try:
+            return dict(conn.execute("SELECT name, value FROM counters"))
+        except sqlite3.OperationalError:
+            return {}
+
+
+class DaemonProcess:
+    """`hallwatch run` as a child process, the way systemd runs it."""
+
+    def __init__(self, config: Path, web_port: int, log: Path, env: dict[str, str] | None = None):
+        self.config = config
+        self.web_port = web_port
+        self.log = log
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor.cli", "run", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
+        wait_until(self.healthy, 30, "the daemon's /healthz")
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            url = f"http://127.0.0.1:{self.web_port}/healthz"
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return dict(json.load(resp))
+        except OSError:
+            return None
+
+    def healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited {self.proc.returncode}: {self.log.read_text()}")
+        doc = self.health()
+        return bool(doc and doc["ok"])
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
