@@ -469,49 +469,49 @@ def _need(ok: bool, reason: RejectReason, detail: str) -> None:
         raise _Refuse(reason, detail)
 
 
+def _staff(d: Directory, name: str, value: str | None) -> None:
+    if value is not None and value not in d.staff:
+        raise _Refuse(RejectReason.UNKNOWN_STAFF, f"{name} {value!r} is not in the hall")
+
+
+def _window(d: Directory, value: str | None) -> None:
+    if value is not None and value not in d.windows:
+        raise _Refuse(RejectReason.UNKNOWN_WINDOW, f"window {value!r} is unknown")
+
+
 def _admit(ev: Event, d: Directory) -> None:
     """Checks against the hall's configuration: devices, windows and people must be known."""
-    for name, value in _people(ev):
-        _need(value in d.staff, RejectReason.UNKNOWN_STAFF, f"{name} {value!r} is not in the hall")
-    for name, value in _windows(ev):
-        _need(value in d.windows, RejectReason.UNKNOWN_WINDOW, f"{name} {value!r} is unknown")
-    device = _device(ev)
-    if device is not None:
-        known = d.clocks if device[0] is DeviceKind.CLOCK else d.cameras
-        _need(device[1] in known, RejectReason.UNKNOWN_DEVICE, f"{device[0]} {device[1]!r}")
-    if isinstance(ev, Presence):
-        watched = d.camera_windows.get(ev.camera, frozenset())
-        _need(
-            ev.window in watched,
-            RejectReason.UNKNOWN_WINDOW,
-            f"camera {ev.camera!r} does not watch window {ev.window!r}",
-        )
-
-
-def _people(ev: Event) -> list[tuple[str, str]]:
-    names = {
-        Punch: ("staff",),
-        CaseEvent: ("staff", "approved_by", "reviewer"),
-        StaffStatus: ("staff", "substitute", "approved_by"),
-        ComplaintEvent: ("staff",),
-        CardCommand: ("by",),
-    }.get(type(ev), ())
-    return [(n, v) for n in names if (v := getattr(ev, n)) is not None]
-
-
-def _windows(ev: Event) -> list[tuple[str, str]]:
-    window = getattr(ev, "window", None)
-    return [] if window is None else [("window", window)]
-
-
-def _device(ev: Event) -> tuple[DeviceKind, str] | None:
-    if isinstance(ev, Punch):
-        return DeviceKind.CLOCK, ev.device
-    if isinstance(ev, Presence):
-        return DeviceKind.CAMERA, ev.camera
-    if isinstance(ev, DeviceStatus):
-        return ev.device_kind, ev.device
-    return None
+    match ev:
+        case Punch():
+            _need(ev.device in d.clocks, RejectReason.UNKNOWN_DEVICE, f"clock {ev.device!r}")
+            _staff(d, "staff", ev.staff)
+        case Presence():
+            _need(ev.camera in d.cameras, RejectReason.UNKNOWN_DEVICE, f"camera {ev.camera!r}")
+            _window(d, ev.window)
+            _need(
+                ev.window in d.camera_windows[ev.camera],
+                RejectReason.UNKNOWN_WINDOW,
+                f"camera {ev.camera!r} does not watch window {ev.window!r}",
+            )
+        case DeviceStatus():
+            known = d.clocks if ev.device_kind is DeviceKind.CLOCK else d.cameras
+            _need(
+                ev.device in known, RejectReason.UNKNOWN_DEVICE, f"{ev.device_kind} {ev.device!r}"
+            )
+        case CaseEvent():
+            _window(d, ev.window)
+            for name in ("staff", "approved_by", "reviewer"):
+                _staff(d, name, getattr(ev, name))
+        case StaffStatus():
+            for name in ("staff", "substitute", "approved_by"):
+                _staff(d, name, getattr(ev, name))
+        case ComplaintEvent():
+            _window(d, ev.window)
+            _staff(d, "staff", ev.staff)
+        case CardCommand():
+            _staff(d, "by", ev.by)
+        case Rating():
+            pass
 
 
 def decode_journaled(topic: str, payload: bytes, hall: str, ts: datetime) -> Event:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from monitor.config import Directory, HallConfig
 from monitor.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
@@ -26,9 +26,8 @@ logger = logging.getLogger(__name__)
 _STATUS_KINDS = (EventKind.CLOCK_STATUS, EventKind.CAMERA_STATUS)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Inbound:
-    """One MQTT message as the network thread handed it over."""
+class Inbound(NamedTuple):
+    """One MQTT message as the network thread handed it over (a tuple: cheap to make there)."""
 
     topic: str
     payload: bytes

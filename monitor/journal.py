@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.events import EventKind
@@ -29,14 +29,14 @@ CREATE TABLE IF NOT EXISTS events (
     event_id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     topic TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    ts TEXT NOT NULL,
+    received_at INTEGER NOT NULL,  -- microseconds since the Unix epoch, UTC
+    ts INTEGER NOT NULL,           -- the event's own time, same unit
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rejects (
     seq INTEGER PRIMARY KEY,
     topic TEXT NOT NULL,
-    received_at TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
     reason TEXT NOT NULL,
     detail TEXT NOT NULL,
     size INTEGER NOT NULL,
@@ -44,6 +44,19 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(t: datetime) -> int:
+    """Exact, sortable integer time: what the journal stores."""
+    return (t - _EPOCH) // _MICRO
+
+
+def from_micros(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
 
 
 class JournalError(Exception):
@@ -125,14 +138,12 @@ class Journal:
         reject. `known_duplicates` counts repeats the ingest found itself (an unchanged
         device status). Raises sqlite3.Error (disk full, I/O) with nothing stored.
         """
-        out: list[int | None] = []
         delta: dict[str, int] = {"duplicate": known_duplicates} if known_duplicates else {}
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                for e in entries:
-                    out.append(_insert(cur, e, delta))
+                out = _insert_all(cur, entries, delta)
                 for name, n in delta.items():
                     cur.execute(
                         "INSERT INTO counters(name, value) VALUES (?, ?) "
@@ -164,8 +175,8 @@ class Journal:
                     EventId(r[1]),
                     EventKind(r[2]),
                     r[3],
-                    datetime.fromisoformat(r[4]),
-                    datetime.fromisoformat(r[5]),
+                    from_micros(r[4]),
+                    from_micros(r[5]),
                     bytes(r[6]),
                 )
             if len(rows) < chunk:
@@ -180,8 +191,7 @@ class Journal:
                 (limit,),
             ).fetchall()
         return [
-            RejectRow(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], bytes(r[6]))
-            for r in rows
+            RejectRow(r[0], r[1], from_micros(r[2]), r[3], r[4], r[5], bytes(r[6])) for r in rows
         ]
 
     def last_status_payloads(self) -> dict[str, bytes]:
@@ -203,33 +213,76 @@ class Journal:
             self._conn.close()
 
 
-def _insert(cur: sqlite3.Cursor, e: Entry, delta: dict[str, int]) -> int | None:
-    if isinstance(e, RejectEntry):
-        cur.execute(
-            "INSERT INTO rejects(topic, received_at, reason, detail, size, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+def _insert_all(
+    cur: sqlite3.Cursor, entries: Sequence[Entry], delta: dict[str, int]
+) -> list[int | None]:
+    """Insert a batch with two executemany calls; seqs of new events are assigned in order.
+
+    Rows are never deleted and this is the only writer, so the new events' seqs follow
+    the current maximum one by one.
+    """
+    accepts = [e for e in entries if isinstance(e, AcceptEntry)]
+    known = _existing(cur, [e.event_id for e in accepts])
+    fresh: list[AcceptEntry] = []
+    out: list[int | None] = []
+    base = int(cur.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+    for e in entries:
+        if isinstance(e, RejectEntry):
+            key = f"rejected.{e.reason}"
+            delta[key] = delta.get(key, 0) + 1
+            out.append(None)
+        elif e.event_id in known:
+            delta["duplicate"] = delta.get("duplicate", 0) + 1
+            out.append(None)
+        else:
+            known.add(e.event_id)
+            fresh.append(e)
+            out.append(base + len(fresh))
+    if fresh:
+        delta["accepted"] = delta.get("accepted", 0) + len(fresh)
+    cur.executemany(
+        "INSERT INTO events(seq, event_id, kind, topic, received_at, ts, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                base + i,
+                e.event_id,
+                e.kind.value,
+                e.topic,
+                micros(e.received_at),
+                micros(e.ts),
+                e.payload,
+            )
+            for i, e in enumerate(fresh, 1)
+        ],
+    )
+    cur.executemany(
+        "INSERT INTO rejects(topic, received_at, reason, detail, size, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [
             (
                 e.topic[:1024],
-                e.received_at.isoformat(),
+                micros(e.received_at),
                 e.reason,
                 e.detail,
                 len(e.payload),
                 e.payload[:REJECT_KEEP_BYTES],
-            ),
-        )
-        key = f"rejected.{e.reason}"
-        delta[key] = delta.get(key, 0) + 1
-        return None
-    cur.execute(
-        "INSERT OR IGNORE INTO events(event_id, kind, topic, received_at, ts, payload) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (e.event_id, e.kind.value, e.topic, e.received_at.isoformat(), e.ts.isoformat(), e.payload),
+            )
+            for e in entries
+            if isinstance(e, RejectEntry)
+        ],
     )
-    if cur.rowcount == 0:
-        delta["duplicate"] = delta.get("duplicate", 0) + 1
-        return None
-    delta["accepted"] = delta.get("accepted", 0) + 1
-    return cur.lastrowid
+    return out
+
+
+def _existing(cur: sqlite3.Cursor, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = cur.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
+        found.update(r[0] for r in rows)
+    return found
 
 
 def _claim(conn: sqlite3.Connection, hall: str, path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.brokers import Mosquitto
+from tests.running import DaemonProcess
 
 
 @pytest.fixture
@@ -28,3 +29,16 @@ def mosquitto_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosq
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """Daemon processes a test starts; any still running at teardown are killed."""
+    started: list[DaemonProcess] = []
+    try:
+        yield started
+    finally:
+        for d in started:
+            if d.proc is not None and d.proc.poll() is None:
+                d.proc.kill()
+                d.proc.wait(10)

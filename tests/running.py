@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -42,8 +43,9 @@ def write_config(
     text = text.replace("port = 1883", f"port = {broker_port}")
     text = text.replace('data_dir = "/var/lib/hallwatch"', f'data_dir = "{data_dir}"')
     text = text.replace("port = 8470", f"port = {web_port}")
-    for key, value in journal.items():
-        text = text.replace("[journal]\n", f"[journal]\n{key} = {json.dumps(value)}\n", 1)
+    for key, value in journal.items():  # keys of [journal] in the example, e.g. batch_max
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", text, count=1)
+        assert n == 1, f"no [journal] key {key} in the example configuration"
     if password is None:
         text = text.replace('username = "hallwatch"\n', "")
         text = text.replace('password_file = "mqtt-password"', "")

@@ -92,12 +92,13 @@ def _journaled(data: Path, n: int) -> Callable[[], bool]:
 
 
 def test_every_event_journaled_exactly_once_across_two_sigkills(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     web = free_port()
     cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
     data = tmp_path / "data"
     daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
+    daemons.append(daemon)
     daemon.start()
     events = contract_events(TOTAL, datetime.now(UTC))
     done = threading.Event()

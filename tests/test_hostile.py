@@ -65,7 +65,7 @@ def hostile(now: datetime) -> list[tuple[str, str, bytes, RejectReason]]:
 
 
 def test_hostile_messages_are_rejected_and_valid_ones_accepted(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     now = datetime.now(UTC)
     cases = hostile(now)
@@ -73,6 +73,7 @@ def test_hostile_messages_are_rejected_and_valid_ones_accepted(
     web = free_port()
     cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
     daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
+    daemons.append(daemon)
     daemon.start()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hostile")
     client.username_pw_set("test-admin", mosquitto.password("test-admin"))
