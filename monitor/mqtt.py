@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from monitor.config import BrokerConfig
@@ -26,6 +26,47 @@ logger = logging.getLogger(__name__)
 
 # CONNACK codes after which retrying cannot help: the daemon stops and says why.
 _FATAL_CONNECT = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+
+
+class _BufferedClient(mqtt.Client):
+    """paho's client, reading the socket in 64 KiB chunks instead of byte by byte.
+
+    Stock paho 2.x spends four or five recv() calls and one select() on every incoming
+    packet (command byte, each length byte, body). Each call releases and re-takes the
+    GIL, which the journal writer holds while it decodes a batch, so the network thread
+    starved. Serving those reads from a buffer, and parsing every buffered packet before
+    the next select(), makes that one recv() per chunk. Only the private `_sock_recv` and
+    `_sock_close` hooks are touched; paho is pinned to 2.x in pyproject.toml.
+    """
+
+    _CHUNK = 65536
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._rpos >= len(self._rbuf):
+            data = super()._sock_recv(self._CHUNK)  # BlockingIOError when nothing is there
+            if not data:
+                return data  # end of stream: paho sees the lost connection
+            self._rbuf, self._rpos = data, 0
+        end = self._rpos + bufsize
+        chunk = self._rbuf[self._rpos : end]
+        self._rpos = end
+        return chunk
+
+    def _sock_close(self) -> None:
+        self._rbuf, self._rpos = b"", 0  # bytes of a dead connection never reach the next one
+        super()._sock_close()
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        # Packets already buffered would not wake select(): parse them all now.
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._rpos < len(self._rbuf):
+            rc = super().loop_read(max_packets)
+        return rc
 
 
 def inbound_filters(hall: str) -> list[str]:
@@ -52,7 +93,7 @@ class MqttLink:
         self.connected = threading.Event()
         self.fatal: str | None = None
         self.connects = 0
-        client = mqtt.Client(
+        client = _BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,
