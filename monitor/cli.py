@@ -24,8 +24,23 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
+# Device adapters are their own programs with their own options: `hallwatch camera ...`
+# hands everything after the word to `main(argv)` of the module named here.
+DEVICE_COMMANDS = {
+    "camera": ("devices.camera", "camera seat-presence agent (needs the [camera] extra)"),
+    "zkpush": ("devices.zkpush", "ZKTeco PUSH (iclock) fingerprint-clock bridge"),
+    "simulate": ("devices.simulator", "publish a simulated hall day to the broker"),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hallwatch", description="政务服务中心电子监察 daemon")
+    devices = "\n".join(f"  {name:<10}{text}" for name, (_, text) in DEVICE_COMMANDS.items())
+    p = argparse.ArgumentParser(
+        prog="hallwatch",
+        description="政务服务中心电子监察 daemon",
+        epilog=f"device adapters (hallwatch NAME --help):\n{devices}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--log-format", default="text", choices=["text", "json"])
     sub = p.add_subparsers(dest="command", required=True)
@@ -49,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words and words[0] in DEVICE_COMMANDS:
+        import importlib
+
+        module = importlib.import_module(DEVICE_COMMANDS[words[0]][0])
+        return int(module.main(words[1:]))
     args = _parser().parse_args(argv)
     logs.setup(args.log_level, args.log_format)
     try:
