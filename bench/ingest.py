@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import tempfile
 import threading
@@ -25,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.sdnotify import SdNotifier
-from tests.brokers import Mosquitto
+from tests.brokers import PROJECT_CONF, Mosquitto
 from tests.running import free_port, write_config
 
 HALL = "demo-county"
@@ -145,16 +146,34 @@ def daemon_drain(broker: Mosquitto, payloads: list[bytes], workdir: Path, client
     return rate
 
 
+def broker_config(tmp: Path, max_inflight: int | None) -> Path:
+    if max_inflight is None:
+        return PROJECT_CONF
+    text = PROJECT_CONF.read_text(encoding="utf-8")
+    text, n = re.subn(
+        r"(?m)^max_inflight_messages .*$", f"max_inflight_messages {max_inflight}", text
+    )
+    assert n == 1, "config/mosquitto.conf has no max_inflight_messages line"
+    path = tmp / "mosquitto.conf"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians reported")
+    ap.add_argument(
+        "--max-inflight",
+        type=int,
+        help="override the broker's max_inflight_messages (config/mosquitto.conf has 1000)",
+    )
     args = ap.parse_args()
     payloads = punches(args.events)
     bare: list[float] = []
     daemon: list[float] = []
     with tempfile.TemporaryDirectory(prefix="hallwatch-bench-") as tmp:
-        broker = Mosquitto(Path(tmp) / "broker")
+        broker = Mosquitto(Path(tmp) / "broker", config=broker_config(Path(tmp), args.max_inflight))
         broker.start()
         try:
             for r in range(args.rounds):
@@ -172,6 +191,8 @@ def main() -> int:
         f"{platform.python_version()}, {platform.platform()}"
     )
     print(f"{args.events:,} punch events per consumer per round, {args.rounds} rounds, medians")
+    if args.max_inflight is not None:
+        print(f"broker max_inflight_messages overridden: {args.max_inflight}")
     print(f"{'consumer':<44}{'events/s':>12}")
     print(f"{'bare paho QoS 1 subscriber (drain)':<44}{b:>12,.0f}")
     print(f"{'hallwatch daemon (journaled, then acked)':<44}{d:>12,.0f}")

@@ -186,7 +186,9 @@ def _demo(args: argparse.Namespace) -> int:
             runner.join()
             return EXIT_FAILURE
         _out(demo.banner(cfg, mqtt_port, daemon.where.web, args.data_dir))
-        if not args.no_sample:
+        if not daemon.link.subscribed.wait(30):
+            _out("The daemon did not subscribe to the embedded broker within 30 s.")
+        elif not args.no_sample:
             n = demo.publish_samples(cfg, mqtt_port, datetime.now(UTC))
             _out(f"Published {n} sample events (punches and seat presence).")
         stop.wait(args.duration)

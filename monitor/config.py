@@ -121,17 +121,19 @@ class ServiceSession(_Model):
 
 
 class Department(_Model):
-    id: Ident
-    name: str = Field(min_length=1)
+    id: Ident = Field(description="Department id, referenced by staff and windows.")
+    name: str = Field(min_length=1, description="Department name, e.g. 市场监管局.")
 
 
 class Staff(_Model):
     id: Ident = Field(description="Staff number as the clocks know it (PIN).")
-    name: str = Field(min_length=1)
-    department: Ident
+    name: str = Field(min_length=1, description="Full name, as on cards and sheets.")
+    department: Ident = Field(description="Department id.")
     post: str = Field("窗口工作人员", description="Post title, shown in negative filings.")
-    phone: str | None = None
-    role: Literal["officer", "leader", "supervisor"] = "officer"
+    phone: str | None = Field(None, description="Office phone, shown in negative filings.")
+    role: Literal["officer", "leader", "supervisor"] = Field(
+        "officer", description="officer at a window, leader (值班领导), supervisor (效能投诉中心)."
+    )
 
     @property
     def staff_id(self) -> StaffId:
@@ -139,9 +141,9 @@ class Staff(_Model):
 
 
 class Window(_Model):
-    id: Ident
+    id: Ident = Field(description="Window id used in topics and lights, e.g. W03.")
     name: str = Field(min_length=1, description="Window name on the display, e.g. 不动产登记.")
-    department: Ident
+    department: Ident = Field(description="Department that staffs the window.")
     a_post: Ident = Field(description="Holder of the post (A岗).")
     b_posts: list[Ident] = Field(
         default_factory=list, description="Ordered substitutes (B岗); the first available covers."
@@ -155,7 +157,7 @@ class Window(_Model):
 
 class Clock(_Model):
     id: Ident = Field(description="Device id (serial number) used in MQTT topics.")
-    location: str = ""
+    location: str = Field("", description="Where the clock hangs, for the operator.")
     timezone: str | None = Field(
         None, description="Zone for timestamps sent without an offset; absent means rejected."
     )
@@ -164,9 +166,11 @@ class Clock(_Model):
 
 
 class Camera(_Model):
-    id: Ident
+    id: Ident = Field(description="Camera id used in MQTT topics.")
     windows: list[Ident] = Field(description="Windows whose seats this camera watches.")
-    timezone: str | None = None
+    timezone: str | None = Field(
+        None, description="Zone for timestamps sent without an offset; absent means rejected."
+    )
 
     _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
 

@@ -91,6 +91,8 @@ class MqttLink:
         self.status_topic = f"hall/{hall}/monitor/status"
         self.generation = 0
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # every inbound filter acknowledged by the broker
+        self._pending_subs: set[int] = set()
         self.fatal: str | None = None
         self.connects = 0
         client = _BufferedClient(
@@ -116,6 +118,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
 
     def start(self) -> None:
@@ -154,13 +157,28 @@ class MqttLink:
         self.connects += 1
         session = "resumed" if getattr(flags, "session_present", False) else "new"
         logger.info("MQTT connected (%s session, connection %d)", session, self.generation)
+        self.subscribed.clear()
+        self._pending_subs = set()
         for topic in inbound_filters(self._hall):
-            client.subscribe(topic, qos=1)
+            _rc, mid = client.subscribe(topic, qos=1)
+            if mid is not None:
+                self._pending_subs.add(mid)
         client.publish(self.status_topic, "online", qos=1, retain=True)
         self.connected.set()
 
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        refused = [str(c) for c in codes if c.is_failure]
+        if refused:
+            logger.error("broker refused a subscription (check its ACL): %s", ", ".join(refused))
+        self._pending_subs.discard(mid)
+        if not self._pending_subs:
+            self.subscribed.set()
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         if rc.is_failure:
             logger.warning("MQTT connection lost (%s); reconnecting with backoff", rc)
 
