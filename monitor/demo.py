@@ -69,6 +69,8 @@ def embedded_broker(port: int) -> Iterator[int]:
     try:
         yield port
     finally:
+        # amqtt logs its own cancelled broadcast task as an error on every clean shutdown.
+        logging.getLogger("amqtt").setLevel(logging.CRITICAL)
         asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
