@@ -1,0 +1,160 @@
+"""The card rules as data: id, level, what triggers them, their thresholds and sources.
+
+Thresholds live in `Policy`, one per hall, with per-kind overrides of the warning lead. The
+defaults below are the ones documented in README.md; each names its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from monitor.events import CaseKind
+
+
+class Level(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    UNKNOWN = "unknown"
+
+
+class RuleId(StrEnum):
+    PROMISED_WARNING = "case.promised.warning"
+    PROMISED_OVERDUE = "case.promised.overdue"
+    LEGAL_OVERDUE = "case.legal.overdue"
+    SPECIAL_WARNING = "case.special.warning"
+    SPECIAL_OVERDUE = "case.special.overdue"
+    IMMEDIATE_SLOW = "case.immediate.slow"
+    IMMEDIATE_OPEN_AT_CLOSE = "case.immediate.open_at_close"
+    STEP_OVERDUE = "case.step.overdue"
+    REPORTED_LATE_REPORT = "case.reported.late_report"
+    REPORTED_LATE_ANSWER = "case.reported.late_answer"
+    SUPPLEMENT_NOTICE_LATE = "case.supplement.notice_late"
+    RETURNED_NO_REASON = "case.returned.no_reason"
+    REFUSAL_REVIEW_LATE = "case.refusal.review_late"
+    REFUSAL_CORRECTION_LATE = "case.refusal.correction_late"
+    EXTENSION_LATE = "case.extension.late"
+    CALENDAR_MISSING = "calendar.missing"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: RuleId
+    level: Level
+    title_zh: str
+    source: str
+
+
+RULES: dict[RuleId, Rule] = {
+    r.id: r
+    for r in (
+        Rule(
+            RuleId.PROMISED_WARNING,
+            Level.YELLOW,
+            "承诺时限即将到期",
+            "a city's e-supervision rule: 到期前1个工作日提示",
+        ),
+        Rule(
+            RuleId.PROMISED_OVERDUE,
+            Level.RED,
+            "超过承诺时限",
+            "000_… 八: 超过承诺时限; 001_… 第五篇 六制办理",
+        ),
+        Rule(RuleId.LEGAL_OVERDUE, Level.RED, "超过法定时限", "000_… 八: 超过法定时限"),
+        Rule(
+            RuleId.SPECIAL_WARNING,
+            Level.YELLOW,
+            "特办件时限即将到期",
+            "same lead as the promised warning (到期前1个工作日提示)",
+        ),
+        Rule(RuleId.SPECIAL_OVERDUE, Level.RED, "特办件超时", "001_… 第五篇 六制办理: 特事特办"),
+        Rule(
+            RuleId.IMMEDIATE_SLOW,
+            Level.YELLOW,
+            "即办件受理后2小时未办结",
+            "issue 3 default: yellow 2 working hours after receipt",
+        ),
+        Rule(
+            RuleId.IMMEDIATE_OPEN_AT_CLOSE,
+            Level.RED,
+            "即办件当日未办结",
+            "001_… 第五篇 六制办理: 即办件当场办结",
+        ),
+        Rule(
+            RuleId.STEP_OVERDUE,
+            Level.RED,
+            "办理环节超时",
+            "a city's e-supervision rule, art. 6: 环节超时",
+        ),
+        Rule(
+            RuleId.REPORTED_LATE_REPORT,
+            Level.RED,
+            "上报件未按时上报",
+            "a hall's case rules: report within 3 working days of acceptance",
+        ),
+        Rule(
+            RuleId.REPORTED_LATE_ANSWER,
+            Level.RED,
+            "上级批复后未按时答复申请人",
+            "a hall's case rules: tell the applicant within 2 working days of the reply",
+        ),
+        Rule(
+            RuleId.SUPPLEMENT_NOTICE_LATE,
+            Level.RED,
+            "补正告知超时",
+            "行政许可法 第三十二条: 5 days, else deemed accepted",
+        ),
+        Rule(
+            RuleId.RETURNED_NO_REASON,
+            Level.RED,
+            "退件未说明理由",
+            "000_… 六 否定报备制; a city's e-supervision rule, art. 6",
+        ),
+        Rule(
+            RuleId.REFUSAL_REVIEW_LATE,
+            Level.RED,
+            "否定报备未按时审核",
+            "000_… 六(五): the leader reviews and corrects within 2 working days",
+        ),
+        Rule(
+            RuleId.REFUSAL_CORRECTION_LATE,
+            Level.RED,
+            "违规否定未按时纠正",
+            "000_… 六(五): correction within 1 working day after the review",
+        ),
+        Rule(
+            RuleId.EXTENSION_LATE,
+            Level.RED,
+            "超期后才办理延期",
+            "000_… 四(五): extension only with approval, before the limit",
+        ),
+        Rule(
+            RuleId.CALENDAR_MISSING,
+            Level.YELLOW,
+            "节假日安排未录入",
+            "DOMAIN.md: never miscount when a year is missing; say so loudly",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """Thresholds of one hall. Working days unless the name says otherwise."""
+
+    warning_days: int = 1  # yellow this many working days before a promised/special limit
+    warning_days_by_kind: dict[CaseKind, int] = field(default_factory=dict)
+    immediate_warning_minutes: int = 120  # of working time after receipt
+    report_days: int = 3  # reported-up case: report within
+    reply_answer_days: int = 2  # reported-up case: tell the applicant after the reply
+    supplement_days: int = 5  # 行政许可法 art. 32
+    refusal_review_days: int = 2  # 000_… 六
+    correction_days: int = 1  # 000_… 六(五)
+    answer_days: int = 2  # the owner's answer (陈述申辩) is due within
+    calendar_notice: tuple[int, int] = (11, 1)  # month, day: look at next year's schedule from
+
+    def warning_for(self, kind: CaseKind | None) -> int:
+        if kind is None:
+            return self.warning_days
+        return self.warning_days_by_kind.get(kind, self.warning_days)
