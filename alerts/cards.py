@@ -1,0 +1,399 @@
+"""Cards and their lifecycle, driven by case assessments, card commands and time. Pure.
+
+A card stands for one rule condition of one subject. It carries two separate things:
+- `holds`: whether its condition still holds now. This drives the lights: a yellow warning
+  clears when the case finishes in time, a red overdue stops holding when the case finishes.
+- `state`: its accountability: raised → escalated (unanswered past `answer_by`) → answered →
+  upheld | revoked → closed. A red stays on the record until a supervisor decides it.
+
+Every change is a `Transition` with its true time: a card raised for a deadline that passed
+at 17:30 says 17:30, even when the engine learns of it later (a late upload, a replay).
+Published transitions are never rewritten: if late evidence shows a raised card's condition
+never held, a new `closed` transition says so (reason `void`).
+
+The engine is deterministic in the journal: feeding the same events with the same receive
+times gives the same transitions, whatever the wall clock did in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any
+
+from alerts.cases import Assessment, Condition, Entry, assess
+from alerts.rules import RULES, Level, Policy, RuleId
+from monitor.events import CardAction, CardCommand, CaseEvent
+from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
+from monitor.workdays import WorkCalendar
+
+
+class CardState(StrEnum):
+    RAISED = "raised"
+    ESCALATED = "escalated"
+    ANSWERED = "answered"
+    UPHELD = "upheld"
+    REVOKED = "revoked"
+    CLOSED = "closed"
+
+
+class Why(StrEnum):
+    """Why a transition happened: every decision carries its reason."""
+
+    CONDITION_MET = "condition_met"
+    ANSWER_OVERDUE = "answer_overdue"
+    ANSWERED = "answered"
+    UPHELD = "upheld"
+    REVOKED = "revoked"
+    CLEARED = "cleared"  # a warning whose condition stopped holding
+    DECIDED = "decided"  # decided and its condition no longer holds
+    VOID = "void"  # late evidence: the condition never held
+
+
+class Refusal(StrEnum):
+    UNKNOWN_CARD = "unknown_card"
+    NOT_ALLOWED = "not_allowed"
+    WRONG_STATE = "wrong_state"
+
+
+_OPEN = (CardState.RAISED, CardState.ESCALATED, CardState.ANSWERED)
+_DECIDED = (CardState.UPHELD, CardState.REVOKED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subject:
+    case: CaseId | None = None
+    window: WindowId | None = None
+    staff: StaffId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    card: CardId
+    rule: RuleId
+    level: Level
+    state: CardState
+    why: Why
+    subject: Subject
+    owner: StaffId | None
+    answer_by: datetime | None
+    ts: datetime
+    evidence: tuple[EventId, ...]
+    holds: bool
+    estimated: bool = False
+    by: StaffId | None = None
+    text: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The contract's card payload (CONTRACT.md), plus optional fields of our own."""
+        subject = {k: v for k, v in _subject_items(self.subject) if v is not None}
+        doc: dict[str, Any] = {
+            "card": self.card,
+            "rule": self.rule.value,
+            "level": self.level.value,
+            "state": self.state.value,
+            "subject": subject,
+            "owner": self.owner,
+            "answer_by": _iso(self.answer_by),
+            "ts": _iso(self.ts),
+            "evidence": list(self.evidence),
+            "reason": self.why.value,
+            "holds": self.holds,
+            "title": RULES[self.rule].title_zh,
+        }
+        if self.estimated:
+            doc["estimated"] = True
+        if self.by is not None:
+            doc["by"] = self.by
+        if self.text is not None:
+            doc["text"] = self.text
+        return doc
+
+
+def _subject_items(s: Subject) -> Iterator[tuple[str, str | None]]:
+    yield "case", s.case
+    yield "window", s.window
+    yield "staff", s.staff
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+@dataclass(slots=True)
+class Card:
+    id: CardId
+    rule: RuleId
+    level: Level
+    subject: Subject
+    owner: StaffId | None
+    raised_at: datetime
+    answer_by: datetime | None
+    evidence: tuple[EventId, ...]
+    estimated: bool
+    state: CardState = CardState.RAISED
+    holds: bool = True
+    history: list[Transition] = field(default_factory=list)
+
+
+def card_id(rule: RuleId, key: str, qualifier: str, start: datetime) -> CardId:
+    """Stable under replay; a moved deadline is a different card (the old one is voided)."""
+    text = f"{rule}|{key}|{qualifier}|{start.isoformat()}"
+    return CardId("K-" + hashlib.sha256(text.encode()).hexdigest()[:16].upper())
+
+
+@dataclass(slots=True)
+class _Case:
+    entries: list[Entry]
+    assessment: Assessment
+    cards: list[CardId] = field(default_factory=list)
+    wake: datetime | None = None
+
+
+class CardEngine:
+    """All cards of a hall. Feed it in journal order; `advance` fires what time makes due."""
+
+    def __init__(
+        self, calendar: WorkCalendar, policy: Policy, roles: Mapping[StaffId, str]
+    ) -> None:
+        self.calendar = calendar
+        self.policy = policy
+        self.roles = roles
+        self.cases: dict[CaseId, _Case] = {}
+        self.cards: dict[CardId, Card] = {}
+        self.refusals: list[tuple[CardCommand, Refusal]] = []
+        self._heap: list[tuple[datetime, str]] = []
+        self._now: datetime | None = None
+        self._missing: dict[int, CardId] = {}
+        self._notices: set[int] = set()
+
+    # --- input ---------------------------------------------------------------------------
+
+    def on_case_event(
+        self, seq: int, event_id: EventId, ev: CaseEvent, now: datetime
+    ) -> list[Transition]:
+        out = self.advance(now)
+        rec = self.cases.get(ev.case)
+        entry = Entry(ev.ts, seq, event_id, ev)
+        entries = [*rec.entries, entry] if rec else [entry]
+        assessment = assess(ev.case, entries, self.calendar, self.policy)
+        if rec is None:
+            rec = self.cases[ev.case] = _Case(entries, assessment)
+        rec.entries, rec.assessment = entries, assessment
+        out += self._sync(rec, now)
+        out += self._calendar_cards(rec.assessment, now)
+        return out
+
+    def on_command(self, cmd: CardCommand, now: datetime) -> list[Transition]:
+        out = self.advance(now)
+        card = self.cards.get(cmd.card)
+        refusal = self._refuse(card, cmd)
+        if refusal is not None or card is None:
+            self.refusals.append((cmd, refusal or Refusal.UNKNOWN_CARD))
+            return out
+        if cmd.action is CardAction.ANSWER:
+            out.append(self._move(card, CardState.ANSWERED, Why.ANSWERED, cmd.ts, cmd))
+            return out
+        state = CardState.UPHELD if cmd.action is CardAction.UPHOLD else CardState.REVOKED
+        why = Why.UPHELD if state is CardState.UPHELD else Why.REVOKED
+        out.append(self._move(card, state, why, cmd.ts, cmd))
+        if not card.holds:
+            out.append(self._move(card, CardState.CLOSED, Why.DECIDED, cmd.ts))
+        return out
+
+    def _refuse(self, card: Card | None, cmd: CardCommand) -> Refusal | None:
+        if card is None:
+            return Refusal.UNKNOWN_CARD
+        role = self.roles.get(cmd.by)
+        if cmd.action is CardAction.ANSWER:
+            allowed = cmd.by == card.owner or role in ("supervisor", "leader")
+            return None if allowed and card.state in _OPEN[:2] else _which(allowed)
+        allowed = role == "supervisor"
+        return None if allowed and card.state in _OPEN else _which(allowed)
+
+    # --- time ----------------------------------------------------------------------------
+
+    def advance(self, now: datetime) -> list[Transition]:
+        """Fire everything due at or before `now`, in time order."""
+        out: list[Transition] = []
+        if self._now is not None and now < self._now:
+            now = self._now  # receive times may step back a little: time never runs backwards
+        self._now = now
+        self._schedule_year_notice(now)
+        while self._heap and self._heap[0][0] <= now:
+            at, key = heapq.heappop(self._heap)
+            if key.startswith("\0year:"):
+                out += self._year_notice(int(key[6:]), at)
+                continue
+            rec = self.cases.get(CaseId(key))
+            if rec is not None and rec.wake == at:
+                rec.wake = None
+                out += self._sync(rec, at)
+        return out
+
+    def next_due(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+    def recalendar(self, calendar: WorkCalendar, now: datetime) -> list[Transition]:
+        """A new holiday table: recompute every open case; the cards follow."""
+        self.calendar = calendar
+        out = self.advance(now)
+        for rec in self.cases.values():
+            rec.assessment = assess(rec.assessment.case, rec.entries, calendar, self.policy)
+            out += self._sync(rec, now)
+        for year, cid in sorted(self._missing.items()):
+            card = self.cards[cid]
+            if calendar.year_known(year) and card.holds:
+                card.holds = False
+                out.append(self._move(card, CardState.CLOSED, Why.CLEARED, now))
+        return out
+
+    # --- the heart: conditions at `now` versus cards ---------------------------------------
+
+    def _sync(self, rec: _Case, now: datetime) -> list[Transition]:
+        a = rec.assessment
+        out: list[Transition] = []
+        wanted: dict[CardId, Condition] = {}
+        wake: list[datetime] = []
+        for c in a.conditions:
+            key = card_id(c.rule, a.case, c.qualifier, c.start)
+            wanted[key] = c
+            if c.start > now:
+                wake.append(c.start)
+                continue
+            card = self.cards.get(key)
+            if card is None:
+                card = self._raise(rec, key, c, out)
+            out += self._follow(card, c, now, wake)
+        for key in list(rec.cards):
+            card = self.cards[key]
+            gone = key not in wanted or wanted[key].start > now
+            if gone and card.state is not CardState.CLOSED:
+                card.holds = False
+                out.append(self._move(card, CardState.CLOSED, Why.VOID, now))
+        self._sleep(rec, min(wake) if wake else None)
+        out.sort(key=lambda t: (t.ts, t.card))
+        return out
+
+    def _raise(self, rec: _Case, key: CardId, c: Condition, out: list[Transition]) -> Card:
+        a = rec.assessment
+        rule = RULES[c.rule]
+        answer_by = None
+        if rule.level is Level.RED:
+            answer_by = self.calendar.add_working_days(c.start, self.policy.answer_days).at
+        card = Card(
+            id=key,
+            rule=c.rule,
+            level=rule.level,
+            subject=Subject(case=a.case, window=a.window, staff=a.staff),
+            owner=a.staff,
+            raised_at=c.start,
+            answer_by=answer_by,
+            evidence=c.evidence,
+            estimated=c.estimated,
+        )
+        self.cards[key] = card
+        rec.cards.append(key)
+        out.append(self._move(card, CardState.RAISED, Why.CONDITION_MET, c.start))
+        return card
+
+    def _follow(
+        self, card: Card, c: Condition, now: datetime, wake: list[datetime]
+    ) -> list[Transition]:
+        out: list[Transition] = []
+        if card.state is CardState.RAISED and card.answer_by is not None:
+            if card.answer_by <= now:
+                out.append(
+                    self._move(card, CardState.ESCALATED, Why.ANSWER_OVERDUE, card.answer_by)
+                )
+            else:
+                wake.append(card.answer_by)
+        if c.end is not None and c.end > now:
+            wake.append(c.end)
+        elif card.holds and c.end is not None:
+            card.holds = False
+            if card.level is not Level.RED and card.state in _OPEN:
+                out.append(self._move(card, CardState.CLOSED, Why.CLEARED, c.end))
+            elif card.state in _DECIDED:
+                out.append(self._move(card, CardState.CLOSED, Why.DECIDED, c.end))
+        return out
+
+    def _move(
+        self,
+        card: Card,
+        state: CardState,
+        why: Why,
+        ts: datetime,
+        cmd: CardCommand | None = None,
+    ) -> Transition:
+        card.state = state
+        t = Transition(
+            card=card.id,
+            rule=card.rule,
+            level=card.level,
+            state=state,
+            why=why,
+            subject=card.subject,
+            owner=card.owner,
+            answer_by=card.answer_by,
+            ts=ts,
+            evidence=card.evidence,
+            holds=card.holds,
+            estimated=card.estimated,
+            by=cmd.by if cmd else None,
+            text=cmd.text if cmd else None,
+        )
+        card.history.append(t)
+        return t
+
+    def _sleep(self, rec: _Case, at: datetime | None) -> None:
+        rec.wake = at
+        if at is not None:
+            heapq.heappush(self._heap, (at, rec.assessment.case))
+
+    # --- calendar.missing --------------------------------------------------------------
+
+    def _calendar_cards(self, a: Assessment, now: datetime) -> list[Transition]:
+        return [t for y in sorted(a.unknown_years) for t in self._missing_card(y, now)]
+
+    def _missing_card(self, year: int, at: datetime) -> list[Transition]:
+        if year in self._missing or self.calendar.year_known(year):
+            return []
+        key = card_id(RuleId.CALENDAR_MISSING, str(year), "", at)
+        card = Card(
+            id=key,
+            rule=RuleId.CALENDAR_MISSING,
+            level=RULES[RuleId.CALENDAR_MISSING].level,
+            subject=Subject(),
+            owner=None,
+            raised_at=at,
+            answer_by=None,
+            evidence=(),
+            estimated=True,
+        )
+        self.cards[key] = card
+        self._missing[year] = key
+        return [self._move(card, CardState.RAISED, Why.CONDITION_MET, at)]
+
+    def _year_notice(self, year: int, at: datetime) -> list[Transition]:
+        return self._missing_card(year, at)
+
+    def _schedule_year_notice(self, now: datetime) -> None:
+        """From 1 November (policy) the coming year's schedule must be known."""
+        local = now.astimezone(self.calendar.zone)
+        year = local.year + 1
+        if year in self._missing or self.calendar.year_known(year):
+            return
+        month, day = self.policy.calendar_notice
+        notice = datetime.combine(date(local.year, month, day), time(), self.calendar.zone)
+        if year not in self._notices:
+            self._notices.add(year)
+            heapq.heappush(self._heap, (notice.astimezone(now.tzinfo), f"\0year:{year}"))
+
+
+def _which(allowed: bool) -> Refusal:
+    return Refusal.WRONG_STATE if allowed else Refusal.NOT_ALLOWED
