@@ -116,10 +116,10 @@ def _replay(cfg: HallConfig) -> int:
 
     journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
     try:
-        state = replay(journal, cfg.hall.id, cfg.hall.zone)
+        sup, _ = replay(journal, cfg)
     finally:
         journal.close()
-    _out(json.dumps({**state.summary(), "digest": state.digest()}, ensure_ascii=False, indent=1))
+    _out(json.dumps({**sup.summary(), "digest": sup.digest()}, ensure_ascii=False, indent=1))
     return EXIT_OK
 
 

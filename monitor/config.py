@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import time
+from datetime import date, time
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.ids import DeviceId, HallId, StaffId, WindowId
+
+date_type = date  # `date` is also a field name below
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -120,6 +122,88 @@ class ServiceSession(_Model):
     end: time = Field(description="Service closes (local time).")
 
 
+class SeasonalTimetable(_Model):
+    name: str = Field(min_length=1, description="Timetable name, e.g. 夏季作息.")
+    valid_from: str = Field(description="First day it applies each year, MM-DD (e.g. 05-01).")
+    valid_to: str = Field(description="Last day it applies each year, MM-DD (e.g. 09-30).")
+    sessions: list[ServiceSession] = Field(min_length=1, description="Its service sessions.")
+
+    _md = field_validator("valid_from", "valid_to")(lambda v: _check_month_day(v))
+
+
+def _check_month_day(text: str) -> str:
+    try:
+        date.fromisoformat(f"2000-{text}")
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a month-day MM-DD") from exc
+    return text
+
+
+class CalendarDay(_Model):
+    date: date_type = Field(description="The day (TOML date, e.g. 2027-10-09).")
+    working: bool = Field(description="true: a working day (调休上班); false: a day off.")
+    name: str = Field(min_length=1, description="Why, e.g. 国庆节 or 县庆.")
+
+
+class CalendarConfig(_Model):
+    days: list[CalendarDay] = Field(
+        default_factory=list,
+        description="Overrides of the national schedule: a schedule published after this "
+        "release, a local holiday, a special service day. Wins over chinesecalendar.",
+    )
+    complete_years: list[int] = Field(
+        default_factory=list,
+        description="Years whose every holiday and swapped working day is entered in `days`; "
+        "only then is a year beyond chinesecalendar's data known (else deadlines are estimated "
+        "and a calendar.missing card is raised).",
+    )
+
+
+class CardsConfig(_Model):
+    warning_days: int = Field(
+        1,
+        ge=0,
+        le=30,
+        description="Yellow this many working days before a promised limit "
+        "(a city's e-supervision rule: 到期前1个工作日提示).",
+    )
+    warning_days_by_kind: dict[str, int] = Field(
+        default_factory=dict, description="Per case kind, e.g. {special = 0, joint = 2}."
+    )
+    immediate_warning_minutes: int = Field(
+        120, ge=1, description="Immediate case: yellow after this much working time (issue 3)."
+    )
+    report_days: int = Field(
+        3, ge=1, description="Reported-up case: report within (a hall's case rules)."
+    )
+    reply_answer_days: int = Field(
+        2, ge=1, description="Reported-up case: answer the applicant within, after the reply."
+    )
+    supplement_days: int = Field(
+        5, ge=1, description="Supplement notice within (行政许可法 第三十二条)."
+    )
+    refusal_review_days: int = Field(
+        2, ge=1, description="Negative filing reviewed within (000_… 六(五))."
+    )
+    correction_days: int = Field(
+        1, ge=1, description="Unlawful refusal corrected within, after review (000_… 六(五))."
+    )
+    answer_days: int = Field(
+        2, ge=1, description="A red card's owner answers (陈述申辩) within; then it escalates."
+    )
+
+    @field_validator("warning_days_by_kind")
+    @classmethod
+    def _kinds(cls, v: dict[str, int]) -> dict[str, int]:
+        known = {"immediate", "promised", "joint", "reported", "supplement", "returned", "special"}
+        for k, n in v.items():
+            if k not in known:
+                raise ValueError(f"unknown case kind {k!r} (one of {', '.join(sorted(known))})")
+            if not 0 <= n <= 30:
+                raise ValueError(f"{k}: {n} is not in 0..30")
+        return v
+
+
 class Department(_Model):
     id: Ident = Field(description="Department id, referenced by staff and windows.")
     name: str = Field(min_length=1, description="Department name, e.g. 市场监管局.")
@@ -182,6 +266,12 @@ class HallConfig(_Model):
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
     sessions: list[ServiceSession] = Field(min_length=1)
+    seasons: list[SeasonalTimetable] = Field(
+        default_factory=list,
+        description="Seasonal timetables that replace `sessions` between their dates.",
+    )
+    calendar: CalendarConfig = CalendarConfig()
+    cards: CardsConfig = CardsConfig()
     departments: list[Department] = Field(min_length=1)
     staff: list[Staff] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
@@ -276,6 +366,9 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
             if win not in windows:
                 out.append(f"cameras[{i}].windows[{j}]: unknown window {win!r}")
     out.extend(_session_problems(cfg.sessions))
+    for i, season in enumerate(cfg.seasons):
+        out.extend(f"seasons[{i}].{p}" for p in _session_problems(season.sessions))
+    out.extend(_dupes("calendar.days", (d.date.isoformat() for d in cfg.calendar.days)))
     if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
         out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")
     return out

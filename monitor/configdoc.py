@@ -67,7 +67,7 @@ def _is_ident(info: FieldInfo) -> bool:
 
 def _default(info: FieldInfo) -> str:
     if info.default_factory is not None:
-        return "`[]`"
+        return "empty"
     if info.default is PydanticUndefined:
         return "required"
     if isinstance(info.default, BaseModel):

@@ -11,15 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.cards import Transition
 from monitor import __version__
 from monitor.config import ConfigError, HallConfig, load_config, read_secret
-from monitor.events import Event
-from monitor.ingest import Classifier, Ingestor, Rules
+from monitor.ingest import Classifier, Ingestor, Recorded, Rules
 from monitor.journal import Journal
 from monitor.mqtt import MqttLink
+from monitor.outbox import OutboxSender, rows
 from monitor.replay import replay
 from monitor.sdnotify import SdNotifier
-from monitor.state import HallState
+from monitor.supervision import Supervision
 from monitor.web import Response, WebServer, prometheus
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ class Daemon:
         self._state_lock = threading.Lock()
         self.started = threading.Event()
         self.reloads = {"ok": 0, "refused": 0}
-        self.state: HallState | None = None
+        self.supervision: Supervision | None = None
+        self._journal: Journal | None = None
+        self._sender: OutboxSender | None = None
         self.where: Started | None = None
 
     def request_reload(self) -> None:
@@ -77,7 +80,10 @@ class Daemon:
 
     def _serve(self, journal: Journal, password: str | None, stop: threading.Event) -> int:
         cfg = self.config
-        self.state = replay(journal, cfg.hall.id, cfg.hall.zone)
+        sup, regenerated = replay(journal, cfg)
+        self.supervision, self._journal = sup, journal
+        # Transitions of events committed just before a crash are stored now (once, by id).
+        journal.record_outputs(rows(cfg.hall.id, regenerated), None, self._now())
         holder: list[Ingestor] = []
         link = MqttLink(
             cfg.broker, cfg.client_id, cfg.hall.id, lambda m: holder[0].submit(m), password
@@ -90,23 +96,29 @@ class Daemon:
             self._now,
             batch_max=cfg.journal.batch_max,
             batch_wait_s=cfg.journal.batch_wait_ms / 1000,
+            on_idle=self._tick,
         )
         holder.append(ingestor)
         self.ingestor, self.link = ingestor, link
         web = WebServer(cfg.web.listen, cfg.web.port, self._routes(journal, ingestor, link))
         writer_stop = threading.Event()
         writer = _supervised("ingest", lambda: ingestor.run(writer_stop), writer_stop)
+        sender = OutboxSender(journal, link.publish_acked, link.subscribed, self._now)
+        self._sender = sender
+        sender_thread = _supervised("outbox", lambda: sender.run(writer_stop), writer_stop)
         web.start()
         writer.start()
+        sender_thread.start()
         link.start()
         self.where = Started(web.address, Path(cfg.journal.data_dir))
         self.notifier.ready()
-        self.notifier.status(f"replayed {self.state.applied} events; ingesting")
+        self.notifier.status(f"replayed {sup.state.applied} events; ingesting")
         self.started.set()
         code = self._loop(stop, link, writer)
         self.notifier.stopping()
         writer_stop.set()
         writer.join(timeout=30)
+        sender_thread.join(timeout=5)
         link.stop()
         web.stop()
         logger.info("stopped; journal holds %d events", journal.event_count())
@@ -148,16 +160,36 @@ class Daemon:
         self.notifier.ready()
         return True
 
-    def _apply(self, fresh: Sequence[tuple[int, Event]]) -> None:
+    def _apply(self, fresh: Sequence[Recorded]) -> None:
+        """Writer thread, after the events' commit: derived state and card transitions."""
         with self._state_lock:
-            assert self.state is not None
-            for seq, event in fresh:
-                self.state.apply(seq, event)
+            assert self.supervision is not None
+            out = [t for rec in fresh for t in self.supervision.apply(rec)]
+        self._store(out, None)
+
+    def _tick(self) -> None:
+        """Writer thread, between batches: fire what time made due, and journal that tick."""
+        now = self._now()
+        with self._state_lock:
+            sup = self.supervision
+            if sup is None or not sup.due(now):
+                return
+            after = sup.state.last_seq
+            out = sup.tick(now)
+        self._store(out, (after, now))
+
+    def _store(self, out: list[Transition], tick: tuple[int, datetime] | None) -> None:
+        if not out and tick is None:
+            return
+        assert self._journal is not None
+        self._journal.record_outputs(rows(self.config.hall.id, out), tick, self._now())
+        if self._sender is not None:
+            self._sender.wake.set()
 
     def state_digest(self) -> str:
         with self._state_lock:
-            assert self.state is not None
-            return self.state.digest()
+            assert self.supervision is not None
+            return self.supervision.digest()
 
     def _routes(
         self, journal: Journal, ingestor: Ingestor, link: MqttLink
@@ -171,8 +203,8 @@ class Daemon:
 
         def state() -> Response:
             with self._state_lock:
-                assert self.state is not None
-                return Response.json(200, self.state.summary())
+                assert self.supervision is not None
+                return Response.json(200, self.supervision.summary())
 
         return {"/healthz": healthz, "/metrics": metrics, "/state": state}
 

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 from monitor.config import Directory, HallConfig
 from monitor.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
 from monitor.events import Event, EventKind
+from monitor.ids import EventId
 from monitor.journal import AcceptEntry, Entry, Journal, RejectEntry
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,16 @@ class Acker(Protocol):
     def ack(self, msg: Inbound) -> None: ...
 
 
-Committed = Callable[[Sequence[tuple[int, Event]]], None]
+class Recorded(NamedTuple):
+    """An event as the journal holds it: what derived state is built from."""
+
+    seq: int
+    event_id: EventId
+    received_at: datetime
+    event: Event
+
+
+Committed = Callable[[Sequence[Recorded]], None]
 
 
 @dataclass(slots=True)
@@ -149,7 +159,9 @@ class Ingestor:
         now: Callable[[], datetime],
         batch_max: int = 1000,
         batch_wait_s: float = 0.005,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
+        self._on_idle = on_idle
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.journal = journal
         self.classifier = classifier
@@ -169,6 +181,8 @@ class Ingestor:
             batch = self._take(0.2)
             if batch:
                 self._commit_until_done(batch, stop)
+            if self._on_idle is not None:
+                self._on_idle()  # time-driven work runs here, in order with the events
         while batch := self._take(0.0):
             self._commit_until_done(batch, stop)
 
@@ -225,7 +239,9 @@ class Ingestor:
             logger.info("journal commits again after %d failed attempt(s)", h.failures)
             h.journal_error = None
         fresh = [
-            (s, e) for s, e in zip(seqs, events, strict=True) if s is not None and e is not None
+            Recorded(s, n.event_id, n.received_at, e)
+            for s, n, e in zip(seqs, entries, events, strict=True)
+            if s is not None and e is not None and isinstance(n, AcceptEntry)
         ]
         if fresh:
             self._on_committed(fresh)

@@ -19,7 +19,7 @@ from monitor.ids import EventId
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added ticks and outbox; a version-1 journal is upgraded in place
 REJECT_KEEP_BYTES = 65536  # a hostile flood must not fill the disk: keep the head, note the size
 
 _SCHEMA = """
@@ -43,6 +43,20 @@ CREATE TABLE IF NOT EXISTS rejects (
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ticks (
+    seq INTEGER PRIMARY KEY,
+    after_seq INTEGER NOT NULL,    -- the last event applied before time moved on
+    at INTEGER NOT NULL            -- microseconds since the epoch, UTC
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,       -- one per card transition, stable under replay
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    sent_at INTEGER                -- NULL until the broker acknowledged it
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
 """
 
 
@@ -83,6 +97,13 @@ class RejectEntry:
 
 
 Entry = AcceptEntry | RejectEntry
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: str
+    topic: str
+    payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +179,66 @@ class Journal:
             for name, n in delta.items():
                 self.counters[name] = self.counters.get(name, 0) + n
         return out
+
+    def record_outputs(
+        self, rows: Sequence[OutboxRow], tick: tuple[int, datetime] | None, now: datetime
+    ) -> int:
+        """Store derived outputs (and the tick that caused them) in one transaction.
+
+        A row whose id is already stored is skipped: a replay regenerates every transition
+        and only the new ones are added, so nothing published is ever rewritten.
+        """
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                if tick is not None:
+                    cur.execute(
+                        "INSERT INTO ticks(after_seq, at) VALUES (?, ?)",
+                        (tick[0], micros(tick[1])),
+                    )
+                before = self._conn.total_changes
+                cur.executemany(
+                    "INSERT OR IGNORE INTO outbox(id, topic, payload, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(r.id, r.topic, r.payload, micros(now)) for r in rows],
+                )
+                added = self._conn.total_changes - before
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+        return added
+
+    def ticks(self) -> list[tuple[int, datetime]]:
+        with self._lock:
+            rows = self._conn.execute("SELECT after_seq, at FROM ticks ORDER BY seq").fetchall()
+        return [(int(a), from_micros(t)) for a, t in rows]
+
+    def unsent(self, limit: int = 500) -> list[tuple[int, str, bytes]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, topic, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(int(s), t, bytes(p)) for s, t, p in rows]
+
+    def mark_sent(self, seqs: Sequence[int], at: datetime) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "UPDATE outbox SET sent_at = ? WHERE seq = ?", [(micros(at), s) for s in seqs]
+            )
+            self._conn.execute("COMMIT")
+
+    def outbox(self) -> list[tuple[str, bytes, bool]]:
+        """Every stored output: (topic, payload, sent)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT topic, payload, sent_at IS NOT NULL FROM outbox ORDER BY seq"
+            ).fetchall()
+        return [(t, bytes(p), bool(s)) for t, p, s in rows]
 
     def events(self, after_seq: int = 0, chunk: int = 5000) -> Iterator[JournalRow]:
         """Accepted events in journal order (the order they were committed)."""
@@ -296,5 +377,8 @@ def _claim(conn: sqlite3.Connection, hall: str, path: Path) -> None:
         return
     if rows.get("hall") != hall:
         raise JournalError(f"{path} belongs to hall {rows.get('hall')!r}, not {hall!r}")
+    if rows.get("schema") == "1":  # the new tables exist now (CREATE IF NOT EXISTS)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+        return
     if rows.get("schema") != str(SCHEMA_VERSION):
         raise JournalError(f"{path} has schema {rows.get('schema')}, expected {SCHEMA_VERSION}")

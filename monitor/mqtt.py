@@ -143,6 +143,15 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=1, retain=retain)
 
+    def publish_acked(self, topic: str, payload: bytes, timeout: float = 10.0) -> bool:
+        """Publish at QoS 1 and wait for the broker's PUBACK; False if it did not come."""
+        info = self._client.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):  # not connected, or the queue is full
+            return False
+        return info.is_published()
+
     def _on_connect(
         self, client: mqtt.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Any
     ) -> None:

@@ -1,27 +1,39 @@
-"""Rebuild derived state from the journal: the daemon's start-up and `hallwatch replay`."""
+"""Rebuild everything derived from the journal: the daemon's start-up and `hallwatch replay`."""
 
 from __future__ import annotations
 
 import logging
 import time
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator
 
+from alerts.cards import Transition
+from monitor.config import HallConfig
 from monitor.contract import decode_journaled
+from monitor.ingest import Recorded
 from monitor.journal import Journal
-from monitor.state import HallState
+from monitor.supervision import Supervision, Tick, replay_all
 
 logger = logging.getLogger(__name__)
 
 
-def replay(journal: Journal, hall: str, zone: ZoneInfo) -> HallState:
-    state = HallState(zone=zone)
-    started = time.monotonic()
+def recorded(journal: Journal, hall: str) -> Iterator[Recorded]:
     for row in journal.events():
-        state.apply(row.seq, decode_journaled(row.topic, row.payload, hall, row.ts))
+        event = decode_journaled(row.topic, row.payload, hall, row.ts)
+        yield Recorded(row.seq, row.event_id, row.received_at, event)
+
+
+def replay(journal: Journal, cfg: HallConfig) -> tuple[Supervision, list[Transition]]:
+    """A fresh Supervision fed the whole journal, and every transition it produced."""
+    sup = Supervision(cfg)
+    started = time.monotonic()
+    ticks = [Tick(after, at) for after, at in journal.ticks()]
+    out = replay_all(sup, recorded(journal, cfg.hall.id), ticks)
     logger.info(
-        "replayed %d events from %s in %.2f s",
-        state.applied,
+        "replayed %d events and %d ticks from %s in %.2f s: %d cards",
+        sup.state.applied,
+        len(ticks),
         journal.path,
         time.monotonic() - started,
+        len(sup.engine.cards),
     )
-    return state
+    return sup, out

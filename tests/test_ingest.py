@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from monitor.contract import decode, decode_journaled
 from monitor.events import DeviceStatus, Event
-from monitor.ingest import Classifier, Inbound, Ingestor, Rules
+from monitor.ingest import Classifier, Inbound, Ingestor, Recorded, Rules
 from monitor.journal import Entry, Journal
 from monitor.replay import replay
-from monitor.state import HallState
+from monitor.supervision import Supervision
 from tests.hall import HALL, T0, body, example, punch, topic
 
 CFG = example()
@@ -56,7 +56,7 @@ def _ingestor(tmp_path: Path, fail: int = 0) -> tuple[Ingestor, list[tuple[str, 
         journal,
         Classifier(Rules.of(CFG), {}),
         RecordingAcker(log),
-        lambda fresh: seen.extend(e for _, e in fresh),
+        lambda fresh: seen.extend(r.event for r in fresh),
         now=lambda: T0,
         batch_max=50,
         batch_wait_s=0,
@@ -125,12 +125,12 @@ def test_device_status_is_journaled_on_change_only(tmp_path: Path) -> None:
 
 
 def test_replay_equals_live_state(tmp_path: Path) -> None:
-    live = HallState(zone=CFG.hall.zone)
+    live = Supervision(CFG)
     ing, _, _ = _ingestor(tmp_path)
 
-    def apply(fresh: Sequence[tuple[int, Event]]) -> None:
-        for s, e in fresh:
-            live.apply(s, e)
+    def apply(fresh: Sequence[Recorded]) -> None:
+        for rec in fresh:
+            live.apply(rec)
 
     ing._on_committed = apply
     msgs = [_msg(i) for i in range(30)]
@@ -143,8 +143,8 @@ def test_replay_equals_live_state(tmp_path: Path) -> None:
         )
     ]
     ing.process(msgs)
-    rebuilt = replay(ing.journal, HALL, CFG.hall.zone)
-    assert rebuilt.digest() == live.digest() and rebuilt.applied == 32
+    rebuilt, _ = replay(ing.journal, CFG)
+    assert rebuilt.digest() == live.digest() and rebuilt.state.applied == 32
 
 
 STAFF = st.sampled_from(["S001", "S002", "S040", "L001"])

@@ -1,0 +1,65 @@
+"""The outbox: card transitions stored with the journal, then published to MQTT.
+
+Transitions are written to the journal's `outbox` table first (ids stable under replay, so
+a regenerated transition is stored once); a publisher thread sends the unsent ones at QoS 1
+in order and marks each sent when the broker acknowledged it. A broker outage delays them;
+it loses none.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from alerts.cards import Transition
+from monitor.journal import Journal, OutboxRow
+from monitor.supervision import transition_bytes, transition_id
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes], bool]  # True once the broker acknowledged it
+
+
+def rows(hall: str, transitions: Sequence[Transition]) -> list[OutboxRow]:
+    return [
+        OutboxRow(transition_id(t), f"hall/{hall}/cards/{t.card}", transition_bytes(t))
+        for t in transitions
+    ]
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        journal: Journal,
+        publish: Publish,
+        connected: threading.Event,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._journal = journal
+        self._publish = publish
+        self._connected = connected
+        self._now = now
+        self.wake = threading.Event()
+        self.sent = 0
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.wake.wait(1.0)
+            self.wake.clear()
+            while not stop.is_set() and self._connected.is_set() and self._send_some():
+                pass
+
+    def _send_some(self) -> bool:
+        """Send one chunk in order; False when nothing is left or the broker stopped taking."""
+        pending = self._journal.unsent(200)
+        done: list[int] = []
+        for seq, topic, payload in pending:
+            if not self._publish(topic, payload):
+                break
+            done.append(seq)
+        if done:
+            self._journal.mark_sent(done, self._now())
+            self.sent += len(done)
+        return bool(pending) and len(done) == len(pending)

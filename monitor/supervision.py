@@ -1,0 +1,151 @@
+"""Everything derived from the journal, in one place: hall state and the card engine.
+
+Plain code over plain data: `apply` takes journaled events in journal order with their
+receive times as `now`; `tick` moves time forward. The daemon journals each tick that fired
+something (after which event it happened, and when), so a replay interleaves the same ticks
+at the same places and gives the same cards, bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from alerts.cards import CardEngine, CardState, Transition
+from alerts.rules import Policy
+from monitor.config import HallConfig, SeasonalTimetable, ServiceSession
+from monitor.events import CardCommand, CaseEvent, CaseKind
+from monitor.ids import StaffId
+from monitor.ingest import Recorded
+from monitor.state import HallState
+from monitor.workdays import DayOverride, Session, Timetable, WorkCalendar
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time moved to `at` after journal event `after_seq`, and something fired."""
+
+    after_seq: int
+    at: datetime
+
+
+def work_calendar(cfg: HallConfig) -> WorkCalendar:
+    tables = [_timetable(s.sessions, s) for s in cfg.seasons]
+    tables.append(_timetable(cfg.sessions, None))
+    overrides = [DayOverride(day=d.date, working=d.working, name=d.name) for d in cfg.calendar.days]
+    return WorkCalendar(cfg.hall.zone, tables, overrides, cfg.calendar.complete_years)
+
+
+def _timetable(sessions: list[ServiceSession], season: SeasonalTimetable | None) -> Timetable:
+    spans = tuple(Session(start=s.start, end=s.end, name=s.name) for s in sessions)
+    if season is None:
+        return Timetable(sessions=spans)
+    return Timetable(
+        sessions=spans,
+        valid_from=_month_day(season.valid_from),
+        valid_to=_month_day(season.valid_to),
+    )
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    d = date.fromisoformat(f"2000-{text}")
+    return d.month, d.day
+
+
+def policy(cfg: HallConfig) -> Policy:
+    c = cfg.cards
+    return Policy(
+        warning_days=c.warning_days,
+        warning_days_by_kind={CaseKind(k): n for k, n in c.warning_days_by_kind.items()},
+        immediate_warning_minutes=c.immediate_warning_minutes,
+        report_days=c.report_days,
+        reply_answer_days=c.reply_answer_days,
+        supplement_days=c.supplement_days,
+        refusal_review_days=c.refusal_review_days,
+        correction_days=c.correction_days,
+        answer_days=c.answer_days,
+    )
+
+
+class Supervision:
+    def __init__(self, cfg: HallConfig) -> None:
+        self.state = HallState(zone=cfg.hall.zone)
+        roles = {StaffId(s.id): s.role for s in cfg.staff}
+        self.engine = CardEngine(work_calendar(cfg), policy(cfg), roles)
+        self.transitions = 0
+
+    def apply(self, rec: Recorded) -> list[Transition]:
+        if rec.seq <= self.state.last_seq:
+            return []  # already applied: replay and live tail may overlap
+        self.state.apply(rec.seq, rec.event)
+        ev = rec.event
+        if isinstance(ev, CaseEvent):
+            out = self.engine.on_case_event(rec.seq, rec.event_id, ev, rec.received_at)
+        elif isinstance(ev, CardCommand):
+            out = self.engine.on_command(ev, rec.received_at)
+        else:
+            return []
+        self.transitions += len(out)
+        return out
+
+    def due(self, now: datetime) -> bool:
+        nxt = self.engine.next_due()
+        return nxt is not None and nxt <= now
+
+    def tick(self, now: datetime) -> list[Transition]:
+        out = self.engine.advance(now)
+        self.transitions += len(out)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        cards = self.engine.cards.values()
+        return {
+            **self.state.summary(),
+            "cards": len(self.engine.cards),
+            "cards_open": sum(1 for c in cards if c.state is not CardState.CLOSED),
+            "cards_holding": {
+                lvl: sum(1 for c in cards if c.holds and c.level.value == lvl)
+                for lvl in ("yellow", "red")
+            },
+            "card_transitions": self.transitions,
+        }
+
+    def digest(self) -> str:
+        """State and every card's full history: equal digests, equal results."""
+        h = hashlib.sha256(self.state.digest().encode())
+        for cid in sorted(self.engine.cards):
+            for t in self.engine.cards[cid].history:
+                h.update(transition_bytes(t))
+        return h.hexdigest()
+
+
+def transition_bytes(t: Transition) -> bytes:
+    return json.dumps(t.payload(), ensure_ascii=False, sort_keys=True).encode()
+
+
+def transition_id(t: Transition) -> str:
+    """One id per transition, stable under replay: the outbox stores each once."""
+    text = f"{t.card}|{t.state}|{t.why}|{t.ts.isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def replay_all(
+    sup: Supervision, events: Iterable[Recorded], ticks: Iterable[Tick]
+) -> list[Transition]:
+    """Events in journal order with the journaled ticks interleaved where they happened."""
+    pending = iter(sorted(ticks, key=lambda t: (t.after_seq, t.at)))
+    nxt = next(pending, None)
+    out: list[Transition] = []
+    for rec in events:
+        while nxt is not None and nxt.after_seq < rec.seq:
+            out += sup.tick(nxt.at)
+            nxt = next(pending, None)
+        out += sup.apply(rec)
+    while nxt is not None:
+        out += sup.tick(nxt.at)
+        nxt = next(pending, None)
+    return out
