@@ -1,0 +1,113 @@
+"""End to end through real Mosquitto: case events in, card transitions out (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.brokers import Mosquitto
+from tests.hall import HALL
+from tests.running import DaemonProcess, free_port, wait_until, write_config
+
+pytestmark = pytest.mark.integration
+
+
+class Console:
+    """The supervisor console's MQTT account: watches cards, sends commands."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self.topics: list[str] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-console")
+        self.client.username_pw_set("console", broker.password("console"))
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe(f"hall/{HALL}/cards/#", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.topics.append(msg.topic)
+            self.seen.append(json.loads(msg.payload))
+
+    def states(self, rule: str) -> list[str]:
+        with self._lock:
+            return [t["state"] for t in self.seen if t["rule"] == rule]
+
+    def command(self, card: str, doc: dict[str, Any]) -> None:
+        self.client.publish(f"hall/{HALL}/card/{card}/command", json.dumps(doc), qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _case_system(broker: Mosquitto) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-case-system")
+    c.username_pw_set("case-system", broker.password("case-system"))
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def test_case_events_in_card_transitions_out(
+    mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    web = free_port()
+    cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
+    daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
+    daemons.append(daemon)
+    daemon.start()
+    console = Console(mosquitto)
+    cases = _case_system(mosquitto)
+    now = datetime.now(UTC)
+    accepted = {
+        "id": "e2e-accepted",
+        "case": "C-E2E-1",
+        "action": "accepted",
+        "kind": "promised",
+        "ts": (now - timedelta(days=30)).isoformat(),
+        "window": "W03",
+        "staff": "S005",
+        "promised_days": 3,
+        "legal_days": 10,
+    }
+    cases.publish("hall/demo-county/case/C-E2E-1/event", json.dumps(accepted), qos=1)
+    wait_until(lambda: "raised" in console.states("case.promised.overdue"), 30, "the red card")
+    red = next(t for t in console.seen if t["rule"] == "case.promised.overdue")
+    assert red["level"] == "red"
+    assert red["subject"] == {"case": "C-E2E-1", "window": "W03", "staff": "S005"}
+    assert red["owner"] == "S005" and red["evidence"] == ["e2e-accepted"]
+    assert datetime.fromisoformat(red["ts"]) < now - timedelta(days=20)  # its true time
+    assert datetime.fromisoformat(red["answer_by"]) > datetime.fromisoformat(red["ts"])
+    assert f"hall/{HALL}/cards/{red['card']}" in console.topics
+    # The warning before it was raised and superseded at the deadline; the legal limit passed.
+    wait_until(
+        lambda: console.states("case.promised.warning") == ["raised", "closed"], 30, "yellow"
+    )
+    wait_until(lambda: "raised" in console.states("case.legal.overdue"), 30, "legal red")
+
+    ts = datetime.now(UTC).isoformat()
+    console.command(red["card"], {"action": "answer", "by": "S005", "text": "材料补正中", "ts": ts})
+    wait_until(lambda: "answered" in console.states("case.promised.overdue"), 30, "answered")
+    console.command(red["card"], {"action": "uphold", "by": "S005", "text": "本人裁决", "ts": ts})
+    console.command(red["card"], {"action": "uphold", "by": "D001", "text": "情况属实", "ts": ts})
+    wait_until(lambda: "upheld" in console.states("case.promised.overdue"), 30, "upheld")
+    done = {"id": "e2e-done", "case": "C-E2E-1", "action": "completed", "outcome": "approved"}
+    cases.publish("hall/demo-county/case/C-E2E-1/event", json.dumps({**done, "ts": ts}), qos=1)
+    wait_until(lambda: console.states("case.promised.overdue")[-1] == "closed", 30, "closed")
+    states = console.states("case.promised.overdue")
+    # Raised with its true time weeks ago, so already unanswered past answer_by: escalated.
+    # The officer's own uphold was refused (only a supervisor decides).
+    assert states == ["raised", "escalated", "answered", "upheld", "closed"]
+    cases.disconnect()
+    console.close()
+    assert daemon.stop() == 0
