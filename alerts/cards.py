@@ -272,7 +272,8 @@ class CardEngine:
         for key in list(rec.cards):
             card = self.cards[key]
             gone = key not in wanted or wanted[key].start > now
-            if gone and card.state is not CardState.CLOSED:
+            # Even a card already closed is voided: late evidence says it never should have been.
+            if gone and card.history[-1].why is not Why.VOID:
                 card.holds = False
                 out.append(self._move(card, CardState.CLOSED, Why.VOID, now))
         self._sleep(rec, min(wake) if wake else None)
