@@ -1,0 +1,161 @@
+"""Configuration of the ZKTeco PUSH bridge (`hallwatch zkpush --config FILE`).
+
+Same rules as the hall configuration (monitor/config.py): typed frozen models that forbid
+unknown keys, every problem reported at once with its key path, no I/O in validation.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.config import BrokerConfig, ConfigError, Ident
+from monitor.events import Verify
+
+Serial = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]
+Pin = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,24}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+class HallRef(_Model):
+    id: Ident = Field(description="Hall id; punches go to hall/{id}/clock/{device}/punch.")
+    timezone: str = Field("Asia/Shanghai", description="Zone of clocks that do not name their own.")
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class ServerConfig(_Model):
+    listen: str = Field(
+        "0.0.0.0", description="Address the clocks connect to (they are on the hall LAN)."
+    )
+    port: int = Field(8081, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
+    state_dir: str = Field(
+        "/var/lib/hallwatch-zkpush", description="Spool files and the per-clock upload stamps."
+    )
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Larger uploads are refused with 413."
+    )
+    offline_after_s: int = Field(
+        300, ge=10, description="A clock silent this long is published offline."
+    )
+    delay_s: int = Field(30, ge=1, le=3600, description="Option Delay: the clock's poll interval.")
+    error_delay_s: int = Field(
+        60, ge=1, le=3600, description="Option ErrorDelay: retry interval after a failure."
+    )
+    spool_max_rows: int = Field(
+        500_000,
+        ge=100,
+        description="Unsent punches kept per clock; beyond it uploads are refused (503) and "
+        "the clock keeps them.",
+    )
+
+
+class Device(_Model):
+    serial: Serial = Field(description="Serial number the clock sends as SN=.")
+    id: Ident = Field(description="Device id of the wire contract, e.g. CLK-EAST.")
+    timezone: str | None = Field(None, description="Zone of the clock's local times.")
+    password_file: str | None = Field(
+        None,
+        description="MQTT password of the device user (user name = id); a relative name is "
+        "looked up in $CREDENTIALS_DIRECTORY, else beside this file.",
+    )
+
+    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+
+
+class ZkConfig(_Model):
+    hall: HallRef
+    broker: BrokerConfig = BrokerConfig()
+    server: ServerConfig = ServerConfig()
+    devices: list[Device] = Field(min_length=1, description="The allow-list of clocks.")
+    pins: dict[Pin, Ident] = Field(
+        default_factory=dict, description="Clock PIN (enrolment number) → staff id."
+    )
+    verify_codes: dict[Annotated[int, Field(ge=0, le=255)], Verify] = Field(
+        default_factory=dict,
+        description="Extra or overriding verify codes → contract verify (see docs/zkpush.md).",
+    )
+
+    def device(self, serial: str) -> Device | None:
+        for d in self.devices:
+            if d.serial == serial:
+                return d
+        return None
+
+    def zone(self, device: Device) -> ZoneInfo:
+        return ZoneInfo(device.timezone or self.hall.timezone)
+
+
+def _cross_problems(cfg: ZkConfig) -> list[str]:
+    out = []
+    for key, values in (
+        ("serial", [d.serial for d in cfg.devices]),
+        ("id", [d.id for d in cfg.devices]),
+    ):
+        for value, n in Counter(values).items():
+            if n > 1:
+                out.append(f"devices: {key} {value!r} appears {n} times")
+    if cfg.broker.username is not None:
+        out.append("broker.username: not used; each clock connects as its own device user")
+    if cfg.broker.password_file is not None:
+        out.append("broker.password_file: not used; give devices[i].password_file instead")
+    if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
+        out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")
+    if cfg.server.offline_after_s < 2 * cfg.server.delay_s:
+        out.append(
+            f"server.offline_after_s: {cfg.server.offline_after_s} s is less than two polls "
+            f"(delay_s = {cfg.server.delay_s}): a healthy clock would flap offline"
+        )
+    return out
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_zk_config(data: dict[str, Any], source: str = "<zkpush config>") -> ZkConfig:
+    try:
+        cfg = ZkConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{_loc(err['loc'])}: {msg}")
+        raise ConfigError(source, problems) from exc
+    problems = _cross_problems(cfg)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def load_zk_config(path: Path) -> ZkConfig:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 at byte {exc.start}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"TOML syntax: {exc}"]) from exc
+    return parse_zk_config(data, str(path))
