@@ -61,6 +61,7 @@ class Daemon:
         self.supervision: Supervision | None = None
         self._journal: Journal | None = None
         self._sender: OutboxSender | None = None
+        self._reconfigure: HallConfig | None = None
         self.where: Started | None = None
 
     def request_reload(self) -> None:
@@ -155,6 +156,7 @@ class Daemon:
             logger.warning("broker settings changed: they take effect at the next restart")
         self.config = new
         self.ingestor.classifier.rules = Rules.of(new)
+        self._reconfigure = new  # the writer applies it to the cards, in order with events
         self.reloads["ok"] += 1
         logger.info("configuration reloaded from %s", self.config_path)
         self.notifier.ready()
@@ -172,10 +174,12 @@ class Daemon:
         now = self._now()
         with self._state_lock:
             sup = self.supervision
-            if sup is None or not sup.due(now):
+            new, self._reconfigure = self._reconfigure, None
+            if sup is None or (new is None and not sup.due(now)):
                 return
             after = sup.state.last_seq
-            out = sup.tick(now)
+            out = sup.reconfigure(new, now) if new is not None else []
+            out += sup.tick(now)
         self._store(out, (after, now))
 
     def _store(self, out: list[Transition], tick: tuple[int, datetime] | None) -> None:

@@ -92,6 +92,14 @@ class Supervision:
         self.transitions += len(out)
         return out
 
+    def reconfigure(self, cfg: HallConfig, now: datetime) -> list[Transition]:
+        """A reloaded configuration: new calendar and thresholds apply from `now` on."""
+        self.engine.policy = policy(cfg)
+        self.engine.roles = {StaffId(s.id): s.role for s in cfg.staff}
+        out = self.engine.recalendar(work_calendar(cfg), now)
+        self.transitions += len(out)
+        return out
+
     def due(self, now: datetime) -> bool:
         nxt = self.engine.next_due()
         return nxt is not None and nxt <= now
