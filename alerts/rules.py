@@ -36,6 +36,9 @@ class RuleId(StrEnum):
     REFUSAL_CORRECTION_LATE = "case.refusal.correction_late"
     EXTENSION_LATE = "case.extension.late"
     CALENDAR_MISSING = "calendar.missing"
+    POST_UNSTAFFED_WARNING = "post.unstaffed.warning"
+    POST_UNSTAFFED = "post.unstaffed"
+    POST_AB_UNCOVERED = "post.ab_uncovered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,24 @@ RULES: dict[RuleId, Rule] = {
             Level.YELLOW,
             "节假日安排未录入",
             "DOMAIN.md: never miscount when a year is missing; say so loudly",
+        ),
+        Rule(
+            RuleId.POST_UNSTAFFED_WARNING,
+            Level.YELLOW,
+            "窗口无人",
+            "issue 4 default: empty and uncovered 5 working minutes",
+        ),
+        Rule(
+            RuleId.POST_UNSTAFFED,
+            Level.RED,
+            "窗口离岗超时",
+            "DOMAIN.md numbers: away from the post 15 min or more (苍南)",
+        ),
+        Rule(
+            RuleId.POST_AB_UNCOVERED,
+            Level.RED,
+            "AB岗均不在岗",
+            "001_… 第五篇 4: AB岗 — the first available B covers",
         ),
     )
 }

@@ -1,0 +1,149 @@
+"""Windows on post: worked examples at fixed instants (issue 4; 001_… 第五篇 4, 第一篇(九))."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
+from alerts.rules import RuleId
+from monitor.events import StaffState, StaffStatus
+from monitor.ids import EventId, StaffId, WindowId
+from monitor.supervision import work_calendar
+from tests.hall import example
+
+CAL = work_calendar(example())
+CFG = PostsConfig()
+ZONE = ZoneInfo("Asia/Shanghai")
+MON = datetime(2026, 11, 23, 9, 0, tzinfo=ZONE)  # a working Monday, in the morning session
+A, B1, B2 = StaffId("S005"), StaffId("S006"), StaffId("S007")
+Statuses = dict[StaffId, list[tuple[EventId, StaffStatus]]]
+
+
+def facts(*seat: tuple[float, bool], b_posts: tuple[StaffId, ...] = (B1, B2)) -> WindowFacts:
+    """Seat readings at minutes after MON, with a heartbeat every minute between them."""
+    f = WindowFacts(WindowId("W03"), A, b_posts, watched_by_neighbour=True)
+    marks = sorted(seat)
+    for i, (minute, present) in enumerate(marks):
+        until = marks[i + 1][0] if i + 1 < len(marks) else minute + 120
+        t = minute
+        while t < until:
+            f.add_reading(Reading(MON + timedelta(minutes=t), present, EventId(f"p{t}")))
+            t += 1 if t + 1 <= until else until - t
+    return f
+
+
+def status(who: StaffId, state: StaffState, start: float, until: float | None = None) -> Statuses:
+    st = StaffStatus(
+        staff=who,
+        state=state,
+        ts=MON + timedelta(minutes=start),
+        start=MON + timedelta(minutes=start),
+        until=None if until is None else MON + timedelta(minutes=until),
+        reason="窗口咨询" if state is StaffState.AWAY else None,
+        contact="138" if state is StaffState.AWAY else None,
+    )
+    return {who: [(EventId(f"s-{who}-{start}"), st)]}
+
+
+def rules(f: WindowFacts, statuses: Statuses | None = None, at: float = 60) -> list[RuleId]:
+    """Rules whose condition has begun by `at` minutes after MON."""
+    now = MON + timedelta(minutes=at)
+    a = assess_window(f, statuses or {}, CAL, CFG)
+    return [c.rule for c in a.conditions if c.start <= now]
+
+
+def test_flicker_below_the_confirm_time_moves_nothing() -> None:
+    f = facts((0, True))
+    for second in (600, 630):  # empty for 30 s, twice
+        t = MON + timedelta(seconds=second)
+        f.add_reading(Reading(t, False, EventId(f"flick{second}")))
+        f.add_reading(Reading(t + timedelta(seconds=30), True, EventId(f"back{second}")))
+    assert rules(f) == []
+
+
+def test_empty_six_minutes_is_yellow_sixteen_is_red() -> None:
+    f = facts((0, True), (10, False), (40, True))
+    assert rules(f, at=14.5) == []
+    assert rules(f, at=16) == [RuleId.POST_UNSTAFFED_WARNING]
+    now = rules(f, at=26)
+    assert RuleId.POST_UNSTAFFED in now
+    a = assess_window(f, {}, CAL, CFG)
+    red = next(c for c in a.conditions if c.rule is RuleId.POST_UNSTAFFED)
+    assert red.start == (MON + timedelta(minutes=25)).astimezone(red.start.tzinfo)
+    assert red.end == MON + timedelta(minutes=40)  # back in the seat: the light clears
+    warn = next(c for c in a.conditions if c.rule is RuleId.POST_UNSTAFFED_WARNING)
+    assert warn.end == red.start  # the red takes over
+
+
+def test_an_absence_notice_covers_its_span_and_then_expires() -> None:
+    f = facts((0, True), (10, False))
+    notice = status(A, StaffState.AWAY, 10, 25)  # 离岗告示 until 09:25
+    assert rules(f, notice, at=24) == []
+    a = assess_window(f, notice, CAL, CFG)
+    warn = next(c for c in a.conditions if c.rule is RuleId.POST_UNSTAFFED_WARNING)
+    assert warn.start == MON + timedelta(minutes=30)  # 5 minutes after the notice expired
+
+
+def test_a_notice_covers_at_most_thirty_minutes() -> None:
+    f = facts((0, True), (10, False))
+    a = assess_window(f, status(A, StaffState.AWAY, 10, 120), CAL, CFG)
+    warn = next(c for c in a.conditions if c.rule is RuleId.POST_UNSTAFFED_WARNING)
+    assert warn.start == MON + timedelta(minutes=45)
+
+
+def test_a_single_officer_window_needs_a_watching_neighbour_or_a_named_substitute() -> None:
+    alone = facts((0, True), (10, False), b_posts=())
+    alone.watched_by_neighbour = False
+    assert RuleId.POST_UNSTAFFED_WARNING in rules(alone, status(A, StaffState.AWAY, 10, 25), 16)
+
+
+def test_a_on_leave_with_b1_in_the_seat_is_green() -> None:
+    f = facts((0, True))
+    assert rules(f, status(A, StaffState.LEAVE, 0)) == []
+
+
+def test_a_and_b1_away_with_b2_on_post_is_green() -> None:
+    f = facts((0, True))
+    away = {**status(A, StaffState.LEAVE, 0), **status(B1, StaffState.TRIP, 0)}
+    assert rules(f, away) == []
+
+
+def test_a_and_every_b_away_is_red() -> None:
+    f = facts((0, True))
+    away = {
+        **status(A, StaffState.LEAVE, 0),
+        **status(B1, StaffState.TRIP, 5),
+        **status(B2, StaffState.MEETING, 20, 50),
+    }
+    a = assess_window(f, away, CAL, CFG)
+    ab = [c for c in a.conditions if c.rule is RuleId.POST_AB_UNCOVERED]
+    assert [(c.start, c.end) for c in ab] == [
+        (MON + timedelta(minutes=20), MON + timedelta(minutes=50))
+    ]
+
+
+def test_camera_offline_is_unknown_not_red() -> None:
+    f = facts((0, True), (10, False))
+    f.camera(False, MON + timedelta(minutes=11))  # the camera drops out: nobody knows
+    f.readings = [r for r in f.readings if r.ts <= MON + timedelta(minutes=11)]
+    a = assess_window(f, {}, CAL, CFG)
+    assert a.conditions == ()
+    assert a.unknown[0] == (MON + timedelta(minutes=11), None)
+
+
+def test_a_silent_camera_is_unknown_after_the_heartbeat_timeout() -> None:
+    f = WindowFacts(WindowId("W03"), A, (B1,), watched_by_neighbour=True)
+    f.add_reading(Reading(MON, False, EventId("last")))
+    a = assess_window(f, {}, CAL, CFG)
+    assert a.unknown == ((MON + timedelta(seconds=CFG.heartbeat_timeout_s), None),)
+    assert a.conditions == ()  # 3 minutes of known emptiness never reach the 5-minute yellow
+
+
+def test_the_lunch_break_does_not_count() -> None:
+    """Empty from 11:58: 2 working minutes before lunch, so yellow at 14:03 (sessions 08:30–12:00,
+    14:00–17:30 in the example hall)."""
+    f = facts((0, True), (178, False), (330, True))
+    a = assess_window(f, {}, CAL, CFG)
+    warn = next(c for c in a.conditions if c.rule is RuleId.POST_UNSTAFFED_WARNING)
+    assert warn.start == MON.replace(hour=14, minute=3)
