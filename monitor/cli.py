@@ -8,13 +8,14 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from monitor import logs
 from monitor.config import ConfigError, HallConfig, load_config
 from monitor.daemon import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Daemon
 from monitor.journal import Journal, JournalError
+from monitor.replay import replay
 
 logger = logging.getLogger("hallwatch")
 
@@ -54,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     rej.add_argument("--config", type=Path)
     rej.add_argument("--data-dir", type=Path)
     rej.add_argument("--limit", type=int, default=20)
+    stats = sub.add_parser("stats", help="case statistics for a period (the seeds' figures)")
+    stats.add_argument("--config", required=True, type=Path)
+    stats.add_argument("--from", dest="start", required=True, type=_date, help="YYYY-MM-DD")
+    stats.add_argument("--to", dest="end", required=True, type=_date, help="YYYY-MM-DD")
+    stats.add_argument("--by", default="hall", choices=["hall", "window", "staff", "day", "month"])
+    stats.add_argument("--window", help="only this window")
+    stats.add_argument("--csv", action="store_true", help="CSV with Chinese headers")
     demo = sub.add_parser("demo", help="broker, daemon and store on this machine, nothing else")
     demo.add_argument("--data-dir", type=Path, default=Path("hallwatch-demo"))
     demo.add_argument("--mqtt-port", type=int, default=1883)
@@ -97,6 +105,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _replay(load_config(args.config))
     if args.command == "rejects":
         return _rejects(args)
+    if args.command == "stats":
+        return _stats(args)
     return _demo(args)
 
 
@@ -112,14 +122,43 @@ def _run(cfg: HallConfig, path: Path | None, duration: float | None = None) -> i
 
 
 def _replay(cfg: HallConfig) -> int:
-    from monitor.replay import replay
-
     journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
     try:
         sup, _ = replay(journal, cfg)
     finally:
         journal.close()
     _out(json.dumps({**sup.summary(), "digest": sup.digest()}, ensure_ascii=False, indent=1))
+    return EXIT_OK
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from alerts import stats
+
+    cfg = load_config(args.config)
+    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
+    try:
+        sup, _ = replay(journal, cfg)
+    finally:
+        journal.close()
+    cases = [r.assessment for r in sup.engine.cases.values()]
+    if args.window:
+        cases = [a for a in cases if a.window == args.window]
+    rows = stats.compute(
+        cases, sup.state.ratings, sup.engine.calendar, args.start, args.end, args.by, total=True
+    )
+    if args.csv:
+        sys.stdout.write(stats.to_csv(rows, chinese_header=True))
+        return EXIT_OK
+    where = f" 窗口 {args.window}" if args.window else ""
+    _out(f"{cfg.hall.name} 办件统计 {args.start} 至 {args.end}{where}")
+    _out(stats.render_table(rows))
     return EXIT_OK
 
 

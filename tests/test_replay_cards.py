@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from alerts.cards import CardState, Why
+from alerts.stats import GroupBy, StatsRow, compute
 from monitor.ingest import Classifier, Inbound, Ingestor, Recorded, Rules
 from monitor.journal import Journal
 from monitor.outbox import rows
 from monitor.replay import replay
 from monitor.supervision import Supervision
 from tests.hall import HALL, example
+from tests.running import write_config
 
 CFG = example()
 START = datetime(2026, 9, 1, 1, 0, tzinfo=UTC)  # 09:00 in the hall
@@ -143,6 +147,36 @@ def test_replay_twice_gives_the_live_cards_bit_for_bit(tmp_path: Path) -> None:
     raised = {c.rule.value for c in live.engine.cards.values()}
     assert {"case.promised.overdue", "case.immediate.slow", "case.step.overdue"} <= raised
     assert any(c.state is CardState.ESCALATED for c in live.engine.cards.values())
+    for by in ("hall", "window", "staff", "day", "month"):
+        assert _stats(first, by) == _stats(second, by) == _stats(live, by)
+    hall = _stats(first, "hall")[-1]
+    assert hall.received > 2000 and 0 < hall.on_time < hall.completed
+
+
+def _stats(sup: Supervision, by: GroupBy) -> list[StatsRow]:
+    cases = [r.assessment for r in sup.engine.cases.values()]
+    cal = sup.engine.calendar
+    return compute(cases, sup.state.ratings, cal, date(2026, 9, 1), date(2026, 12, 31), by)
+
+
+def test_stats_command_prints_the_figures_with_chinese_labels(tmp_path: Path) -> None:
+    run_live(tmp_path / "data", in_order(story(seed=5, at_least=500)))
+    cfg = write_config(tmp_path, 1883, None)
+    args = ["stats", "--config", str(cfg), "--from", "2026-09-01", "--to", "2026-12-31"]
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args, "--by", "month"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "办件统计" in out and "2026-09" in out
+    csv_out = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args, "--csv"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert len(csv_out.splitlines()) >= 2
 
 
 def test_late_uploads_end_with_the_same_cards_at_their_true_times(tmp_path: Path) -> None:
