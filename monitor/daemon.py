@@ -14,10 +14,13 @@ from typing import Any
 from alerts.cards import Transition
 from monitor import __version__
 from monitor.config import ConfigError, HallConfig, load_config, read_secret
+from monitor.display import DisplayHub
+from monitor.events import CaseEvent
 from monitor.ingest import Classifier, Ingestor, Recorded, Rules
 from monitor.journal import Journal
 from monitor.mqtt import MqttLink
 from monitor.outbox import OutboxSender, rows
+from monitor.outputs import Presenter
 from monitor.replay import replay
 from monitor.sdnotify import SdNotifier
 from monitor.supervision import Supervision
@@ -62,6 +65,9 @@ class Daemon:
         self._journal: Journal | None = None
         self._sender: OutboxSender | None = None
         self._reconfigure: HallConfig | None = None
+        self.display = DisplayHub(config.hall.zone, now=now)
+        self._presenter: Presenter | None = None
+        self._refreshed = 0.0
         self.where: Started | None = None
 
     def request_reload(self) -> None:
@@ -101,7 +107,11 @@ class Daemon:
         )
         holder.append(ingestor)
         self.ingestor, self.link = ingestor, link
-        web = WebServer(cfg.web.listen, cfg.web.port, self._routes(journal, ingestor, link))
+        routes = {**self._routes(journal, ingestor, link), **self.display.routes()}
+        web = WebServer(cfg.web.listen, cfg.web.port, routes)
+        self._presenter = Presenter(cfg, lambda t, p, r: link.publish(t, p, retain=r), self.display)
+        with self._state_lock:
+            self._presenter.refresh(sup, self._now())
         writer_stop = threading.Event()
         writer = _supervised("ingest", lambda: ingestor.run(writer_stop), writer_stop)
         sender = OutboxSender(journal, link.publish_acked, link.subscribed, self._now)
@@ -121,13 +131,18 @@ class Daemon:
         writer.join(timeout=30)
         sender_thread.join(timeout=5)
         link.stop()
+        self.display.close()
         web.stop()
         logger.info("stopped; journal holds %d events", journal.event_count())
         return code
 
     def _loop(self, stop: threading.Event, link: MqttLink, writer: threading.Thread) -> int:
         tick = min(self.notifier.watchdog_interval or 1.0, 1.0)
+        connects = 0
         while not stop.wait(tick):
+            if link.connects != connects and link.connected.is_set() and self._presenter:
+                connects = link.connects
+                self._presenter.republish(self._now())  # retained lights after a reconnect
             if link.fatal is not None:
                 logger.error("stopping: %s", link.fatal)
                 return EXIT_CONFIG
@@ -167,6 +182,8 @@ class Daemon:
         with self._state_lock:
             assert self.supervision is not None
             out = [t for rec in fresh for t in self.supervision.apply(rec)]
+            if out or any(isinstance(r.event, CaseEvent) for r in fresh):
+                self._refresh()
         self._store(out, None)
 
     def _tick(self) -> None:
@@ -176,11 +193,20 @@ class Daemon:
             sup = self.supervision
             new, self._reconfigure = self._reconfigure, None
             if sup is None or (new is None and not sup.due(now)):
+                if sup is not None and time.monotonic() - self._refreshed > 10:
+                    self._refresh()  # the display's clock, today's totals after midnight
                 return
             after = sup.state.last_seq
             out = sup.reconfigure(new, now) if new is not None else []
             out += sup.tick(now)
+            self._refresh()
         self._store(out, (after, now))
+
+    def _refresh(self) -> None:
+        """Lights, summary and display; with the state lock held."""
+        if self._presenter is not None and self.supervision is not None:
+            self._presenter.refresh(self.supervision, self._now())
+            self._refreshed = time.monotonic()
 
     def _store(self, out: list[Transition], tick: tuple[int, datetime] | None) -> None:
         if not out and tick is None:

@@ -1,18 +1,38 @@
-"""HTTP on a loopback port: /healthz for probes, /metrics for Prometheus.
+"""HTTP on a loopback port: /healthz for probes, /metrics for Prometheus, pages and streams.
 
-A thin shell over snapshot functions the daemon passes in; later pages hang off `routes`.
+A thin shell over snapshot functions the daemon passes in; pages hang off `routes`. HTTP/1.1
+with keep-alive; an idle connection is dropped after `IDLE_TIMEOUT_S`. A `Response` with a
+`stream` is sent chunked (server-sent events): its iterator blocks between chunks, and the
+first write that fails (the client went away) ends it, so a closed tab never keeps a thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources.abc import Traversable
+from typing import Any
 
 logger = logging.getLogger(__name__)
+
+IDLE_TIMEOUT_S = 60.0  # also bounds a write to a client that stopped reading
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,21 +40,76 @@ class Response:
     status: int
     content_type: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    stream: Iterable[bytes] | None = None  # sent chunked, after `body`, until exhausted
 
     @classmethod
     def json(cls, status: int, doc: object) -> Response:
         text = json.dumps(doc, ensure_ascii=False, indent=1, default=str)
         return cls(status, "application/json; charset=utf-8", text.encode())
 
+    @classmethod
+    def asset(cls, name: str, data: bytes) -> Response:
+        """A static file; `no-cache` so an upgraded daemon's page replaces the old one."""
+        suffix = name[name.rfind(".") :] if "." in name else ""
+        kind = CONTENT_TYPES.get(suffix.lower(), "application/octet-stream")
+        return cls(200, kind, data, (("Cache-Control", "no-cache"),))
+
+    @classmethod
+    def events(cls, chunks: Iterable[bytes]) -> Response:
+        """Server-sent events: `chunks` yields whole events (or comments) as they happen."""
+        headers = (("Cache-Control", "no-store"), ("X-Accel-Buffering", "no"))
+        return cls(200, "text/event-stream; charset=utf-8", b"", headers, chunks)
+
 
 Route = Callable[[], Response]
 
 
+def static_routes(prefix: str, directory: Traversable) -> dict[str, Route]:
+    """One route per file under `directory` (read once, now), at `prefix` + its name."""
+    routes: dict[str, Route] = {}
+    for item in directory.iterdir():
+        if item.is_file():
+            routes[prefix + item.name] = _constant(Response.asset(item.name, item.read_bytes()))
+    return routes
+
+
+def _constant(resp: Response) -> Route:
+    return lambda: resp
+
+
+class _Server(ThreadingHTTPServer):
+    """Knows its open connections, so that stopping also ends idle keep-alives and streams."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self._lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):  # already gone
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class WebServer:
     def __init__(self, listen: str, port: int, routes: dict[str, Route]) -> None:
-        handler = _handler_for(routes)
-        self._server = ThreadingHTTPServer((listen, port), handler)
-        self._server.daemon_threads = True
+        self._closing = threading.Event()
+        self._server = _Server((listen, port), _handler_for(routes, self._closing))
         self._thread = threading.Thread(target=self._server.serve_forever, name="web", daemon=True)
 
     @property
@@ -47,13 +122,20 @@ class WebServer:
         logger.info("web listening on http://%s:%d", *self.address)
 
     def stop(self) -> None:
+        """Stop listening and end every connection, idle keep-alives and streams included."""
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
 
 
-def _handler_for(routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
+def _handler_for(
+    routes: dict[str, Route], closing: threading.Event
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "hallwatch"
+        protocol_version = "HTTP/1.1"
+        timeout = IDLE_TIMEOUT_S
 
         def do_GET(self) -> None:
             route = routes.get(self.path.split("?", 1)[0])
@@ -67,9 +149,38 @@ def _handler_for(routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
                     resp = Response.json(500, {"error": "internal error"})
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(resp.body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            for name, value in resp.headers:
+                self.send_header(name, value)
+            if resp.stream is None:
+                self.send_header("Content-Length", str(len(resp.body)))
+                self.end_headers()
+                self.wfile.write(resp.body)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
+            self.close_connection = True  # a stream's end is its connection's end
             self.end_headers()
-            self.wfile.write(resp.body)
+            self._stream(resp.body, resp.stream)
+
+        def _stream(self, first: bytes, chunks: Iterable[bytes]) -> None:
+            it = iter(chunks)
+            try:
+                self._chunk(first)
+                for chunk in it:
+                    if closing.is_set():
+                        return
+                    self._chunk(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError as exc:  # BrokenPipe, ConnectionReset, timeout: the client left
+                logger.debug("web: stream %s ended: %s", self.path, exc)
+            finally:
+                close: Any = getattr(it, "close", None)
+                if close is not None:
+                    close()
+
+        def _chunk(self, data: bytes) -> None:
+            if data:  # an empty chunk would end the stream
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
         def log_message(self, format: str, *args: object) -> None:
             logger.debug("web: %s", format % args)

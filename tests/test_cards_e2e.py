@@ -50,6 +50,24 @@ class Console:
         self.client.loop_stop()
 
 
+def _lights(broker: Mosquitto) -> dict[str, dict[str, Any]]:
+    """Retained lights as the display account sees them, kept current by a subscriber."""
+    seen: dict[str, dict[str, Any]] = {}
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.payload:
+            doc = json.loads(msg.payload)
+            seen[doc["window"]] = doc
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-display")
+    c.username_pw_set("display", broker.password("display"))
+    c.on_message = on_message
+    c.connect(broker.host, broker.port)
+    c.subscribe(f"hall/{HALL}/light/#", qos=1)
+    c.loop_start()
+    return seen
+
+
 def _case_system(broker: Mosquitto) -> mqtt.Client:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-case-system")
     c.username_pw_set("case-system", broker.password("case-system"))
@@ -94,6 +112,10 @@ def test_case_events_in_card_transitions_out(
         lambda: console.states("case.promised.warning") == ["raised", "closed"], 30, "yellow"
     )
     wait_until(lambda: "raised" in console.states("case.legal.overdue"), 30, "legal red")
+    # The hall display's account sees W03's retained light turn red with those cards.
+    lights = _lights(mosquitto)
+    wait_until(lambda: lights.get("W03", {}).get("level") == "red", 30, "W03's red light")
+    assert red["card"] in lights["W03"]["cards"] and lights["W01"]["level"] == "green"
 
     ts = datetime.now(UTC).isoformat()
     console.command(red["card"], {"action": "answer", "by": "S005", "text": "材料补正中", "ts": ts})

@@ -1,0 +1,93 @@
+"""What the hall sees: retained window lights, the hall summary and the display's snapshot.
+
+Lights derive from the cards whose condition holds (alerts/lights.py). They are published
+retained on every change and all again after each (re)connection to the broker; the display
+gets the same snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+
+from alerts.lights import (
+    HallTotals,
+    Light,
+    changed,
+    light_payload,
+    open_cards,
+    removed,
+    summary_payload,
+    window_lights,
+)
+from alerts.stats import compute
+from monitor.config import HallConfig
+from monitor.display import DisplayHub, snapshot
+from monitor.ids import StaffId, WindowId
+from monitor.supervision import Supervision
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, bool], None]  # topic, payload, retain
+
+
+class Presenter:
+    def __init__(self, cfg: HallConfig, publish: Publish, display: DisplayHub) -> None:
+        self.cfg = cfg
+        self._publish = publish
+        self.display = display
+        self.lights: dict[WindowId, Light] = {}
+        self.totals: HallTotals | None = None
+
+    def refresh(
+        self,
+        sup: Supervision,
+        now: datetime,
+        unknown: Collection[WindowId] = (),
+        on_post: Mapping[WindowId, StaffId | None] | None = None,
+        staffed: int | None = None,
+    ) -> None:
+        """Publish what changed. Call with the state lock held (it reads the engine)."""
+        cfg = self.cfg
+        hall = cfg.hall.id
+        local = now.astimezone(cfg.hall.zone)
+        windows = [w.window_id for w in cfg.windows]
+        lights = window_lights(sup.engine.cards.values(), windows, set(unknown))
+        for light in changed(self.lights, lights):
+            self._publish(f"hall/{hall}/light/{light.window}", light_payload(light, local), True)
+        for window in removed(self.lights, lights):
+            self._publish(f"hall/{hall}/light/{window}", b"", True)
+        self.lights = lights
+        totals = self._totals(sup, local, staffed)
+        if totals != self.totals:
+            self._publish(f"hall/{hall}/summary", summary_payload(totals, local), True)
+            self.totals = totals
+        self.display.update(snapshot(cfg, lights, totals, on_post))
+
+    def republish(self, now: datetime) -> None:
+        """After a (re)connection: every retained light and the summary again."""
+        local = now.astimezone(self.cfg.hall.zone)
+        for light in changed({}, self.lights):
+            self._publish(
+                f"hall/{self.cfg.hall.id}/light/{light.window}", light_payload(light, local), True
+            )
+        if self.totals is not None:
+            self._publish(
+                f"hall/{self.cfg.hall.id}/summary", summary_payload(self.totals, local), True
+            )
+
+    def _totals(self, sup: Supervision, local: datetime, staffed: int | None) -> HallTotals:
+        today = local.date()
+        cases = [r.assessment for r in sup.engine.cases.values()]
+        rows = compute(cases, sup.state.ratings, sup.engine.calendar, today, today, "hall")
+        row = rows[0] if rows else None
+        return HallTotals(
+            day=today,
+            received=row.received if row else 0,
+            completed=row.completed if row else 0,
+            on_time_rate=row.on_time_rate if row else None,
+            cards_open=open_cards(sup.engine.cards.values()),
+            windows_staffed=staffed,
+            windows=len(self.cfg.windows),
+        )
