@@ -7,12 +7,16 @@ A card stands for one rule condition of one subject. It carries two separate thi
   upheld | revoked → closed. A red stays on the record until a supervisor decides it.
 
 Every change is a `Transition` with its true time: a card raised for a deadline that passed
-at 17:30 says 17:30, even when the engine learns of it later (a late upload, a replay).
-Published transitions are never rewritten: if late evidence shows a raised card's condition
-never held, a new `closed` transition says so (reason `void`).
+at 17:30 says 17:30, even when the engine learns of it later (a late upload, a replay); a
+card's own transitions never go back in time. Published transitions are never rewritten: if
+late evidence shows a raised card's condition never held, a new `closed` transition says so
+(reason `void`, at the time it was learned); if later evidence brings the condition back, the
+same card is raised again. A red whose condition stops holding while it is still undecided
+gets a transition in the same state with reason `condition_ended` and `holds` false.
 
 The engine is deterministic in the journal: feeding the same events with the same receive
-times gives the same transitions, whatever the wall clock did in between.
+times gives the same transitions, whatever the wall clock did in between; feeding them in
+another order (late uploads) ends with the same cards, apart from those voided on the way.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import hashlib
 import heapq
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import MAXYEAR, UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -45,11 +49,13 @@ class Why(StrEnum):
     """Why a transition happened: every decision carries its reason."""
 
     CONDITION_MET = "condition_met"
+    CONDITION_ENDED = "condition_ended"  # a red's condition stopped holding; still undecided
     ANSWER_OVERDUE = "answer_overdue"
     ANSWERED = "answered"
     UPHELD = "upheld"
     REVOKED = "revoked"
     CLEARED = "cleared"  # a warning whose condition stopped holding
+    SUPERSEDED = "superseded"  # a warning whose deadline passed: the red took over
     DECIDED = "decided"  # decided and its condition no longer holds
     VOID = "void"  # late evidence: the condition never held
 
@@ -58,6 +64,7 @@ class Refusal(StrEnum):
     UNKNOWN_CARD = "unknown_card"
     NOT_ALLOWED = "not_allowed"
     WRONG_STATE = "wrong_state"
+    NOT_HEARD = "not_heard"  # uphold before the owner answered or let answer_by pass (000_… 八(八))
 
 
 _OPEN = (CardState.RAISED, CardState.ESCALATED, CardState.ANSWERED)
@@ -90,7 +97,7 @@ class Transition:
 
     def payload(self) -> dict[str, Any]:
         """The contract's card payload (CONTRACT.md), plus optional fields of our own."""
-        subject = {k: v for k, v in _subject_items(self.subject) if v is not None}
+        subject = dict(_subject_items(self.subject))
         doc: dict[str, Any] = {
             "card": self.card,
             "rule": self.rule.value,
@@ -177,6 +184,7 @@ class CardEngine:
         self, seq: int, event_id: EventId, ev: CaseEvent, now: datetime
     ) -> list[Transition]:
         out = self.advance(now)
+        now = self._now or now  # what advance settled on: time never runs backwards
         rec = self.cases.get(ev.case)
         entry = Entry(ev.ts, seq, event_id, ev)
         entries = [*rec.entries, entry] if rec else [entry]
@@ -189,6 +197,7 @@ class CardEngine:
         return out
 
     def on_command(self, cmd: CardCommand, now: datetime) -> list[Transition]:
+        """A card command; one refused is recorded in `refusals` with its reason."""
         out = self.advance(now)
         card = self.cards.get(cmd.card)
         refusal = self._refuse(card, cmd)
@@ -206,14 +215,22 @@ class CardEngine:
         return out
 
     def _refuse(self, card: Card | None, cmd: CardCommand) -> Refusal | None:
+        """Answer: the owner, a leader or a supervisor. Uphold, revoke: a supervisor."""
         if card is None:
             return Refusal.UNKNOWN_CARD
         role = self.roles.get(cmd.by)
         if cmd.action is CardAction.ANSWER:
-            allowed = cmd.by == card.owner or role in ("supervisor", "leader")
-            return None if allowed and card.state in _OPEN[:2] else _which(allowed)
-        allowed = role == "supervisor"
-        return None if allowed and card.state in _OPEN else _which(allowed)
+            if cmd.by != card.owner and role not in ("supervisor", "leader"):
+                return Refusal.NOT_ALLOWED
+            return None if card.state in _OPEN[:2] else Refusal.WRONG_STATE
+        if role != "supervisor":
+            return Refusal.NOT_ALLOWED
+        if card.state not in _OPEN:
+            return Refusal.WRONG_STATE
+        # Heard before any penalty (000_… 八(八)): answered, or answer_by passed unanswered.
+        if cmd.action is CardAction.UPHOLD and card.state is CardState.RAISED:
+            return Refusal.NOT_HEARD
+        return None
 
     # --- time ----------------------------------------------------------------------------
 
@@ -227,7 +244,7 @@ class CardEngine:
         while self._heap and self._heap[0][0] <= now:
             at, key = heapq.heappop(self._heap)
             if key.startswith("\0year:"):
-                out += self._year_notice(int(key[6:]), at)
+                out += self._missing_card(int(key[6:]), at)
                 continue
             rec = self.cases.get(CaseId(key))
             if rec is not None and rec.wake == at:
@@ -239,9 +256,10 @@ class CardEngine:
         return self._heap[0][0] if self._heap else None
 
     def recalendar(self, calendar: WorkCalendar, now: datetime) -> list[Transition]:
-        """A new holiday table: recompute every open case; the cards follow."""
-        self.calendar = calendar
+        """A new holiday table: recompute every case; the cards follow."""
         out = self.advance(now)
+        now = self._now or now
+        self.calendar = calendar
         for rec in self.cases.values():
             rec.assessment = assess(rec.assessment.case, rec.entries, calendar, self.policy)
             out += self._sync(rec, now)
@@ -250,6 +268,8 @@ class CardEngine:
             if calendar.year_known(year) and card.holds:
                 card.holds = False
                 out.append(self._move(card, CardState.CLOSED, Why.CLEARED, now))
+        for rec in self.cases.values():
+            out += self._calendar_cards(rec.assessment, now)
         return out
 
     # --- the heart: conditions at `now` versus cards ---------------------------------------
@@ -257,24 +277,24 @@ class CardEngine:
     def _sync(self, rec: _Case, now: datetime) -> list[Transition]:
         a = rec.assessment
         out: list[Transition] = []
-        wanted: dict[CardId, Condition] = {}
+        wanted: set[CardId] = set()
         wake: list[datetime] = []
         for c in a.conditions:
             key = card_id(c.rule, a.case, c.qualifier, c.start)
-            wanted[key] = c
             if c.start > now:
                 wake.append(c.start)
                 continue
+            wanted.add(key)
             card = self.cards.get(key)
             if card is None:
                 card = self._raise(rec, key, c, out)
+            else:
+                out += self._again(card, c, now)
             out += self._follow(card, c, now, wake)
-        for key in list(rec.cards):
+        for key in rec.cards:
             card = self.cards[key]
-            gone = key not in wanted or wanted[key].start > now
-            # Even a card already closed is voided: late evidence says it never should have been.
-            if gone and card.history[-1].why is not Why.VOID:
-                card.holds = False
+            if key not in wanted and card.history[-1].why is not Why.VOID:
+                card.holds = False  # late evidence: its condition never held
                 out.append(self._move(card, CardState.CLOSED, Why.VOID, now))
         self._sleep(rec, min(wake) if wake else None)
         out.sort(key=lambda t: (t.ts, t.card))
@@ -296,32 +316,55 @@ class CardEngine:
             answer_by=answer_by,
             evidence=c.evidence,
             estimated=c.estimated,
+            # A breach at an instant (a refusal without reasons, a late extension) is on the
+            # record from the start without holding on.
+            holds=c.end is None or c.end > c.start,
         )
         self.cards[key] = card
         rec.cards.append(key)
         out.append(self._move(card, CardState.RAISED, Why.CONDITION_MET, c.start))
         return card
 
+    def _again(self, card: Card, c: Condition, now: datetime) -> list[Transition]:
+        """Later evidence brought back a condition that was voided or had stopped holding."""
+        holds = c.end is None or c.end > now
+        if card.history[-1].why is not Why.VOID and (card.holds or not holds):
+            return []
+        card.holds = True
+        state = CardState.RAISED if card.state is CardState.CLOSED else card.state
+        return [self._move(card, state, Why.CONDITION_MET, now)]
+
     def _follow(
         self, card: Card, c: Condition, now: datetime, wake: list[datetime]
     ) -> list[Transition]:
-        out: list[Transition] = []
+        """Escalation and the end of the condition, each at its own time, in time order."""
+        card.estimated = c.estimated
+        steps: list[tuple[datetime, int]] = []
         if card.state is CardState.RAISED and card.answer_by is not None:
             if card.answer_by <= now:
-                out.append(
-                    self._move(card, CardState.ESCALATED, Why.ANSWER_OVERDUE, card.answer_by)
-                )
+                steps.append((card.answer_by, 1))
             else:
                 wake.append(card.answer_by)
         if c.end is not None and c.end > now:
             wake.append(c.end)
-        elif card.holds and c.end is not None:
-            card.holds = False
-            if card.level is not Level.RED and card.state in _OPEN:
-                out.append(self._move(card, CardState.CLOSED, Why.CLEARED, c.end))
-            elif card.state in _DECIDED:
-                out.append(self._move(card, CardState.CLOSED, Why.DECIDED, c.end))
+        elif c.end is not None and card.holds:
+            steps.append((c.end, 0))
+        out: list[Transition] = []
+        for at, what in sorted(steps):
+            if what == 1:
+                out.append(self._move(card, CardState.ESCALATED, Why.ANSWER_OVERDUE, at))
+            else:
+                out.append(self._ended(card, c, at))
         return out
+
+    def _ended(self, card: Card, c: Condition, at: datetime) -> Transition:
+        card.holds = False
+        if card.state in _DECIDED:
+            return self._move(card, CardState.CLOSED, Why.DECIDED, at)
+        if card.level is not Level.RED:
+            why = Why.SUPERSEDED if c.superseded else Why.CLEARED
+            return self._move(card, CardState.CLOSED, why, at)
+        return self._move(card, card.state, Why.CONDITION_ENDED, at)  # on record until decided
 
     def _move(
         self,
@@ -331,6 +374,8 @@ class CardEngine:
         ts: datetime,
         cmd: CardCommand | None = None,
     ) -> Transition:
+        if card.history and ts < card.history[-1].ts:
+            ts = card.history[-1].ts  # learned late: a card's history never goes back in time
         card.state = state
         t = Transition(
             card=card.id,
@@ -352,9 +397,9 @@ class CardEngine:
         return t
 
     def _sleep(self, rec: _Case, at: datetime | None) -> None:
-        rec.wake = at
-        if at is not None:
+        if at is not None and at != rec.wake:
             heapq.heappush(self._heap, (at, rec.assessment.case))
+        rec.wake = at
 
     # --- calendar.missing --------------------------------------------------------------
 
@@ -362,9 +407,10 @@ class CardEngine:
         return [t for y in sorted(a.unknown_years) for t in self._missing_card(y, now)]
 
     def _missing_card(self, year: int, at: datetime) -> list[Transition]:
+        """One card per year, raised when first needed; its id depends on the year alone."""
         if year in self._missing or self.calendar.year_known(year):
             return []
-        key = card_id(RuleId.CALENDAR_MISSING, str(year), "", at)
+        key = card_id(RuleId.CALENDAR_MISSING, str(year), "", datetime(year, 1, 1, tzinfo=UTC))
         card = Card(
             id=key,
             rule=RuleId.CALENDAR_MISSING,
@@ -380,21 +426,13 @@ class CardEngine:
         self._missing[year] = key
         return [self._move(card, CardState.RAISED, Why.CONDITION_MET, at)]
 
-    def _year_notice(self, year: int, at: datetime) -> list[Transition]:
-        return self._missing_card(year, at)
-
     def _schedule_year_notice(self, now: datetime) -> None:
-        """From 1 November (policy) the coming year's schedule must be known."""
+        """From 1 November (policy) the coming year's schedule must be known, and this one's."""
         local = now.astimezone(self.calendar.zone)
-        year = local.year + 1
-        if year in self._missing or self.calendar.year_known(year):
-            return
         month, day = self.policy.calendar_notice
-        notice = datetime.combine(date(local.year, month, day), time(), self.calendar.zone)
-        if year not in self._notices:
+        for year in (local.year, local.year + 1):
+            if year > MAXYEAR or year in self._notices or self.calendar.year_known(year):
+                continue
             self._notices.add(year)
-            heapq.heappush(self._heap, (notice.astimezone(now.tzinfo), f"\0year:{year}"))
-
-
-def _which(allowed: bool) -> Refusal:
-    return Refusal.WRONG_STATE if allowed else Refusal.NOT_ALLOWED
+            notice = datetime.combine(date(year - 1, month, day), time(), self.calendar.zone)
+            heapq.heappush(self._heap, (notice.astimezone(UTC), f"\0year:{year}"))

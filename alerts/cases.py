@@ -1,19 +1,30 @@
 """Case clocks: from one case's events to the conditions its cards stand for. Pure.
 
 `assess` reads a case's journaled events in the order of their own timestamps (a late
-upload lands where it belongs) and returns every rule condition with the instant it began to
-hold and, if known, the instant it stopped. It does not look at the clock: a condition that
-begins in the future is simply one whose start is later than `now` when the engine looks.
+upload lands where it belongs; events at one instant in lifecycle order) and returns every rule
+condition with the instant it began to hold and, if known, the instant it stopped. It does not
+look at the clock: a condition that begins in the future is simply one whose start is later
+than `now` when the engine looks.
+
+The result depends on the set of events only, never on the order they were learned in, and an
+event never changes a condition that began before it: a condition that began at S is decided by
+the events stamped before S (what later events can do is end it). That is what lets the card
+engine void a card only when late evidence shows its condition never held.
 
 Clock rules (DOMAIN.md "Case kinds and their clocks"; thresholds from `Policy`):
 - The promised (or legal) limit of N working days runs from acceptance to close of business of
   the Nth working day (monitor/workdays.py). A special case carries its own instant.
 - A suspension (`suspended` → `resumed`, or a reported-up case from `reported_up` to
   `reply_received`) that begins before the deadline moves it forward by exactly the working
-  time it covered; while a suspension is open the clock has no deadline.
+  time it covered after the clock started; while a suspension is open the clock has no deadline
+  (and no warning). Overlapping suspensions count once.
 - An extension counts only if made before the deadline then in force; a later one is itself a
-  breach (`case.extension.late`) and moves nothing (000_… 四(五)).
-- A case is finished by `completed` (or, for a refusal at the window, `returned`).
+  breach (`case.extension.late`) and moves nothing (000_… 四(五)). An extension made while the
+  clock is suspended counts. The legal limit is not moved by extensions of the promised one.
+- A warning holds from `warning_for(kind)` working days before the deadline in force until the
+  case finishes or the deadline passes (the red takes over: `superseded`).
+- A case is finished by its first `completed`, `returned` (a refusal at the window) or
+  `delivered`.
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ from monitor.workdays import Due, WorkCalendar
 
 A = CaseAction
 _PROMISED_KINDS = (CaseKind.PROMISED, CaseKind.JOINT, CaseKind.REPORTED, CaseKind.SUPPLEMENT)
+_RANK = {action: i for i, action in enumerate(CaseAction)}  # lifecycle order at one instant
+Pause = tuple[datetime, datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +57,12 @@ class Entry:
 @dataclass(frozen=True, slots=True)
 class Condition:
     rule: RuleId
-    qualifier: str  # which step, or "" when the rule has one condition per case
+    qualifier: str  # which step or extension, or "" when the rule has one condition per case
     start: datetime  # when it began to hold
     end: datetime | None  # when it stopped holding; None while it still does
     estimated: bool  # depends on a year whose holiday schedule is unknown
     evidence: tuple[EventId, ...]
+    superseded: bool = False  # a warning that ended because its deadline passed (the red's turn)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +76,7 @@ class Assessment:
     finished_at: datetime | None
     outcome: Outcome | None
     promised_days: int | None
-    due: Due | None  # the limit in force; None while suspended or without a limit
+    due: Due | None  # the limit in force (at the finish, if finished); None while suspended
     conditions: tuple[Condition, ...]
     unknown_years: frozenset[int]
 
@@ -71,19 +85,24 @@ class Assessment:
         return self.finished_at is None
 
 
+def entry_order(e: Entry) -> tuple[datetime, int, str, int]:
+    """Own time, then lifecycle order, then id: the journal position never decides."""
+    return (e.ts, _RANK[e.event.action], e.event_id, e.seq)
+
+
 @dataclass(slots=True)
 class _Step:
-    started: datetime
+    started: Entry
     days: int
-    evidence: list[EventId]
-    finished: datetime | None = None
+    finished: Entry | None = None
 
 
 @dataclass(slots=True)
 class _Facts:
-    """What the events say, gathered in one pass in time order."""
+    """What the events say, gathered in one pass in time order. The first of each counts."""
 
-    kind: CaseKind | None = None
+    first_kind: CaseKind | None = None
+    kinds: set[CaseKind] = field(default_factory=set)
     window: WindowId | None = None
     staff: StaffId | None = None
     received: Entry | None = None
@@ -91,28 +110,30 @@ class _Facts:
     completed: Entry | None = None
     delivered: Entry | None = None
     returned: Entry | None = None
+    finished: Entry | None = None
+    refused: Entry | None = None
     reported: Entry | None = None
     replied: Entry | None = None
-    reviewed: Entry | None = None
-    corrected: Entry | None = None
-    pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    reviews: list[Entry] = field(default_factory=list)
+    corrections: list[Entry] = field(default_factory=list)
+    suspensions: list[Pause] = field(default_factory=list)
+    reports: list[Pause] = field(default_factory=list)
     extensions: list[Entry] = field(default_factory=list)
     steps: dict[str, _Step] = field(default_factory=dict)
 
     @property
-    def finished(self) -> Entry | None:
-        return self.completed or self.returned
+    def kind(self) -> CaseKind | None:
+        """The kind the receipt was issued as, else the first one given."""
+        acc = self.accepted
+        return acc.event.kind if acc is not None and acc.event.kind else self.first_kind
 
     @property
-    def refused(self) -> Entry | None:
-        c = self.completed
-        if c is not None and c.event.outcome is Outcome.REFUSED:
-            return c
-        return self.returned
+    def pauses(self) -> list[Pause]:
+        return _union([*self.suspensions, *self.reports])
 
 
 def assess(case: CaseId, entries: Sequence[Entry], cal: WorkCalendar, policy: Policy) -> Assessment:
-    ordered = sorted(entries, key=lambda e: (e.ts, e.seq))
+    ordered = sorted(entries, key=entry_order)
     f = _gather(ordered)
     out: list[Condition] = []
     due = _limits(f, cal, policy, out)
@@ -122,13 +143,10 @@ def assess(case: CaseId, entries: Sequence[Entry], cal: WorkCalendar, policy: Po
     _supplement(f, cal, policy, out)
     _refusal(f, cal, policy, out)
     finished = f.finished
-    start = f.accepted or f.received
-    open_dues = [c.start for c in out if c.end is None] + ([due.at] if due else [])
-    unknown = (
-        cal.unknown_years(start.ts, max(open_dues))
-        if start and finished is None and open_dues
-        else frozenset()
-    )
+    tips = [c.start for c in out if c.end is None]
+    if due is not None and finished is None:
+        tips.append(due.at)
+    unknown = cal.unknown_years(ordered[0].ts, max(tips)) if tips else frozenset[int]()
     return Assessment(
         case=case,
         kind=f.kind,
@@ -149,9 +167,12 @@ def _gather(ordered: Iterable[Entry]) -> _Facts:
     f = _Facts()
     for e in ordered:
         ev = e.event
-        f.kind = ev.kind or f.kind
-        f.window = ev.window or f.window
-        f.staff = ev.staff or f.staff
+        if ev.kind is not None:
+            f.first_kind = f.first_kind or ev.kind
+            f.kinds.add(ev.kind)
+        # The officer who first handled it (首问责任人, 000_… 一) answers for the case.
+        f.window = f.window or ev.window
+        f.staff = f.staff or ev.staff
         _note(f, e, ev)
     return f
 
@@ -164,129 +185,173 @@ _FIRST_OF = {
     A.RETURNED: "returned",
     A.REPORTED_UP: "reported",
     A.REPLY_RECEIVED: "replied",
-    A.REFUSAL_REVIEWED: "reviewed",
-    A.CORRECTED: "corrected",
 }
+_FINISHING = (A.COMPLETED, A.RETURNED, A.DELIVERED)
 
 
 def _note(f: _Facts, e: Entry, ev: CaseEvent) -> None:
     slot = _FIRST_OF.get(ev.action)
-    if slot is not None:
-        if getattr(f, slot) is None:  # the first one counts; repeats change nothing
-            setattr(f, slot, e)
-        if ev.action is A.REPORTED_UP:
-            f.pauses.append((ev.ts, None))
-        if ev.action is A.REPLY_RECEIVED:
-            _resume(f, ev.ts)
-        return
-    if ev.action is A.SUSPENDED:
-        f.pauses.append((ev.ts, None))
-    elif ev.action is A.RESUMED:
-        _resume(f, ev.ts)
+    if slot is not None and getattr(f, slot) is None:  # repeats change nothing
+        setattr(f, slot, e)
+    if ev.action in _FINISHING and f.finished is None:
+        f.finished = e
+    refusal = ev.action is A.RETURNED or ev.outcome is Outcome.REFUSED
+    if ev.action in (A.RETURNED, A.COMPLETED) and refusal and f.refused is None:
+        f.refused = e
+    if ev.action in (A.SUSPENDED, A.REPORTED_UP):
+        _open(f.suspensions if ev.action is A.SUSPENDED else f.reports, ev.ts)
+    elif ev.action in (A.RESUMED, A.REPLY_RECEIVED):
+        _close(f.suspensions if ev.action is A.RESUMED else f.reports, ev.ts)
     elif ev.action is A.EXTENDED:
         f.extensions.append(e)
-    elif ev.action is A.STEP_STARTED and ev.step:
-        f.steps.setdefault(ev.step, _Step(ev.ts, ev.step_days or 0, [e.event_id]))
-    elif ev.action is A.STEP_FINISHED and ev.step in f.steps:
-        step = f.steps[ev.step]
-        if step.finished is None:
-            step.finished = ev.ts
-            step.evidence.append(e.event_id)
+    elif ev.action is A.REFUSAL_REVIEWED:
+        f.reviews.append(e)
+    elif ev.action is A.CORRECTED:
+        f.corrections.append(e)
+    elif ev.action is A.STEP_STARTED and ev.step and _days(ev.step_days) is not None:
+        f.steps.setdefault(_step_key(ev.dept, ev.step), _Step(e, ev.step_days or 0))
+    elif ev.action is A.STEP_FINISHED and ev.step:
+        step = _find_step(f.steps, ev.dept, ev.step)
+        if step is not None and step.finished is None:
+            step.finished = e
 
 
-def _resume(f: _Facts, at: datetime) -> None:
-    for i in range(len(f.pauses) - 1, -1, -1):
-        start, end = f.pauses[i]
-        if end is None:
-            f.pauses[i] = (start, at)
-            return
+def _open(pauses: list[Pause], at: datetime) -> None:
+    if not pauses or pauses[-1][1] is not None:  # a second `suspended` while suspended: no-op
+        pauses.append((at, None))
 
 
-# --- the limit in force: promised, legal, special ----------------------------------------
+def _close(pauses: list[Pause], at: datetime) -> None:
+    if pauses and pauses[-1][1] is None:
+        pauses[-1] = (pauses[-1][0], at)
 
 
-def _limits(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) -> Due | None:
-    acc = f.accepted
-    if acc is None:
-        return None
-    ev = acc.event
-    if f.kind is CaseKind.SPECIAL and ev.deadline is not None:
-        base: Due | None = Due(ev.deadline, False)
-        over, warn = RuleId.SPECIAL_OVERDUE, RuleId.SPECIAL_WARNING
-    elif f.kind in _PROMISED_KINDS and ev.promised_days is not None:
-        base = cal.add_working_days(acc.ts, ev.promised_days)
-        over, warn = RuleId.PROMISED_OVERDUE, RuleId.PROMISED_WARNING
-    else:
-        base = None
-    if f.kind in _PROMISED_KINDS and ev.legal_days is not None:
-        legal = _paused(cal, cal.add_working_days(acc.ts, ev.legal_days), f.pauses)
-        _deadline(f, legal, RuleId.LEGAL_OVERDUE, [acc.event_id], out)
-    if base is None:
-        return None
-    due = _extended(f, cal, _paused(cal, base, f.pauses), out)
-    if due is not None:
-        _warning(f, cal, due, warn, policy.warning_for(f.kind), acc, out)
-        _deadline(f, due, over, [acc.event_id, *(x.event_id for x in f.extensions)], out)
-    return due
-
-
-def _paused(
-    cal: WorkCalendar, due: Due | None, pauses: Sequence[tuple[datetime, datetime | None]]
-) -> Due | None:
-    """Move a deadline by each suspension that began before it; None while one is open."""
+def _union(pauses: Iterable[Pause]) -> list[Pause]:
+    """Overlapping suspensions (materials awaited while the higher level holds it) count once."""
+    out: list[Pause] = []
     for start, end in sorted(pauses, key=lambda p: p[0]):
-        if due is None or start >= due.at:
-            continue
-        if end is None:
-            return None
-        moved = cal.add_working_time(due.at, cal.working_time(start, end))
-        due = Due(moved.at, due.estimated or moved.estimated)
-    return due
+        if out and (out[-1][1] is None or start <= out[-1][1]):
+            last_end = out[-1][1]
+            merged = None if end is None or last_end is None else max(end, last_end)
+            out[-1] = (out[-1][0], merged)
+        else:
+            out.append((start, end))
+    return out
 
 
-def _extended(f: _Facts, cal: WorkCalendar, due: Due | None, out: list[Condition]) -> Due | None:
-    for x in sorted(f.extensions, key=lambda e: (e.ts, e.seq)):
-        if due is None:
-            return None
-        if x.ts > due.at:
-            out.append(Condition(RuleId.EXTENSION_LATE, "", x.ts, x.ts, False, (x.event_id,)))
-            continue
-        ev = x.event
-        if ev.new_deadline is not None:
-            due = Due(ev.new_deadline, due.estimated)
-        elif ev.extra_days:
-            more = cal.add_working_days(due.at, ev.extra_days)
-            due = Due(more.at, due.estimated or more.estimated)
-    return due
+def _step_key(dept: str | None, step: str) -> str:
+    return f"{dept}/{step}" if dept else step
 
 
-def _deadline(
-    f: _Facts, due: Due | None, rule: RuleId, evidence: list[EventId], out: list[Condition]
-) -> None:
-    if due is None:
-        return
-    done = f.finished
-    if done is None or done.ts > due.at:
-        end = done.ts if done else None
-        ids = (*evidence, done.event_id) if done else tuple(evidence)
-        out.append(Condition(rule, "", due.at, end, due.estimated, ids))
+def _find_step(steps: dict[str, _Step], dept: str | None, name: str) -> _Step | None:
+    step = steps.get(_step_key(dept, name))
+    if step is not None or dept:
+        return step
+    # `step_finished` without its dept: the one unfinished step of that name, if unique.
+    same = [s for k, s in steps.items() if k.rpartition("/")[2] == name and s.finished is None]
+    return same[0] if len(same) == 1 else None
 
 
-def _warning(
-    f: _Facts,
+def _days(n: int | None) -> int | None:
+    return n if n is not None and n >= 0 else None
+
+
+# --- one clock walked through its suspensions and extensions ------------------------------
+
+
+@dataclass(slots=True)
+class _Run:
+    due: Due | None = None  # in force at the end (at the finish, if any); None while suspended
+    overdue: Due | None = None  # the deadline that passed with the clock still running
+    warnings: list[tuple[datetime, datetime, bool]] = field(default_factory=list)
+    used: list[Entry] = field(default_factory=list)  # extensions that moved the deadline
+    late: list[Entry] = field(default_factory=list)  # extensions after the deadline passed
+
+
+_RESUME, _EXTEND, _PAUSE = 0, 1, 2
+
+
+def _walk(
     cal: WorkCalendar,
-    due: Due,
-    rule: RuleId,
-    days: int,
-    acc: Entry,
-    out: list[Condition],
+    start: datetime,
+    base: Due,
+    pauses: Sequence[Pause],
+    finish: datetime | None,
+    extensions: Sequence[Entry] = (),
+    warn_days: int = 0,
+) -> _Run:
+    """The deadline in force over time, from `start` until `finish` (None: still open)."""
+    marks: list[tuple[datetime, int, int]] = [(x.ts, _EXTEND, i) for i, x in enumerate(extensions)]
+    for s, e in pauses:
+        s = max(s, start)
+        if e is None or (e > s and cal.working_time(s, e)):  # outside service hours: no pause
+            marks.append((s, _PAUSE, 0))
+            if e is not None:
+                marks.append((e, _RESUME, 0))
+    marks.sort()
+    run = _Run()
+    due: Due | None = base
+    held: Due | None = None
+    since = start
+    t = start
+    rest = len(marks)
+    for i, (u, what, k) in enumerate(marks):
+        if (finish is not None and finish <= u) or (due is not None and due.at < u):
+            rest = i
+            break
+        if due is not None:
+            _warn(run, cal, t, u, due, warn_days)
+        if what == _PAUSE:
+            held, due, since = due, None, u
+        elif what == _RESUME and held is not None:
+            moved = cal.add_working_time(held.at, cal.working_time(since, u))
+            due, held = _shift(held, moved), None
+        elif what == _EXTEND:
+            x = extensions[k]
+            run.used.append(x)
+            if due is not None:
+                due = _extend(cal, due, x)
+            elif held is not None:
+                held = _extend(cal, held, x)
+                since = u if x.event.new_deadline is not None else since
+        t = u
+    if due is not None:
+        _warn(run, cal, t, finish, due, warn_days)
+        if finish is None or finish > due.at:
+            run.overdue = due
+    run.due = due
+    over = run.overdue
+    late = [extensions[k] for u, what, k in marks[rest:] if what == _EXTEND]
+    run.late = [x for x in late if over is not None and x.ts > over.at]
+    return run
+
+
+def _shift(due: Due, moved: Due) -> Due:
+    return Due(moved.at, due.estimated or moved.estimated)
+
+
+def _extend(cal: WorkCalendar, due: Due, x: Entry) -> Due:
+    ev = x.event
+    if ev.new_deadline is not None:
+        return Due(ev.new_deadline, due.estimated)
+    extra = _days(ev.extra_days)
+    return _shift(due, cal.add_working_days(due.at, extra)) if extra else due
+
+
+def _warn(
+    run: _Run, cal: WorkCalendar, a: datetime, b: datetime | None, due: Due, days: int
 ) -> None:
-    at = max(_days_before(cal, due.at, days), acc.ts)
-    done = f.finished
-    if days <= 0 or (done is not None and done.ts <= at):
+    """The warning part of [a, b) with `due` in force; contiguous parts make one warning."""
+    if days <= 0:
         return
-    end = min(done.ts, due.at) if done else due.at  # the red takes over at the deadline
-    out.append(Condition(rule, "", at, end, due.estimated, (acc.event_id,)))
+    begin = max(a, _days_before(cal, due.at, days))
+    end = due.at if b is None else min(b, due.at)
+    if begin >= end:
+        return
+    superseded = end == due.at and (b is None or b > due.at)
+    if run.warnings and run.warnings[-1][1] == begin:
+        begin = run.warnings.pop()[0]
+    run.warnings.append((begin, end, superseded))
 
 
 def _days_before(cal: WorkCalendar, at: datetime, days: int) -> datetime:
@@ -300,6 +365,75 @@ def _days_before(cal: WorkCalendar, at: datetime, days: int) -> datetime:
     return local.replace(year=day.year, month=day.month, day=day.day).astimezone(at.tzinfo)
 
 
+def _overdue(
+    out: list[Condition],
+    rule: RuleId,
+    qualifier: str,
+    run: _Run,
+    evidence: tuple[EventId, ...],
+    done: Entry | None,
+) -> None:
+    over = run.overdue
+    if over is None:
+        return
+    ids = (*evidence, done.event_id) if done else evidence
+    out.append(Condition(rule, qualifier, over.at, done.ts if done else None, over.estimated, ids))
+
+
+def _late(
+    out: list[Condition],
+    rule: RuleId,
+    due: Due,
+    evidence: tuple[EventId, ...],
+    done: Entry | None,
+) -> None:
+    """The condition "not done by `due`" of a clock nothing suspends: from `due` until done."""
+    if done is not None and done.ts <= due.at:
+        return
+    ids = (*evidence, done.event_id) if done else evidence
+    out.append(Condition(rule, "", due.at, done.ts if done else None, due.estimated, ids))
+
+
+def _first(*entries: Entry | None, after: datetime | None = None) -> Entry | None:
+    found = [e for e in entries if e is not None and (after is None or e.ts >= after)]
+    return min(found, key=entry_order) if found else None
+
+
+# --- the limit in force: promised, legal, special ----------------------------------------
+
+
+def _limits(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) -> Due | None:
+    acc = f.accepted
+    if acc is None:
+        return None
+    ev, kind = acc.event, f.kind
+    finish = f.finished.ts if f.finished else None
+    legal_days = _days(ev.legal_days)
+    if kind in _PROMISED_KINDS and legal_days is not None:
+        legal = _walk(cal, acc.ts, cal.add_working_days(acc.ts, legal_days), f.pauses, finish)
+        _overdue(out, RuleId.LEGAL_OVERDUE, "", legal, (acc.event_id,), f.finished)
+    promised_days = _days(ev.promised_days)
+    if kind is CaseKind.SPECIAL and ev.deadline is not None:
+        base = Due(ev.deadline, False)
+        over, warn = RuleId.SPECIAL_OVERDUE, RuleId.SPECIAL_WARNING
+    elif kind in _PROMISED_KINDS and promised_days is not None:
+        base = cal.add_working_days(acc.ts, promised_days)
+        over, warn = RuleId.PROMISED_OVERDUE, RuleId.PROMISED_WARNING
+    else:
+        return None
+    lead = policy.warning_for(kind)
+    run = _walk(cal, acc.ts, base, f.pauses, finish, f.extensions, lead)
+    for x in run.late:
+        late = Condition(RuleId.EXTENSION_LATE, x.event_id, x.ts, x.ts, False, (x.event_id,))
+        out.append(late)
+    ids = (acc.event_id, *(x.event_id for x in run.used))
+    estimated = run.due.estimated if run.due else base.estimated
+    for begin, end, superseded in run.warnings:
+        out.append(Condition(warn, "", begin, end, estimated, ids, superseded))
+    _overdue(out, over, "", run, ids, f.finished)
+    return run.due
+
+
 # --- kinds with rules of their own ------------------------------------------------------
 
 
@@ -307,66 +441,60 @@ def _immediate(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition
     start = f.received or f.accepted
     if f.kind is not CaseKind.IMMEDIATE or start is None:
         return
-    slow = cal.add_working_minutes(start.ts, policy.immediate_warning_minutes)
+    done, ids = f.finished, (start.event_id,)
     close = cal.add_working_days(start.ts, 0)
-    _late(f.finished, slow, RuleId.IMMEDIATE_SLOW, "", [start.event_id], out)
-    _late(f.finished, close, RuleId.IMMEDIATE_OPEN_AT_CLOSE, "", [start.event_id], out)
-
-
-def _late(
-    done: Entry | None,
-    due: Due,
-    rule: RuleId,
-    qualifier: str,
-    evidence: list[EventId],
-    out: list[Condition],
-) -> None:
-    """The condition "not done by `due`": from `due` until it is done."""
-    if done is not None and done.ts <= due.at:
-        return
-    ids = (*evidence, done.event_id) if done else tuple(evidence)
-    out.append(Condition(rule, qualifier, due.at, done.ts if done else None, due.estimated, ids))
+    minutes = policy.immediate_warning_minutes
+    if minutes > 0:
+        slow = cal.add_working_time(start.ts, timedelta(minutes=minutes))
+        # A case received late in the day meets the red at close before any yellow.
+        if slow.at < close.at and (done is None or done.ts > slow.at):
+            late = done is None or done.ts > close.at
+            end = close.at if late or done is None else done.ts
+            rule = RuleId.IMMEDIATE_SLOW
+            out.append(Condition(rule, "", slow.at, end, slow.estimated, ids, late))
+    _late(out, RuleId.IMMEDIATE_OPEN_AT_CLOSE, close, ids, done)
 
 
 def _steps(f: _Facts, cal: WorkCalendar, out: list[Condition]) -> None:
-    for name, step in sorted(f.steps.items()):
-        if step.days <= 0:
-            continue
-        due = _paused(cal, cal.add_working_days(step.started, step.days), f.pauses)
-        if due is None:
-            continue
-        if step.finished is not None and step.finished <= due.at:
-            continue
-        ids = tuple(step.evidence)
-        out.append(Condition(RuleId.STEP_OVERDUE, name, due.at, step.finished, due.estimated, ids))
+    """Each step (环节) on its own limit, even when the whole case is on time."""
+    for key, step in sorted(f.steps.items()):
+        begun = step.started
+        end = _first(step.finished, f.finished)
+        base = cal.add_working_days(begun.ts, step.days)
+        run = _walk(cal, begun.ts, base, f.pauses, end.ts if end else None)
+        _overdue(out, RuleId.STEP_OVERDUE, key, run, (begun.event_id,), end)
 
 
 def _reported(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) -> None:
-    if f.kind is not CaseKind.REPORTED or f.accepted is None:
+    acc = f.accepted
+    if f.kind is not CaseKind.REPORTED or acc is None:
         return
-    report_due = cal.add_working_days(f.accepted.ts, policy.report_days)
-    done = f.reported or (f.finished if f.reported is None else None)
-    _late(done, report_due, RuleId.REPORTED_LATE_REPORT, "", [f.accepted.event_id], out)
-    if f.replied is None:
+    sent = _first(f.reported, f.finished)
+    base = cal.add_working_days(acc.ts, policy.report_days)
+    run = _walk(cal, acc.ts, base, f.suspensions, sent.ts if sent else None)
+    _overdue(out, RuleId.REPORTED_LATE_REPORT, "", run, (acc.event_id,), sent)
+    reply = f.replied
+    if reply is None:
         return
-    answer_due = cal.add_working_days(f.replied.ts, policy.reply_answer_days)
-    answers = [e for e in (f.completed, f.delivered) if e is not None and e.ts >= f.replied.ts]
-    first = min(answers, key=lambda e: e.ts) if answers else None
-    _late(first, answer_due, RuleId.REPORTED_LATE_ANSWER, "", [f.replied.event_id], out)
+    answered = _first(f.completed, f.delivered, after=reply.ts)
+    base = cal.add_working_days(reply.ts, policy.reply_answer_days)
+    run = _walk(cal, reply.ts, base, f.suspensions, answered.ts if answered else None)
+    _overdue(out, RuleId.REPORTED_LATE_ANSWER, "", run, (reply.event_id,), answered)
 
 
 def _supplement(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) -> None:
-    if f.kind is not CaseKind.SUPPLEMENT or f.received is None:
+    """行政许可法 第三十二条: accept or refuse within 5 days, else deemed accepted."""
+    got = f.received
+    if CaseKind.SUPPLEMENT not in f.kinds or got is None:
         return
-    notice = _paused(cal, cal.add_working_days(f.received.ts, policy.supplement_days), f.pauses)
-    if notice is None:
-        return
-    decided = [e for e in (f.accepted, f.returned) if e is not None]
-    first = min(decided, key=lambda e: e.ts) if decided else None
-    _late(first, notice, RuleId.SUPPLEMENT_NOTICE_LATE, "", [f.received.event_id], out)
+    decided = _first(f.accepted, f.returned, f.completed)
+    base = cal.add_working_days(got.ts, policy.supplement_days)
+    run = _walk(cal, got.ts, base, f.suspensions, decided.ts if decided else None)
+    _overdue(out, RuleId.SUPPLEMENT_NOTICE_LATE, "", run, (got.event_id,), decided)
 
 
 def _refusal(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) -> None:
+    """000_… 六 否定报备制: written reasons; review within 2 working days; correction in 1."""
     ret = f.returned
     if ret is not None and not (ret.event.reason or "").strip():
         out.append(Condition(RuleId.RETURNED_NO_REASON, "", ret.ts, ret.ts, False, (ret.event_id,)))
@@ -374,9 +502,10 @@ def _refusal(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition])
     if refusal is None:
         return
     review_due = cal.add_working_days(refusal.ts, policy.refusal_review_days)
-    _late(f.reviewed, review_due, RuleId.REFUSAL_REVIEW_LATE, "", [refusal.event_id], out)
-    rv = f.reviewed
-    if rv is None or rv.event.verdict is not ReviewVerdict.UNLAWFUL:
+    review = _first(*f.reviews, after=refusal.ts)
+    _late(out, RuleId.REFUSAL_REVIEW_LATE, review_due, (refusal.event_id,), review)
+    if review is None or review.event.verdict is not ReviewVerdict.UNLAWFUL:
         return
-    fix_due = cal.add_working_days(rv.ts, policy.correction_days)
-    _late(f.corrected, fix_due, RuleId.REFUSAL_CORRECTION_LATE, "", [rv.event_id], out)
+    fix_due = cal.add_working_days(review.ts, policy.correction_days)
+    fixed = _first(*f.corrections, after=review.ts)
+    _late(out, RuleId.REFUSAL_CORRECTION_LATE, fix_due, (review.event_id,), fixed)

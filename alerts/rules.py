@@ -7,6 +7,7 @@ defaults below are the ones documented in README.md; each names its source.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from monitor.events import CaseKind
@@ -39,6 +40,13 @@ class RuleId(StrEnum):
     POST_UNSTAFFED_WARNING = "post.unstaffed.warning"
     POST_UNSTAFFED = "post.unstaffed"
     POST_AB_UNCOVERED = "post.ab_uncovered"
+    ATTENDANCE_LATE = "attendance.late"
+    ATTENDANCE_EARLY = "attendance.early"
+    ATTENDANCE_ABSENT_HALF_DAY = "attendance.absent_half_day"
+    ATTENDANCE_MISSING_PUNCH = "attendance.missing_punch"
+    DUTY_LATE = "duty.late"
+    DUTY_ABSENT = "duty.absent"
+    DUTY_QUOTA_MISSED = "duty.quota_missed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +164,48 @@ RULES: dict[RuleId, Rule] = {
             "AB岗均不在岗",
             "001_… 第五篇 4: AB岗 — the first available B covers",
         ),
+        Rule(
+            RuleId.ATTENDANCE_LATE,
+            Level.YELLOW,
+            "迟到",
+            "001_… 第一篇(十)1 指纹打卡; DOMAIN.md numbers: late ≤ 10 min −1 point",
+        ),
+        Rule(
+            RuleId.ATTENDANCE_EARLY,
+            Level.YELLOW,
+            "早退",
+            "001_… 第一篇(十)1 指纹打卡; DOMAIN.md numbers: early ≤ 10 min −1 point",
+        ),
+        Rule(
+            RuleId.ATTENDANCE_ABSENT_HALF_DAY,
+            Level.RED,
+            "按旷工半天计",
+            "DOMAIN.md numbers: beyond 15 min counts as half a day's absence",
+        ),
+        Rule(
+            RuleId.ATTENDANCE_MISSING_PUNCH,
+            Level.RED,
+            "缺卡",
+            "DOMAIN.md numbers: no punch and no leave = absence; make-up within 1 day",
+        ),
+        Rule(
+            RuleId.DUTY_LATE,
+            Level.YELLOW,
+            "值班领导未到岗",
+            "issue 4: yellow 30 min after the duty half-day starts without presence",
+        ),
+        Rule(
+            RuleId.DUTY_ABSENT,
+            Level.RED,
+            "值班领导缺岗",
+            "002_… 领导值班制度 二: 按时间表到中心值班; issue 4: red at the half-day's end",
+        ),
+        Rule(
+            RuleId.DUTY_QUOTA_MISSED,
+            Level.RED,
+            "半月值班不足",
+            "002_… 领导值班制度 二: 每半个月不少于一次，每次不少于半天",
+        ),
     )
 }
 
@@ -174,6 +224,18 @@ class Policy:
     correction_days: int = 1  # 000_… 六(五)
     answer_days: int = 2  # the owner's answer (陈述申辩) is due within
     calendar_notice: tuple[int, int] = (11, 1)  # month, day: look at next year's schedule from
+
+    def __post_init__(self) -> None:
+        try:
+            date(2001, *self.calendar_notice)  # a day every year has: no 29 February
+        except (TypeError, ValueError) as exc:
+            text = f"calendar_notice: not a (month, day): {self.calendar_notice}"
+            raise ValueError(text) from exc
+        days = (self.warning_days, *self.warning_days_by_kind.values(), self.report_days)
+        days += (self.reply_answer_days, self.supplement_days, self.refusal_review_days)
+        days += (self.correction_days, self.answer_days, self.immediate_warning_minutes)
+        if min(days) < 0:
+            raise ValueError("policy thresholds cannot be negative")
 
     def warning_for(self, kind: CaseKind | None) -> int:
         if kind is None:
