@@ -1,0 +1,301 @@
+"""Leader on duty (领导值班): the rota, the leader's presence, lateness, the half-month quota. Pure.
+
+Rules (002_… 领导值班制度 二; issue 4):
+- Each window unit's leader and the town's responsible leader sit in the hall on the centre's
+  rota (made quarterly, `[[duty]]` rows: date, half, leader), at least once every half month,
+  half a day each time (`duty_quota`, default 1 half-day per half month: 1st-15th, 16th-end).
+- A duty half-day (am / pm) is the span of the day's morning (afternoon) sessions.
+- The leader is present from the first sighting in [start - `duty_arrive_before_min`, end): a
+  punch at any hall clock (a make-up does not count) or a presence at the duty desk.
+- `duty.late` (yellow) from `duty_late_min` (30) after the start while the leader has not come;
+  `duty.absent` (red) at the end of a half-day without presence, once every clock has been
+  heard from past the end or the finalization grace has passed (a silent clock is not evidence
+  of absence); `duty.quota_missed` (red) at the end of each half month for every leader below
+  quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.attendance import MAKEUP_PREFIX, AttendanceConfig, PunchIn, session_keys
+from alerts.cases import Condition
+from alerts.rules import RuleId
+from monitor.ids import DeviceId, EventId, StaffId
+from monitor.workdays import Span, WorkCalendar
+
+Half = Literal["am", "pm"]
+date_type = date  # `date` is also a field name below
+Sighting = tuple[EventId, StaffId, datetime]  # a presence at the duty desk (or anywhere)
+_ONE_DAY = timedelta(days=1)
+
+
+class DutySlotConfig(BaseModel):
+    """One `[[duty]]` row of the rota."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: date_type = Field(description="The day (TOML date).")
+    half: Half = Field(description="am: the morning sessions; pm: the afternoon sessions.")
+    leader: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Staff id of the leader."
+    )
+
+    def slot(self) -> DutySlot:
+        return DutySlot(day=self.date, half=self.half, leader=StaffId(self.leader))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class DutySlot:
+    day: date
+    half: Half
+    leader: StaffId
+
+
+def rota_of(rows: Iterable[DutySlotConfig]) -> tuple[DutySlot, ...]:
+    return tuple(sorted({r.slot() for r in rows}))
+
+
+class DutyState(StrEnum):
+    NO_SESSION = "no_session"  # an off day, or no session in that half
+    NOT_STARTED = "not_started"
+    WAITING = "waiting"  # started, not late yet
+    OVERDUE = "overdue"  # late, not come yet
+    PRESENT = "present"  # came in time
+    LATE = "late"  # came, late
+    PENDING = "pending"  # over without presence, a clock not heard from yet
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DutyOutcome:
+    slot: DutySlot
+    start: datetime | None
+    end: datetime | None
+    arrived: datetime | None
+    evidence: EventId | None
+    state: DutyState
+    conditions: tuple[Condition, ...]
+    silent_clocks: tuple[DeviceId, ...] = ()
+
+
+def slot_span(slot: DutySlot, cal: WorkCalendar) -> Span | None:
+    """From the first to the last session of that half of the day; None if there is none."""
+    spans = cal.service_hours(slot.day)
+    keys = session_keys(spans, cal.zone)
+    mine = [s for s, k in zip(spans, keys, strict=True) if k.startswith(slot.half)]
+    return (mine[0][0], mine[-1][1]) if mine else None
+
+
+def sightings(
+    leader: StaffId, punches: Iterable[PunchIn], seen: Iterable[Sighting]
+) -> list[Sighting]:
+    """The leader's punches (make-ups excluded) and desk presences, in time order."""
+    out = [
+        (item[0], item[1].staff, item[1].ts)
+        for item in punches
+        if item[1].staff == leader and not (item[1].state or "").startswith(MAKEUP_PREFIX)
+    ]
+    out += [s for s in seen if s[1] == leader]
+    return sorted(out, key=lambda s: (s[2], s[0]))
+
+
+def checkpoints(slot: DutySlot, cal: WorkCalendar, cfg: AttendanceConfig) -> tuple[datetime, ...]:
+    """When to assess the slot again without new input: late, end, end + grace."""
+    span = slot_span(slot, cal)
+    if span is None:
+        return ()
+    start, end = span
+    late = start + timedelta(minutes=cfg.duty_late_min)
+    return (min(late, end), end, end + timedelta(minutes=cfg.finalize_grace_min))
+
+
+def assess_duty(
+    slot: DutySlot,
+    punches: Iterable[PunchIn],
+    cal: WorkCalendar,
+    cfg: AttendanceConfig,
+    now: datetime,
+    *,
+    seen: Iterable[Sighting] = (),
+    clocks_heard_until: Mapping[DeviceId, datetime | None] | None = None,
+) -> DutyOutcome:
+    """The slot as known at `now`; conditions only for what has begun by then."""
+    span = slot_span(slot, cal)
+    if span is None:
+        return _outcome(slot, None, DutyState.NO_SESSION)
+    start, end = span
+    opens = start - timedelta(minutes=cfg.duty_arrive_before_min)
+    came = [s for s in sightings(slot.leader, punches, seen) if opens <= s[2] < end and s[2] <= now]
+    late_at = min(start + timedelta(minutes=cfg.duty_late_min), end)
+    est = bool(cal.unknown_years(slot.day, slot.day))
+    q = f"{slot.day.isoformat()}/{slot.half}"
+    if came:
+        eid, _, at = came[0]
+        if at <= late_at:
+            return _outcome(slot, span, DutyState.PRESENT, arrived=at, evidence=eid)
+        late = Condition(RuleId.DUTY_LATE, q, late_at, at, est, (eid,))
+        return _outcome(slot, span, DutyState.LATE, (late,), arrived=at, evidence=eid)
+    if now < late_at:
+        return _outcome(slot, span, DutyState.NOT_STARTED if now < start else DutyState.WAITING)
+    if now < end:
+        yellow = Condition(RuleId.DUTY_LATE, q, late_at, None, est, ())
+        return _outcome(slot, span, DutyState.OVERDUE, (yellow,))
+    heard = clocks_heard_until or {}
+    silent = tuple(sorted(d for d, h in heard.items() if h is None or h < end))
+    if silent and now < end + timedelta(minutes=cfg.finalize_grace_min):
+        yellow = Condition(RuleId.DUTY_LATE, q, late_at, None, est, ())
+        return _outcome(slot, span, DutyState.PENDING, (yellow,), silent=silent)
+    yellow = Condition(RuleId.DUTY_LATE, q, late_at, end, est, (), superseded=True)
+    red = Condition(RuleId.DUTY_ABSENT, q, end, end, est, ())
+    return _outcome(slot, span, DutyState.ABSENT, (yellow, red), silent=silent)
+
+
+def _outcome(
+    slot: DutySlot,
+    span: Span | None,
+    state: DutyState,
+    conditions: tuple[Condition, ...] = (),
+    *,
+    arrived: datetime | None = None,
+    evidence: EventId | None = None,
+    silent: tuple[DeviceId, ...] = (),
+) -> DutyOutcome:
+    return DutyOutcome(
+        slot=slot,
+        start=span[0] if span else None,
+        end=span[1] if span else None,
+        arrived=arrived,
+        evidence=evidence,
+        state=state,
+        conditions=conditions,
+        silent_clocks=silent,
+    )
+
+
+# --- the half-month quota ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class HalfMonth:
+    year: int
+    month: int
+    part: Literal[1, 2]  # 1: 1st-15th, 2: 16th-end
+
+    @classmethod
+    def of(cls, day: date) -> HalfMonth:
+        return cls(day.year, day.month, 1 if day.day <= 15 else 2)
+
+    @property
+    def first(self) -> date:
+        return date(self.year, self.month, 1 if self.part == 1 else 16)
+
+    @property
+    def last(self) -> date:
+        if self.part == 1:
+            return date(self.year, self.month, 15)
+        nxt = date(self.year + self.month // 12, self.month % 12 + 1, 1)
+        return nxt - _ONE_DAY
+
+    @property
+    def label(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}-H{self.part}"
+
+    @property
+    def label_zh(self) -> str:
+        return f"{self.year}年{self.month}月{'上' if self.part == 1 else '下'}半月"
+
+    def days(self) -> list[date]:
+        n = (self.last - self.first).days + 1
+        return [self.first + timedelta(days=i) for i in range(n)]
+
+    def closes(self, cal: WorkCalendar) -> datetime:
+        """Close of business of its last working day; midnight after it if it has none."""
+        working = [d for d in self.days() if cal.is_working_day(d)]
+        if working:
+            return cal.close_of_business(working[-1])
+        after = datetime.combine(self.last + _ONE_DAY, time(0), tzinfo=cal.zone)
+        return after.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuotaMiss:
+    leader: StaffId
+    period: HalfMonth
+    scheduled: int  # rota half-days in the period
+    done: int  # of which the leader was present
+    quota: int
+    condition: Condition
+
+
+def quota_missed(
+    leaders: Iterable[StaffId],
+    rota: Sequence[DutySlot],
+    punches: Sequence[PunchIn],
+    half_month: HalfMonth,
+    cal: WorkCalendar,
+    cfg: AttendanceConfig,
+    *,
+    seen: Sequence[Sighting] = (),
+) -> list[QuotaMiss]:
+    """Every leader below `duty_quota` half-days present in the half month; the condition
+    starts at the half month's close (`HalfMonth.closes`): call it then or later."""
+    at = half_month.closes(cal)
+    est = bool(cal.unknown_years(half_month.first, half_month.last))
+    out: list[QuotaMiss] = []
+    for leader in sorted(set(leaders)):
+        mine = [
+            s for s in rota if s.leader == leader and half_month.first <= s.day <= half_month.last
+        ]
+        done = [assess_duty(s, punches, cal, cfg, at, seen=seen) for s in mine]
+        present = [d for d in done if d.arrived is not None]
+        if len(present) >= cfg.duty_quota:
+            continue
+        ids = tuple(d.evidence for d in present if d.evidence is not None)
+        cond = Condition(RuleId.DUTY_QUOTA_MISSED, half_month.label, at, at, est, ids)
+        out.append(
+            QuotaMiss(
+                leader=leader,
+                period=half_month,
+                scheduled=len(mine),
+                done=len(present),
+                quota=cfg.duty_quota,
+                condition=cond,
+            )
+        )
+    return out
+
+
+def check_rota(
+    rota: Sequence[DutySlot],
+    leaders: Iterable[StaffId],
+    first: date,
+    last: date,
+    cal: WorkCalendar,
+    cfg: AttendanceConfig,
+) -> list[str]:
+    """Problems of a quarter's rota: unknown leaders, slots without a session, leaders
+    scheduled below quota in a half month of [first, last]."""
+    known = set(leaders)
+    out: list[str] = []
+    for s in rota:
+        if s.leader not in known:
+            out.append(f"duty {s.day} {s.half}: {s.leader!r} is not a leader")
+        if slot_span(s, cal) is None:
+            out.append(f"duty {s.day} {s.half}: no {s.half} session that day (off day?)")
+    half = HalfMonth.of(first)
+    while half.first <= last:
+        for leader in sorted(known):
+            n = sum(1 for s in rota if s.leader == leader and half.first <= s.day <= half.last)
+            if n < cfg.duty_quota:
+                out.append(
+                    f"{half.label}: {leader!r} has {n} duty half-day(s), quota {cfg.duty_quota}"
+                )
+        half = HalfMonth.of(half.last + _ONE_DAY)
+    return out
