@@ -66,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path, default=Path("hallwatch-demo"))
     demo.add_argument("--mqtt-port", type=int, default=1883)
     demo.add_argument("--web-port", type=int, default=8470)
-    demo.add_argument("--no-sample", action="store_true", help="do not publish sample events")
+    demo.add_argument(
+        "--no-sample", action="store_true", help="no simulated hall: an idle broker and daemon"
+    )
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
     return p
 
@@ -228,8 +230,10 @@ def _demo(args: argparse.Namespace) -> int:
         if not daemon.link.subscribed.wait(30):
             _out("The daemon did not subscribe to the embedded broker within 30 s.")
         elif not args.no_sample:
-            n = demo.publish_samples(cfg, mqtt_port, datetime.now(UTC))
-            _out(f"Published {n} sample events (punches and seat presence).")
+            hall = threading.Thread(
+                target=demo.live_hall, args=(cfg, mqtt_port, datetime.now(UTC), stop, _out)
+            )
+            hall.start()
         stop.wait(args.duration)
         stop.set()
         runner.join()

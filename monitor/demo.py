@@ -11,14 +11,10 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from monitor.config import HallConfig, load_config
 
@@ -96,48 +92,43 @@ def demo_config(data_dir: Path, broker_port: int, web_port: int) -> HallConfig:
     )
 
 
-def sample_events(cfg: HallConfig, now: datetime) -> list[tuple[str, dict[str, Any]]]:
-    """A morning's first minutes: each A post punches in, each camera sees its seats."""
-    hall = cfg.hall.id
-    ts = now.astimezone(cfg.hall.zone).isoformat(timespec="seconds")
-    clock = cfg.clocks[0].id if cfg.clocks else "CLK"
-    out: list[tuple[str, dict[str, Any]]] = []
-    for w in cfg.windows:
-        out.append(
-            (
-                f"hall/{hall}/clock/{clock}/punch",
-                {"staff": w.a_post, "ts": ts, "verify": "fingerprint"},
-            )
+def live_hall(
+    cfg: HallConfig,
+    port: int,
+    now: datetime,
+    stop: threading.Event,
+    say: Callable[[str], None],
+    seed: int = 1,
+) -> None:
+    """The simulated hall (devices/simulator.py): yesterday at once, then today as it happens.
+
+    Today's morning up to now is sent at once, the rest follows the clock (speed 1): the
+    daemon rejects events stamped more than its skew ahead of their receipt.
+    """
+    from devices.simulator import PublishError, publish_messages, simulate_day, simulate_days
+    from monitor.supervision import work_calendar
+
+    today = now.astimezone(cfg.hall.zone).date()
+    cal = work_calendar(cfg)
+    start, back = today, 0
+    while back < 2:  # the two working days before today (weekends and holidays skipped)
+        start -= timedelta(days=1)
+        back += cal.is_working_day(start)
+    try:
+        past = simulate_days(cfg, start, (today - start).days, seed)
+        n = publish_messages(past, "127.0.0.1", port, lambda _user: None, stop=stop)
+        say(f"Simulated hall: {n} events of the last two working days sent; today goes live.")
+        publish_messages(
+            simulate_day(cfg, today, seed),
+            "127.0.0.1",
+            port,
+            lambda _user: None,
+            speed=1.0,
+            origin=now,
+            stop=stop,
         )
-    for cam in cfg.cameras:
-        for i, win in enumerate(cam.windows):
-            present = i % 4 != 3
-            out.append(
-                (
-                    f"hall/{hall}/camera/{cam.id}/presence",
-                    {
-                        "window": win,
-                        "present": present,
-                        "persons": int(present),
-                        "ts": ts,
-                        "confidence": 0.9,
-                    },
-                )
-            )
-    return out
-
-
-def publish_samples(cfg: HallConfig, port: int, now: datetime) -> int:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hallwatch-demo-sample")
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    events = sample_events(cfg, now)
-    infos = [client.publish(t, json.dumps(p, ensure_ascii=False), qos=1) for t, p in events]
-    for info in infos:
-        info.wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
-    return len(events)
+    except PublishError as exc:
+        logger.error("the simulated hall stopped: %s", exc)
 
 
 def banner(cfg: HallConfig, broker_port: int, web: tuple[str, int], data_dir: Path) -> str:
@@ -148,6 +139,7 @@ def banner(cfg: HallConfig, broker_port: int, web: tuple[str, int], data_dir: Pa
         [
             f"hallwatch demo — {cfg.hall.name} ({hall})",
             f"  MQTT broker : mqtt://127.0.0.1:{broker_port}   (in-process amqtt, anonymous)",
+            f"  hall display: http://{web[0]}:{web[1]}/display",
             f"  web         : http://{web[0]}:{web[1]}/healthz   /metrics   /state",
             f"  data dir    : {data_dir.resolve()}   (journal.sqlite3)",
             "Publish an event:",
