@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-sample", action="store_true", help="no simulated hall: an idle broker and daemon"
     )
+    demo.add_argument(
+        "--sim-days", type=int, default=2, help="working days of history to simulate first"
+    )
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
     return p
 
@@ -231,7 +234,8 @@ def _demo(args: argparse.Namespace) -> int:
             _out("The daemon did not subscribe to the embedded broker within 30 s.")
         elif not args.no_sample:
             hall = threading.Thread(
-                target=demo.live_hall, args=(cfg, mqtt_port, datetime.now(UTC), stop, _out)
+                target=demo.live_hall,
+                args=(cfg, mqtt_port, datetime.now(UTC), stop, _out, args.sim_days),
             )
             hall.start()
         stop.wait(args.duration)

@@ -98,6 +98,7 @@ def live_hall(
     now: datetime,
     stop: threading.Event,
     say: Callable[[str], None],
+    days: int = 2,
     seed: int = 1,
 ) -> None:
     """The simulated hall (devices/simulator.py): yesterday at once, then today as it happens.
@@ -111,13 +112,13 @@ def live_hall(
     today = now.astimezone(cfg.hall.zone).date()
     cal = work_calendar(cfg)
     start, back = today, 0
-    while back < 2:  # the two working days before today (weekends and holidays skipped)
+    while back < days:  # the working days before today (weekends and holidays skipped)
         start -= timedelta(days=1)
         back += cal.is_working_day(start)
     try:
         past = simulate_days(cfg, start, (today - start).days, seed)
         n = publish_messages(past, "127.0.0.1", port, lambda _user: None, stop=stop)
-        say(f"Simulated hall: {n} events of the last two working days sent; today goes live.")
+        say(f"Simulated hall: {n} events of the last {days} working days sent; today goes live.")
         publish_messages(
             simulate_day(cfg, today, seed),
             "127.0.0.1",
