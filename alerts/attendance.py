@@ -26,15 +26,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.cases import Condition
 from alerts.rules import RuleId
-from monitor.config import Staff
 from monitor.events import DeviceStatus, LeaveCategory, Punch, StaffState, StaffStatus, Verify
 from monitor.ids import DeviceId, EventId, StaffId
 from monitor.workdays import Span, WorkCalendar
+
+if TYPE_CHECKING:  # monitor.config mounts AttendanceConfig: no import cycle at run time
+    from monitor.config import Staff
 
 MAKEUP_PREFIX = "makeup:"
 _MINUTE = timedelta(minutes=1)

@@ -160,6 +160,39 @@ class _Case:
     cards: list[CardId] = field(default_factory=list)
     wake: datetime | None = None
 
+    @property
+    def key(self) -> str:
+        return self.assessment.case
+
+    @property
+    def subject(self) -> Subject:
+        a = self.assessment
+        return Subject(case=a.case, window=a.window, staff=a.staff)
+
+    @property
+    def owner(self) -> StaffId | None:
+        return self.assessment.staff
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return self.assessment.conditions
+
+
+_WATCH = "\0w:"  # heap keys of watches, apart from case ids
+
+
+@dataclass(slots=True)
+class _Watch:
+    """A subject other than a case (a window, an officer's day, a duty half-day): its
+    conditions are worked out by the caller (alerts/posts.py, attendance.py, duty.py)."""
+
+    key: str
+    subject: Subject
+    owner: StaffId | None
+    conditions: tuple[Condition, ...]
+    cards: list[CardId] = field(default_factory=list)
+    wake: datetime | None = None
+
 
 class CardEngine:
     """All cards of a hall. Feed it in journal order; `advance` fires what time makes due."""
@@ -171,6 +204,7 @@ class CardEngine:
         self.policy = policy
         self.roles = roles
         self.cases: dict[CaseId, _Case] = {}
+        self.watches: dict[str, _Watch] = {}
         self.cards: dict[CardId, Card] = {}
         self.refusals: list[tuple[CardCommand, Refusal]] = []
         self._heap: list[tuple[datetime, str]] = []
@@ -194,6 +228,24 @@ class CardEngine:
         rec.entries, rec.assessment = entries, assessment
         out += self._sync(rec, now)
         out += self._calendar_cards(rec.assessment, now)
+        return out
+
+    def on_conditions(
+        self,
+        key: str,
+        subject: Subject,
+        owner: StaffId | None,
+        conditions: tuple[Condition, ...],
+        now: datetime,
+    ) -> list[Transition]:
+        """The current conditions of a non-case subject; its cards follow as for cases."""
+        out = self.advance(now)
+        now = self._now or now
+        rec = self.watches.get(key)
+        if rec is None:
+            rec = self.watches[key] = _Watch(key, subject, owner, conditions)
+        rec.subject, rec.owner, rec.conditions = subject, owner, conditions
+        out += self._sync(rec, now)
         return out
 
     def on_command(self, cmd: CardCommand, now: datetime) -> list[Transition]:
@@ -246,7 +298,11 @@ class CardEngine:
             if key.startswith("\0year:"):
                 out += self._missing_card(int(key[6:]), at)
                 continue
-            rec = self.cases.get(CaseId(key))
+            rec: _Case | _Watch | None
+            if key.startswith(_WATCH):
+                rec = self.watches.get(key[len(_WATCH) :])
+            else:
+                rec = self.cases.get(CaseId(key))
             if rec is not None and rec.wake == at:
                 rec.wake = None
                 out += self._sync(rec, at)
@@ -274,13 +330,12 @@ class CardEngine:
 
     # --- the heart: conditions at `now` versus cards ---------------------------------------
 
-    def _sync(self, rec: _Case, now: datetime) -> list[Transition]:
-        a = rec.assessment
+    def _sync(self, rec: _Case | _Watch, now: datetime) -> list[Transition]:
         out: list[Transition] = []
         wanted: set[CardId] = set()
         wake: list[datetime] = []
-        for c in a.conditions:
-            key = card_id(c.rule, a.case, c.qualifier, c.start)
+        for c in rec.conditions:
+            key = card_id(c.rule, rec.key, c.qualifier, c.start)
             if c.start > now:
                 wake.append(c.start)
                 continue
@@ -300,8 +355,9 @@ class CardEngine:
         out.sort(key=lambda t: (t.ts, t.card))
         return out
 
-    def _raise(self, rec: _Case, key: CardId, c: Condition, out: list[Transition]) -> Card:
-        a = rec.assessment
+    def _raise(
+        self, rec: _Case | _Watch, key: CardId, c: Condition, out: list[Transition]
+    ) -> Card:
         rule = RULES[c.rule]
         answer_by = None
         if rule.level is Level.RED:
@@ -310,8 +366,8 @@ class CardEngine:
             id=key,
             rule=c.rule,
             level=rule.level,
-            subject=Subject(case=a.case, window=a.window, staff=a.staff),
-            owner=a.staff,
+            subject=rec.subject,
+            owner=rec.owner,
             raised_at=c.start,
             answer_by=answer_by,
             evidence=c.evidence,
@@ -396,9 +452,10 @@ class CardEngine:
         card.history.append(t)
         return t
 
-    def _sleep(self, rec: _Case, at: datetime | None) -> None:
+    def _sleep(self, rec: _Case | _Watch, at: datetime | None) -> None:
         if at is not None and at != rec.wake:
-            heapq.heappush(self._heap, (at, rec.assessment.case))
+            key = rec.key if isinstance(rec, _Case) else _WATCH + rec.key
+            heapq.heappush(self._heap, (at, key))
         rec.wake = at
 
     # --- calendar.missing --------------------------------------------------------------

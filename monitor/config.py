@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alerts.attendance import AttendanceConfig
+from alerts.duty import DutySlotConfig
+from alerts.posts import PostsConfig
 from monitor.ids import DeviceId, HallId, StaffId, WindowId
 
 date_type = date  # `date` is also a field name below
@@ -272,6 +275,12 @@ class HallConfig(_Model):
     )
     calendar: CalendarConfig = CalendarConfig()
     cards: CardsConfig = CardsConfig()
+    posts: PostsConfig = PostsConfig()
+    attendance: AttendanceConfig = AttendanceConfig()
+    duty: list[DutySlotConfig] = Field(
+        default_factory=list,
+        description="Leader-on-duty rota (领导值班, made quarterly; 002_…): date, half, leader.",
+    )
     departments: list[Department] = Field(min_length=1)
     staff: list[Staff] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
@@ -369,6 +378,10 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
     for i, season in enumerate(cfg.seasons):
         out.extend(f"seasons[{i}].{p}" for p in _session_problems(season.sessions))
     out.extend(_dupes("calendar.days", (d.date.isoformat() for d in cfg.calendar.days)))
+    leaders = {s.id for s in cfg.staff if s.role == "leader"}
+    for i, slot in enumerate(cfg.duty):
+        if slot.leader not in leaders:
+            out.append(f"duty[{i}].leader: {slot.leader!r} is not a staff member with role leader")
     if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
         out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")
     return out

@@ -205,7 +205,8 @@ class Daemon:
     def _refresh(self) -> None:
         """Lights, summary and display; with the state lock held."""
         if self._presenter is not None and self.supervision is not None:
-            self._presenter.refresh(self.supervision, self._now())
+            sup, now = self.supervision, self._now()
+            self._presenter.refresh(sup, now, unknown=sup.people.unknown_windows(now))
             self._refreshed = time.monotonic()
 
     def _store(self, out: list[Transition], tick: tuple[int, datetime] | None) -> None:

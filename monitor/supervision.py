@@ -18,9 +18,18 @@ from typing import Any
 from alerts.cards import CardEngine, CardState, Transition
 from alerts.rules import Policy
 from monitor.config import HallConfig, SeasonalTimetable, ServiceSession
-from monitor.events import CardCommand, CaseEvent, CaseKind
+from monitor.events import (
+    CardCommand,
+    CaseEvent,
+    CaseKind,
+    DeviceStatus,
+    Presence,
+    Punch,
+    StaffStatus,
+)
 from monitor.ids import StaffId
 from monitor.ingest import Recorded
+from monitor.people import People
 from monitor.state import HallState
 from monitor.workdays import DayOverride, Session, Timetable, WorkCalendar
 
@@ -76,6 +85,7 @@ class Supervision:
         self.state = HallState(zone=cfg.hall.zone)
         roles = {StaffId(s.id): s.role for s in cfg.staff}
         self.engine = CardEngine(work_calendar(cfg), policy(cfg), roles)
+        self.people = People(cfg, self.engine.calendar, self.engine)
         self.transitions = 0
 
     def apply(self, rec: Recorded) -> list[Transition]:
@@ -83,12 +93,26 @@ class Supervision:
             return []  # already applied: replay and live tail may overlap
         self.state.apply(rec.seq, rec.event)
         ev = rec.event
-        if isinstance(ev, CaseEvent):
-            out = self.engine.on_case_event(rec.seq, rec.event_id, ev, rec.received_at)
-        elif isinstance(ev, CardCommand):
-            out = self.engine.on_command(ev, rec.received_at)
-        else:
-            return []
+        now, eid = rec.received_at, rec.event_id
+        match ev:
+            case CaseEvent():
+                out = self.engine.on_case_event(rec.seq, eid, ev, now)
+            case CardCommand():
+                out = self.engine.on_command(ev, now)
+            case Presence():
+                self.people.presence(eid, ev)
+                return []
+            case Punch():
+                self.people.punch(eid, ev, now)
+                return []
+            case StaffStatus():
+                self.people.status(eid, ev)
+                return []
+            case DeviceStatus():
+                self.people.device(ev)
+                return []
+            case _:
+                return []
         self.transitions += len(out)
         return out
 
@@ -97,15 +121,16 @@ class Supervision:
         self.engine.policy = policy(cfg)
         self.engine.roles = {StaffId(s.id): s.role for s in cfg.staff}
         out = self.engine.recalendar(work_calendar(cfg), now)
+        self.people.cal = self.engine.calendar
         self.transitions += len(out)
         return out
 
     def due(self, now: datetime) -> bool:
         nxt = self.engine.next_due()
-        return nxt is not None and nxt <= now
+        return (nxt is not None and nxt <= now) or self.people.due(now)
 
     def tick(self, now: datetime) -> list[Transition]:
-        out = self.engine.advance(now)
+        out = self.people.tick(now) + self.engine.advance(now)
         self.transitions += len(out)
         return out
 

@@ -1,0 +1,267 @@
+"""People on post: feeds seat presence, statuses and punches to the pure rules, cards out.
+
+Windows (alerts/posts.py), attendance day sheets (alerts/attendance.py) and the leader on
+duty (alerts/duty.py) are worked out here from the events in journal order, with the receive
+time as `now`. What only time changes (a session closing, a silent clock's grace running out,
+the end of a duty half-day, the close of a half month) is recomputed at checkpoints fired by
+`tick`, which the daemon journals, so a replay recomputes at the same instants.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+
+from alerts.attendance import AttendanceConfig, DaySheet, PunchIn, build_sheet, heard_until
+from alerts.cards import CardEngine, Subject, Transition
+from alerts.duty import HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
+from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
+from monitor.config import HallConfig
+from monitor.events import DeviceKind, DeviceStatus, Presence, Punch, StaffStatus, Verify
+from monitor.ids import DeviceId, EventId, StaffId, WindowId
+from monitor.workdays import WorkCalendar
+
+_KEEP = timedelta(days=35)  # punches kept for the half-month quota and make-ups
+_EVERY = timedelta(minutes=15)  # attendance is looked at again this often in the day
+
+
+class People:
+    def __init__(self, cfg: HallConfig, cal: WorkCalendar, engine: CardEngine) -> None:
+        self.cfg, self.cal, self.engine = cfg, cal, engine
+        self.posts: PostsConfig = cfg.posts
+        self.attendance: AttendanceConfig = cfg.attendance
+        self.rota = rota_of(cfg.duty)
+        self.windows = {
+            w.window_id: WindowFacts(
+                w.window_id,
+                StaffId(w.a_post),
+                tuple(StaffId(b) for b in w.b_posts),
+                watched_by_neighbour=bool(w.neighbour),
+            )
+            for w in cfg.windows
+        }
+        self.camera_windows = {c.id: [WindowId(w) for w in c.windows] for c in cfg.cameras}
+        self.posts_of: dict[StaffId, list[WindowId]] = {}
+        for w in cfg.windows:
+            for who in (w.a_post, *w.b_posts):
+                self.posts_of.setdefault(StaffId(who), []).append(w.window_id)
+        self.staff = {s.staff_id: s for s in cfg.staff}
+        self.leaders = [s.staff_id for s in cfg.staff if s.role == "leader"]
+        self.statuses: dict[StaffId, list[tuple[EventId, StaffStatus]]] = {}
+        self.punches: dict[date, list[PunchIn]] = {}  # by the punch's own day
+        self._by_staff: dict[tuple[StaffId, date], list[PunchIn]] = {}
+        self._latest: dict[tuple[DeviceId, date], PunchIn] = {}
+        self._dirty_windows: set[WindowId] = set()
+        self._dirty_sheets: set[tuple[StaffId, date]] = set()
+        self._dirty_days: set[date] = set()
+        self._dirty_duty: set[date] = set()
+        self.clock_status: list[DeviceStatus] = []
+        self.unknown_now: dict[WindowId, tuple[tuple[datetime, datetime | None], ...]] = {}
+        self._checks: list[tuple[datetime, str]] = []
+        self._planned: set[date] = set()
+
+    # --- events: facts only; the rules run at the next tick (`flush`) --------------------
+
+    def presence(self, eid: EventId, ev: Presence) -> None:
+        facts = self.windows.get(ev.window)
+        if facts is not None:
+            facts.add_reading(Reading(ev.ts, ev.present, eid))
+            self._dirty_windows.add(ev.window)
+
+    def device(self, ev: DeviceStatus) -> None:
+        if ev.device_kind is DeviceKind.CLOCK:
+            self.clock_status.append(ev)
+            self._dirty_days.add(self._day(ev.ts))
+            return
+        for w in self.camera_windows.get(ev.device, []):
+            self.windows[w].camera(ev.online, ev.ts)
+            self._dirty_windows.add(w)
+
+    def status(self, eid: EventId, ev: StaffStatus) -> None:
+        self.statuses.setdefault(ev.staff, []).append((eid, ev))
+        self._dirty_windows.update(self.posts_of.get(ev.staff, []))
+        self._dirty_sheets.add((ev.staff, self._day(ev.start or ev.ts)))
+
+    def punch(self, eid: EventId, ev: Punch, received_at: datetime) -> None:
+        day = self._day(ev.ts)
+        self.punches.setdefault(day, []).append((eid, ev, received_at))
+        self._by_staff.setdefault((ev.staff, day), []).append((eid, ev, received_at))
+        last = self._latest.get((ev.device, day))
+        if ev.verify is not Verify.TEMPORARY and (last is None or last[1].ts < ev.ts):
+            self._latest[(ev.device, day)] = (eid, ev, received_at)
+        self._dirty_sheets.add((ev.staff, day))
+        if ev.staff in self.leaders:
+            self._dirty_duty.add(day)
+        self._plan(day)
+
+    # --- time --------------------------------------------------------------------------------
+
+    def due(self, now: datetime) -> bool:
+        dirty = self._dirty_windows or self._dirty_sheets or self._dirty_days or self._dirty_duty
+        return bool(dirty) or (bool(self._checks) and self._checks[0][0] <= now)
+
+    def tick(self, now: datetime) -> list[Transition]:
+        """New facts, then checkpoints at or before `now` (each at its own time)."""
+        out = self._flush(now)
+        self._plan(self._day(now))
+        while self._checks and self._checks[0][0] <= now:
+            at, what = heapq.heappop(self._checks)
+            kind, _, arg = what.partition(":")
+            day = date.fromisoformat(arg[:10])
+            if kind == "sheets":
+                out += self._sheets(day, None, at)
+            elif kind == "duty":
+                out += self._duty(day, at)
+            elif kind == "quota":
+                out += self._quota(HalfMonth.of(day), at)
+        return out
+
+    def _flush(self, now: datetime) -> list[Transition]:
+        out: list[Transition] = []
+        for w in sorted(self._dirty_windows):
+            out += self._window(w, now)
+        days = sorted(self._dirty_days)
+        for day in days:
+            out += self._sheets(day, None, now)
+        for sid, day in sorted(self._dirty_sheets):
+            if day not in self._dirty_days:
+                out += self._sheets(day, sid, now)
+        for day in sorted(self._dirty_duty):
+            out += self._duty(day, now)
+        self._dirty_windows, self._dirty_sheets = set(), set()
+        self._dirty_days, self._dirty_duty = set(), set()
+        return out
+
+    def _plan(self, day: date) -> None:
+        """The checkpoints of a day, once: every 15 minutes of the working day and after it."""
+        if day in self._planned:
+            return
+        self._planned.add(day)
+        self._forget(day)
+        if self.cal.is_working_day(day):
+            spans = self.cal.service_hours(day)
+            grace = timedelta(minutes=self.attendance.finalize_grace_min + 60)
+            t, end = spans[0][0] - timedelta(hours=1), spans[-1][1] + grace
+            while t <= end:
+                heapq.heappush(self._checks, (t, f"sheets:{day.isoformat()}"))
+                t += _EVERY
+            for slot in (s for s in self.rota if s.day == day):
+                for at in checkpoints(slot, self.cal, self.attendance):
+                    heapq.heappush(self._checks, (at, f"duty:{day.isoformat()}"))
+        half = HalfMonth.of(day)
+        if day == half.first or day == half.last or day.day in (1, 16):
+            heapq.heappush(self._checks, (half.closes(self.cal), f"quota:{half.first}"))
+
+    def _forget(self, day: date) -> None:
+        horizon = datetime.combine(day, time(), self.cal.zone) - _KEEP
+        for d in [d for d in self.punches if d < horizon.date()]:
+            del self.punches[d]
+        self._by_staff = {k: v for k, v in self._by_staff.items() if k[1] >= horizon.date()}
+        self._latest = {k: v for k, v in self._latest.items() if k[1] >= horizon.date()}
+        self.clock_status = [s for s in self.clock_status if s.ts >= horizon]
+        for facts in self.windows.values():
+            facts.forget_before(datetime.combine(day, time(), self.cal.zone) - timedelta(days=1))
+
+    # --- the rules -----------------------------------------------------------------------
+
+    def _window(self, window: WindowId, now: datetime) -> list[Transition]:
+        facts = self.windows[window]
+        a = assess_window(facts, self.statuses, self.cal, self.posts)
+        self.unknown_now[window] = a.unknown
+        subject = Subject(window=window, staff=facts.a_post)
+        return self.engine.on_conditions(
+            f"window:{window}", subject, facts.a_post, a.conditions, now
+        )
+
+    def sheets(self, day: date, now: datetime) -> list[DaySheet]:
+        """Every officer's sheet for `day` as known at `now` (the leader's daily sheet)."""
+        heard = self._heard(now)
+        out = []
+        for sid in sorted(self.staff):
+            sheet = self._sheet(sid, day, heard, now)
+            if sheet is not None:
+                out.append(sheet)
+        return out
+
+    def _sheets(self, day: date, only: StaffId | None, now: datetime) -> list[Transition]:
+        heard = self._heard(now)
+        out: list[Transition] = []
+        for sid in [only] if only is not None else sorted(self.staff):
+            if sid not in self.staff or self.staff[sid].role == "supervisor":
+                continue
+            sheet = self._sheet(sid, day, heard, now)
+            if sheet is None:
+                continue
+            posts = self.posts_of.get(sid)
+            window = posts[0] if posts else None
+            subject = Subject(window=window, staff=sid)
+            out += self.engine.on_conditions(
+                f"attendance:{sid}:{day.isoformat()}", subject, sid, sheet.conditions, now
+            )
+        return out
+
+    def _sheet(
+        self, sid: StaffId, day: date, heard: dict[DeviceId, datetime | None], now: datetime
+    ) -> DaySheet | None:
+        near = [*self._by_staff.get((sid, day - timedelta(days=1)), [])]
+        near += self._by_staff.get((sid, day), [])
+        near += self._by_staff.get((sid, day + timedelta(days=1)), [])
+        return build_sheet(
+            self.staff[sid],
+            day,
+            near,
+            self.statuses.get(sid, []),
+            self.clock_status,
+            heard,
+            self.cal,
+            self.attendance,
+            now,
+        )
+
+    def _heard(self, now: datetime) -> dict[DeviceId, datetime | None]:
+        today = self._day(now)
+        vouch = [  # a clock uploads in order: its latest real punch vouches for the rest
+            p for (_, day), p in self._latest.items() if day in (today, today - timedelta(days=1))
+        ]
+        return {
+            DeviceId(c.id): heard_until(
+                DeviceId(c.id), vouch, self.clock_status, now, self.attendance
+            )
+            for c in self.cfg.clocks
+        }
+
+    def _leader_punches(self, days: Iterable[date]) -> list[PunchIn]:
+        return [p for d in days for sid in self.leaders for p in self._by_staff.get((sid, d), [])]
+
+    def _duty(self, day: date, now: datetime) -> list[Transition]:
+        out: list[Transition] = []
+        heard = self._heard(now)
+        for slot in (s for s in self.rota if s.day == day):
+            punches = self._leader_punches([day])
+            r = assess_duty(slot, punches, self.cal, self.attendance, now, clocks_heard_until=heard)
+            key = f"duty:{day.isoformat()}:{slot.half}:{slot.leader}"
+            subject = Subject(staff=slot.leader)
+            out += self.engine.on_conditions(key, subject, slot.leader, r.conditions, now)
+        return out
+
+    def _quota(self, half: HalfMonth, now: datetime) -> list[Transition]:
+        out: list[Transition] = []
+        punches = self._leader_punches(half.days())
+        misses = quota_missed(self.leaders, self.rota, punches, half, self.cal, self.attendance)
+        for m in misses:
+            key = f"quota:{half.first.isoformat()}:{m.leader}"
+            subject = Subject(staff=m.leader)
+            out += self.engine.on_conditions(key, subject, m.leader, (m.condition,), now)
+        return out
+
+    def _day(self, t: datetime) -> date:
+        return t.astimezone(self.cal.zone).date()
+
+    def unknown_windows(self, now: datetime) -> set[WindowId]:
+        """Windows whose seat nobody can see right now (camera offline or silent)."""
+        return {
+            w
+            for w, spans in self.unknown_now.items()
+            if any(s <= now and (e is None or now < e) for s, e in spans)
+        }
