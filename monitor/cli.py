@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from monitor import logs
@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--by", default="hall", choices=["hall", "window", "staff", "day", "month"])
     stats.add_argument("--window", help="only this window")
     stats.add_argument("--csv", action="store_true", help="CSV with Chinese headers")
+    query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
+    query.add_argument("--config", required=True, type=Path)
+    query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
+    query.add_argument("--from", dest="start", type=_date, help="YYYY-MM-DD (default: today)")
+    query.add_argument("--to", dest="end", type=_date, help="YYYY-MM-DD, inclusive")
+    query.add_argument("--tag", action="append", default=[], help="KEY=VALUE, e.g. window=W03")
     demo = sub.add_parser("demo", help="broker, daemon and store on this machine, nothing else")
     demo.add_argument("--data-dir", type=Path, default=Path("hallwatch-demo"))
     demo.add_argument("--mqtt-port", type=int, default=1883)
@@ -112,6 +118,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _rejects(args)
     if args.command == "stats":
         return _stats(args)
+    if args.command == "query":
+        return _query(args)
     return _demo(args)
 
 
@@ -164,6 +172,30 @@ def _stats(args: argparse.Namespace) -> int:
     where = f" 窗口 {args.window}" if args.window else ""
     _out(f"{cfg.hall.name} 办件统计 {args.start} 至 {args.end}{where}")
     _out(stats.render_table(rows))
+    return EXIT_OK
+
+
+def _query(args: argparse.Namespace) -> int:
+    from monitor.localstore import LocalStore, render_query
+
+    cfg = load_config(args.config)
+    if cfg.timeseries.url is not None:
+        sys.stderr.write(f"points go to {cfg.timeseries.url}: query them there (Grafana)\n")
+        return EXIT_CONFIG
+    store = LocalStore.open(cfg.journal.data_dir)
+    try:
+        if args.measurement is None:
+            _out("\n".join(store.measurements()))
+            return EXIT_OK
+        zone = cfg.hall.zone
+        first = args.start or datetime.now(zone).date()
+        last = args.end or first
+        start = datetime.combine(first, datetime.min.time(), zone)
+        end = datetime.combine(last, datetime.min.time(), zone) + timedelta(days=1)
+        tags = dict(t.split("=", 1) for t in args.tag)
+        _out(render_query(store.query(args.measurement, start, end, tags), zone))
+    finally:
+        store.close()
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from alerts.attendance import AttendanceConfig
 from alerts.duty import DutySlotConfig
 from alerts.posts import PostsConfig
+from alerts.sinks import TimeSeriesConfig
 from monitor.ids import DeviceId, HallId, StaffId, WindowId
 
 date_type = date  # `date` is also a field name below
@@ -276,6 +277,7 @@ class HallConfig(_Model):
     calendar: CalendarConfig = CalendarConfig()
     cards: CardsConfig = CardsConfig()
     posts: PostsConfig = PostsConfig()
+    timeseries: TimeSeriesConfig = TimeSeriesConfig()
     attendance: AttendanceConfig = AttendanceConfig()
     duty: list[DutySlotConfig] = Field(
         default_factory=list,

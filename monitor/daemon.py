@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from alerts.cards import Transition
+from alerts.points import points_for_transition
 from monitor import __version__
 from monitor.config import ConfigError, HallConfig, load_config, read_secret
 from monitor.display import DisplayHub
 from monitor.events import CaseEvent
 from monitor.ingest import Classifier, Ingestor, Recorded, Rules
 from monitor.journal import Journal
+from monitor.localstore import open_sink
 from monitor.mqtt import MqttLink
 from monitor.outbox import OutboxSender, rows
 from monitor.outputs import Presenter
@@ -68,6 +70,7 @@ class Daemon:
         self.display = DisplayHub(config.hall.zone, now=now)
         self._presenter: Presenter | None = None
         self._refreshed = 0.0
+        self.sink_full = 0
         self.where: Started | None = None
 
     def request_reload(self) -> None:
@@ -89,8 +92,14 @@ class Daemon:
         cfg = self.config
         sup, regenerated = replay(journal, cfg)
         self.supervision, self._journal = sup, journal
+        self.sink = open_sink(
+            cfg.timeseries,
+            cfg.journal.data_dir,
+            config_path=self.config_path,
+            on_full=self._sink_full,
+        )
         # Transitions of events committed just before a crash are stored now (once, by id).
-        journal.record_outputs(rows(cfg.hall.id, regenerated), None, self._now())
+        self._store(regenerated, None)
         holder: list[Ingestor] = []
         link = MqttLink(
             cfg.broker, cfg.client_id, cfg.hall.id, lambda m: holder[0].submit(m), password
@@ -109,7 +118,9 @@ class Daemon:
         self.ingestor, self.link = ingestor, link
         routes = {**self._routes(journal, ingestor, link), **self.display.routes()}
         web = WebServer(cfg.web.listen, cfg.web.port, routes)
-        self._presenter = Presenter(cfg, lambda t, p, r: link.publish(t, p, retain=r), self.display)
+        self._presenter = Presenter(
+            cfg, lambda t, p, r: link.publish(t, p, retain=r), self.display, self.sink.write
+        )
         with self._state_lock:
             self._presenter.refresh(sup, self._now())
         writer_stop = threading.Event()
@@ -118,6 +129,7 @@ class Daemon:
         self._sender = sender
         sender_thread = _supervised("outbox", lambda: sender.run(writer_stop), writer_stop)
         web.start()
+        self.sink.start()
         writer.start()
         sender_thread.start()
         link.start()
@@ -132,6 +144,7 @@ class Daemon:
         sender_thread.join(timeout=5)
         link.stop()
         self.display.close()
+        self.sink.close()
         web.stop()
         logger.info("stopped; journal holds %d events", journal.event_count())
         return code
@@ -210,12 +223,32 @@ class Daemon:
             self._refreshed = time.monotonic()
 
     def _store(self, out: list[Transition], tick: tuple[int, datetime] | None) -> None:
+        """Transitions to the time series (new ones), then to the journal's outbox.
+
+        The time series first: after a crash in between, the replay finds them new again and
+        writes the same points, which the server overwrites (same series, same instant).
+        """
         if not out and tick is None:
             return
         assert self._journal is not None
-        self._journal.record_outputs(rows(self.config.hall.id, out), tick, self._now())
+        hall = self.config.hall.id
+        stored = rows(hall, out)
+        known = self._journal.known_outputs([r.id for r in stored])
+        points = [
+            pt
+            for t, r in zip(out, stored, strict=True)
+            if r.id not in known
+            for pt in points_for_transition(hall, t)
+        ]
+        if points and not self.sink.write(points):
+            logger.error("time-series outbox full: %d points refused", len(points))
+        self._journal.record_outputs(stored, tick, self._now())
         if self._sender is not None:
             self._sender.wake.set()
+
+    def _sink_full(self, refused: int) -> None:
+        logger.error("time-series outbox is full (%d points refused): is the server down?", refused)
+        self.sink_full += 1
 
     def state_digest(self) -> str:
         with self._state_lock:

@@ -211,6 +211,17 @@ class Journal:
                 raise
         return added
 
+    def known_outputs(self, ids: Sequence[str]) -> set[str]:
+        """Which of these output ids the outbox already holds."""
+        found: set[str] = set()
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i : i + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(f"SELECT id FROM outbox WHERE id IN ({marks})", chunk)
+                found.update(r[0] for r in rows)
+        return found
+
     def ticks(self) -> list[tuple[int, datetime]]:
         with self._lock:
             rows = self._conn.execute("SELECT after_seq, at FROM ticks ORDER BY seq").fetchall()

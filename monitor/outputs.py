@@ -8,7 +8,7 @@ gets the same snapshot.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
 from alerts.lights import (
@@ -21,6 +21,7 @@ from alerts.lights import (
     summary_payload,
     window_lights,
 )
+from alerts.points import Point, points_for_lights
 from alerts.stats import compute
 from monitor.config import HallConfig
 from monitor.display import DisplayHub, snapshot
@@ -33,9 +34,16 @@ Publish = Callable[[str, bytes, bool], None]  # topic, payload, retain
 
 
 class Presenter:
-    def __init__(self, cfg: HallConfig, publish: Publish, display: DisplayHub) -> None:
+    def __init__(
+        self,
+        cfg: HallConfig,
+        publish: Publish,
+        display: DisplayHub,
+        write_points: Callable[[Sequence[Point]], bool] | None = None,
+    ) -> None:
         self.cfg = cfg
         self._publish = publish
+        self._write_points = write_points
         self.display = display
         self.lights: dict[WindowId, Light] = {}
         self.totals: HallTotals | None = None
@@ -54,8 +62,13 @@ class Presenter:
         local = now.astimezone(cfg.hall.zone)
         windows = [w.window_id for w in cfg.windows]
         lights = window_lights(sup.engine.cards.values(), windows, set(unknown))
-        for light in changed(self.lights, lights):
+        moved = changed(self.lights, lights)
+        for light in moved:
             self._publish(f"hall/{hall}/light/{light.window}", light_payload(light, local), True)
+        if moved and self._write_points is not None:
+            levels = {str(light.window): light.level.value for light in moved}
+            counts = {str(light.window): len(light.cards) for light in moved}
+            self._write_points(points_for_lights(hall, levels, now, counts))
         for window in removed(self.lights, lights):
             self._publish(f"hall/{hall}/light/{window}", b"", True)
         self.lights = lights

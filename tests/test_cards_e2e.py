@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,3 +135,13 @@ def test_case_events_in_card_transitions_out(
     cases.disconnect()
     console.close()
     assert daemon.stop() == 0
+    # No InfluxDB configured: the same transitions are in the local time-series store.
+    span = ["--from", (now - timedelta(days=40)).date().isoformat()]
+    span += ["--to", (now + timedelta(days=1)).date().isoformat(), "--tag", "window=W03"]
+    listing = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "query", "--config", str(cfg), "card", *span],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert red["card"] in listing and "escalated" in listing
