@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from alerts.rules import RULES
 from monitor import logs
 from monitor.config import ConfigError, HallConfig, load_config
 from monitor.daemon import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Daemon
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--by", default="hall", choices=["hall", "window", "staff", "day", "month"])
     stats.add_argument("--window", help="only this window")
     stats.add_argument("--csv", action="store_true", help="CSV with Chinese headers")
+    att = sub.add_parser("attendance", help="the leader's daily attendance sheet (考勤日报)")
+    att.add_argument("--config", required=True, type=Path)
+    att.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
+    att.add_argument("--html", type=Path, help="also write an A4 printable page here")
+    att.add_argument("--csv", type=Path, help="also write a CSV (UTF-8 with BOM) here")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
     query.add_argument("--config", required=True, type=Path)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
@@ -120,6 +126,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _stats(args)
     if args.command == "query":
         return _query(args)
+    if args.command == "attendance":
+        return _attendance(args)
     return _demo(args)
 
 
@@ -172,6 +180,40 @@ def _stats(args: argparse.Namespace) -> int:
     where = f" 窗口 {args.window}" if args.window else ""
     _out(f"{cfg.hall.name} 办件统计 {args.start} 至 {args.end}{where}")
     _out(stats.render_table(rows))
+    return EXIT_OK
+
+
+def _attendance(args: argparse.Namespace) -> int:
+    from alerts import daysheet
+
+    cfg = load_config(args.config)
+    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
+    try:
+        sup, _ = replay(journal, cfg)
+    finally:
+        journal.close()
+    zone = cfg.hall.zone
+    now = datetime.now(UTC)
+    day = args.date or now.astimezone(zone).date()
+    sheets = sup.people.sheets(day, now)
+    duty = sup.people.duty_outcomes(day, now)
+    names = {s.id: s.name for s in cfg.staff}
+    cards = [
+        daysheet.CardLine(
+            at=c.raised_at,
+            level_zh="红牌" if c.level.value == "red" else "黄牌",
+            title_zh=RULES[c.rule].title_zh,
+            subject=names.get(c.subject.staff or "", c.subject.window or ""),
+        )
+        for c in sorted(sup.engine.cards.values(), key=lambda c: (c.raised_at, c.id))
+        if c.raised_at.astimezone(zone).date() == day and not c.rule.value.startswith("case.")
+    ]
+    sys.stdout.write(daysheet.render_text(sheets, day, cfg.hall.name, duty=duty, cards=cards))
+    if args.html is not None:
+        page = daysheet.render_html(sheets, day, cfg.hall.name, duty=duty, cards=cards)
+        args.html.write_text(page, encoding="utf-8")
+    if args.csv is not None:
+        args.csv.write_text(daysheet.render_csv(sheets, day, cfg.hall.name), encoding="utf-8")
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 from alerts.attendance import AttendanceConfig, DaySheet, PunchIn, build_sheet, heard_until
 from alerts.cards import CardEngine, Subject, Transition
-from alerts.duty import HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
+from alerts.duty import DutyOutcome, HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
 from monitor.config import HallConfig
 from monitor.events import DeviceKind, DeviceStatus, Presence, Punch, StaffStatus, Verify
@@ -234,12 +234,19 @@ class People:
     def _leader_punches(self, days: Iterable[date]) -> list[PunchIn]:
         return [p for d in days for sid in self.leaders for p in self._by_staff.get((sid, d), [])]
 
+    def duty_outcomes(self, day: date, now: datetime) -> list[DutyOutcome]:
+        heard = self._heard(now)
+        punches = self._leader_punches([day])
+        return [
+            assess_duty(slot, punches, self.cal, self.attendance, now, clocks_heard_until=heard)
+            for slot in self.rota
+            if slot.day == day
+        ]
+
     def _duty(self, day: date, now: datetime) -> list[Transition]:
         out: list[Transition] = []
-        heard = self._heard(now)
-        for slot in (s for s in self.rota if s.day == day):
-            punches = self._leader_punches([day])
-            r = assess_duty(slot, punches, self.cal, self.attendance, now, clocks_heard_until=heard)
+        for r in self.duty_outcomes(day, now):
+            slot = r.slot
             key = f"duty:{day.isoformat()}:{slot.half}:{slot.leader}"
             subject = Subject(staff=slot.leader)
             out += self.engine.on_conditions(key, subject, slot.leader, r.conditions, now)

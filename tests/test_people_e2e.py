@@ -1,0 +1,110 @@
+"""End to end through real Mosquitto: a scripted morning of punches, seat presence and
+statuses gives the expected cards and window lights (issue 4)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.brokers import Mosquitto
+from tests.hall import HALL
+from tests.running import DaemonProcess, free_port, wait_until, write_config
+from tests.test_cards_e2e import Console, _lights
+
+pytestmark = pytest.mark.integration
+
+DAY = datetime(2026, 11, 20, tzinfo=ZoneInfo("Asia/Shanghai"))  # a working Friday, past
+
+
+def at(hh: int, mm: int) -> str:
+    return DAY.replace(hour=hh, minute=mm).isoformat()
+
+
+def _client(broker: Mosquitto, user: str) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{user}")
+    c.username_pw_set(user, broker.password(user))
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def _send(c: mqtt.Client, topic: str, doc: dict[str, Any]) -> None:
+    c.publish(f"hall/{HALL}/{topic}", json.dumps(doc, ensure_ascii=False), qos=1).wait_for_publish(
+        10
+    )
+
+
+def test_a_scripted_morning_gives_the_expected_cards_and_lights(
+    mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    web = free_port()
+    cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
+    daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
+    daemons.append(daemon)
+    daemon.start()
+    console = Console(mosquitto)
+    lights = _lights(mosquitto)
+    clock, cam, office = (_client(mosquitto, u) for u in ("CLK-EAST", "CAM1", "case-system"))
+
+    _send(clock, "clock/CLK-EAST/punch", {"staff": "S001", "ts": at(8, 20), "verify": "card"})
+    _send(clock, "clock/CLK-EAST/punch", {"staff": "S005", "ts": at(8, 52), "verify": "face"})
+    leave = {"state": "leave", "category": "sick", "approved_by": "L001", "ts": at(8, 0)}
+    leave |= {"from": at(8, 0), "until": at(17, 30)}
+    _send(office, "staff/S003/status", leave)
+    # W03's seat: occupied from 08:30, empty 09:00-09:20 with no notice, occupied again.
+    for minute in range(30, 120):
+        t = DAY.replace(hour=8) + timedelta(minutes=minute)
+        present = not 60 <= minute < 80
+        doc = {"window": "W03", "present": present, "persons": int(present), "ts": t.isoformat()}
+        _send(cam, "camera/CAM1/presence", doc)
+
+    def rules() -> set[str]:
+        with console._lock:
+            return {t["rule"] for t in console.seen if t["state"] == "raised"}
+
+    wanted = {"post.unstaffed.warning", "post.unstaffed", "attendance.absent_half_day"}
+    wait_until(lambda: wanted <= rules(), 60, f"cards {wanted}")
+    with console._lock:
+        red = next(t for t in console.seen if t["rule"] == "post.unstaffed")
+        late = next(t for t in console.seen if t["rule"] == "attendance.absent_half_day")
+    assert red["subject"]["window"] == "W03"
+    assert datetime.fromisoformat(red["ts"]) == datetime.fromisoformat(at(9, 15))  # 15 min
+    assert late["subject"]["staff"] == "S005"
+    with console._lock:
+        about_s003 = [
+            t
+            for t in console.seen
+            if t["subject"].get("staff") == "S003" and t["ts"].startswith("2026-11-20")
+        ]
+    bad = [
+        (t["rule"], t["state"], t["ts"], t["reason"])
+        for t in about_s003
+        if t["rule"].startswith("attendance.")
+    ]
+    assert not bad, bad  # on sick leave
+    # CAM1 has been silent since that morning: its windows are unknown, never "empty".
+    wait_until(lambda: lights.get("W03", {}).get("level") == "unknown", 30, "W03 unknown")
+    assert lights["W11"]["level"] == "green"
+
+    day_args = ["--date", "2026-11-20", "--html", str(tmp_path / "sheet.html")]
+    sheet = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "attendance", "--config", str(cfg), *day_args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "考勤日报" in sheet and "值班领导签字" in (tmp_path / "sheet.html").read_text()
+    for c in (clock, cam, office):
+        c.disconnect()
+        c.loop_stop()
+    console.close()
+    assert daemon.stop() == 0
