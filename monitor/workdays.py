@@ -175,6 +175,7 @@ class WorkCalendar:
         self._overrides = _index_overrides(overrides)
         self._complete = frozenset(complete_years)
         self._days: dict[date, _Day] = {}
+        self._unknown: dict[tuple[int, int], frozenset[int]] = {}
 
     @property
     def zone(self) -> tzinfo:
@@ -186,7 +187,12 @@ class WorkCalendar:
     def unknown_years(self, a: date, b: date) -> frozenset[int]:
         """Years of unknown schedule among the local days from `a` to `b` (either order)."""
         first, last = sorted((self._local_date(a).year, self._local_date(b).year))
-        return frozenset(y for y in range(first, last + 1) if not self.year_known(y))
+        key = (first, last)
+        found = self._unknown.get(key)
+        if found is None:  # one shared set per span: a million open cases hold references
+            found = frozenset(y for y in range(first, last + 1) if not self.year_known(y))
+            self._unknown[key] = found
+        return found
 
     def day_status(self, d: date) -> DayStatus:
         return self._day(self._local_date(d)).status
