@@ -355,9 +355,7 @@ class CardEngine:
         out.sort(key=lambda t: (t.ts, t.card))
         return out
 
-    def _raise(
-        self, rec: _Case | _Watch, key: CardId, c: Condition, out: list[Transition]
-    ) -> Card:
+    def _raise(self, rec: _Case | _Watch, key: CardId, c: Condition, out: list[Transition]) -> Card:
         rule = RULES[c.rule]
         answer_by = None
         if rule.level is Level.RED:

@@ -6,15 +6,14 @@ unknown keys, every problem reported at once with its key path, no I/O in valida
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from monitor.config import BrokerConfig, ConfigError, Ident
+from monitor.config import BrokerConfig, Ident, read_toml, validate
 from monitor.events import Verify
 
 Serial = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]
@@ -125,37 +124,9 @@ def _cross_problems(cfg: ZkConfig) -> list[str]:
     return out
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def parse_zk_config(data: dict[str, Any], source: str = "<zkpush config>") -> ZkConfig:
-    try:
-        cfg = ZkConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append(f"{_loc(err['loc'])}: {msg}")
-        raise ConfigError(source, problems) from exc
-    problems = _cross_problems(cfg)
-    if problems:
-        raise ConfigError(source, problems)
-    return cfg
+    return validate(ZkConfig, data, source, _cross_problems)
 
 
 def load_zk_config(path: Path) -> ZkConfig:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), [f"not UTF-8 at byte {exc.start}"]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"TOML syntax: {exc}"]) from exc
-    return parse_zk_config(data, str(path))
+    return parse_zk_config(read_toml(path), str(path))

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, time
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -406,37 +406,52 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def parse_config(data: dict[str, Any], source: str = "<config>") -> HallConfig:
-    """Validate a decoded TOML document; raise ConfigError listing every problem."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(
+    model: type[M],
+    data: dict[str, Any],
+    source: str,
+    cross: Callable[[M], list[str]] = lambda _m: [],
+) -> M:
+    """A typed model from decoded TOML, or ConfigError with every problem and its key path."""
     try:
-        cfg = HallConfig.model_validate(data)
+        cfg = model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"{_loc(err['loc'])}: {msg}")
         raise ConfigError(source, problems) from exc
-    problems = _cross_problems(cfg)
+    problems = cross(cfg)
     if problems:
         raise ConfigError(source, problems)
     return cfg
 
 
-def load_config(path: str | os.PathLike[str]) -> HallConfig:
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A TOML file as data; unreadable, non-UTF-8 or bad syntax is a ConfigError."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(str(p), [f"cannot read file: {exc.strerror}"]) from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(str(p), [f"not UTF-8 at byte {exc.start}"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), [f"TOML syntax: {exc}"]) from exc
-    return parse_config(data, str(p))
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> HallConfig:
+    """Validate a decoded TOML document; raise ConfigError listing every problem."""
+    return validate(HallConfig, data, source, _cross_problems)
+
+
+def load_config(path: str | os.PathLike[str]) -> HallConfig:
+    return parse_config(read_toml(path), str(path))
 
 
 def read_secret(name: str, config_path: Path | None) -> str:
