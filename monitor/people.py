@@ -104,7 +104,7 @@ class People:
     def tick(self, now: datetime) -> list[Transition]:
         """New facts, then checkpoints at or before `now` (each at its own time)."""
         out = self._flush(now)
-        self._plan(self._day(now))
+        self._plan_until(self._day(now))
         while self._checks and self._checks[0][0] <= now:
             at, what = heapq.heappop(self._checks)
             kind, _, arg = what.partition(":")
@@ -132,6 +132,15 @@ class People:
         self._dirty_windows, self._dirty_sheets = set(), set()
         self._dirty_days, self._dirty_duty = set(), set()
         return out
+
+    def _plan_until(self, today: date) -> None:
+        """Every day since the last one planned: a daemon that was down catches up on them."""
+        if self._planned:
+            day = max(self._planned) + timedelta(days=1)
+            while day < today:
+                self._plan(day)
+                day += timedelta(days=1)
+        self._plan(today)
 
     def _plan(self, day: date) -> None:
         """The checkpoints of a day, once: every 15 minutes of the working day and after it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
@@ -147,3 +147,26 @@ def test_the_lunch_break_does_not_count() -> None:
     a = assess_window(f, {}, CAL, CFG)
     warn = next(c for c in a.conditions if c.rule is RuleId.POST_UNSTAFFED_WARNING)
     assert warn.start == MON.replace(hour=14, minute=3)
+
+
+def test_checkpoints_fire_on_a_swapped_saturday_never_on_a_holiday_and_catch_up() -> None:
+    """The time-driven checks follow the calendar (2026: 10-10 worked, 10-01..07 off), and a
+    daemon down for days runs every missed day's checks at their own times (issue 4)."""
+    from alerts.cards import CardEngine
+    from monitor.people import People
+    from monitor.supervision import policy
+
+    cfg = example()
+    people = People(cfg, CAL, CardEngine(CAL, policy(cfg), {}))
+    people.tick(datetime(2026, 9, 29, 20, 0, tzinfo=ZONE))
+    people.tick(datetime(2026, 10, 12, 20, 0, tzinfo=ZONE))  # down from 09-30 to 10-12
+    assert not people.due(datetime(2026, 10, 12, 20, 0, tzinfo=ZONE))
+    planned = sorted(d.isoformat() for d in people._planned if CAL.is_working_day(d))
+    assert "2026-10-10" in planned and "2026-10-09" in planned and "2026-09-30" in planned
+    assert {date(2026, 10, 2), date(2026, 10, 11)} <= people._planned  # looked at, off
+    # Off days are looked at, but no sheet checkpoint is ever planned on them.
+    people2 = People(cfg, CAL, CardEngine(CAL, policy(cfg), {}))
+    people2._plan(date(2026, 10, 2))
+    assert not [c for c in people2._checks if c[1].startswith("sheets:")]
+    people2._plan(date(2026, 10, 10))
+    assert [c for c in people2._checks if c[1] == "sheets:2026-10-10"]
