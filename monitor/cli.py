@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     att.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
     att.add_argument("--html", type=Path, help="also write an A4 printable page here")
     att.add_argument("--csv", type=Path, help="also write a CSV (UTF-8 with BOM) here")
+    rep_m = sub.add_parser("report", help="monthly efficiency report (效能考评): HTML and XLSX")
+    rep_m.add_argument("--config", required=True, type=Path)
+    rep_m.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    rep_m.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
     query.add_argument("--config", required=True, type=Path)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
@@ -128,6 +132,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _query(args)
     if args.command == "attendance":
         return _attendance(args)
+    if args.command == "report":
+        return _report(args)
     return _demo(args)
 
 
@@ -180,6 +186,49 @@ def _stats(args: argparse.Namespace) -> int:
     where = f" 窗口 {args.window}" if args.window else ""
     _out(f"{cfg.hall.name} 办件统计 {args.start} 至 {args.end}{where}")
     _out(stats.render_table(rows))
+    return EXIT_OK
+
+
+def _month(text: str) -> tuple[int, int]:
+    try:
+        year, month = (int(x) for x in text.split("-"))
+        date(year, month, 1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month YYYY-MM") from exc
+    return year, month
+
+
+def _report(args: argparse.Namespace) -> int:
+    from alerts import report, scores
+    from alerts.stats import compute
+
+    cfg = load_config(args.config)
+    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
+    try:
+        sup, _ = replay(journal, cfg)  # the journal, not live state: a closed month reruns equal
+    finally:
+        journal.close()
+    cal, now, month = sup.engine.calendar, datetime.now(UTC), args.month
+    cases = [r.assessment for r in sup.engine.cases.values()]
+    officers = [s.id for s in cfg.staff if s.role == "officer"]
+    windows = [w.id for w in cfg.windows]
+    result = scores.score_month(
+        sup.engine.cards.values(), cfg.scores, month, cal.zone, now, windows, officers
+    )
+    start, end = scores.month_bounds(month, cal.zone)
+    last = (end - timedelta(days=1)).date()
+    rows = compute(cases, sup.state.ratings, cal, start.date(), last, "window", total=True)
+    sat = scores.satisfaction(sup.state.ratings, scores.completions_from(cases), now, cal)
+    name = f"hallwatch-{cfg.hall.id}-{month[0]}-{month[1]:02d}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    html_path, xlsx_path = args.out / f"{name}.html", args.out / f"{name}.xlsx"
+    html_path.write_text(
+        report.render_html(result, rows, sat, cfg.hall.name, month), encoding="utf-8"
+    )
+    xlsx_path.write_bytes(report.render_xlsx(result, rows, sat, cfg.hall.name, month))
+    state = "本月已结束" if result.closed else "本月尚未结束，数字会变"
+    _out(f"{cfg.hall.name} {month[0]}年{month[1]}月 效能考评（{state}）")
+    _out(f"  {html_path}\n  {xlsx_path}")
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from alerts.attendance import AttendanceConfig
 from alerts.duty import DutySlotConfig
 from alerts.posts import PostsConfig
+from alerts.scores import ScoresConfig
 from alerts.sinks import TimeSeriesConfig
 from monitor.ids import DeviceId, HallId, StaffId, WindowId
 
@@ -278,6 +279,7 @@ class HallConfig(_Model):
     cards: CardsConfig = CardsConfig()
     posts: PostsConfig = PostsConfig()
     timeseries: TimeSeriesConfig = TimeSeriesConfig()
+    scores: ScoresConfig = ScoresConfig()
     attendance: AttendanceConfig = AttendanceConfig()
     duty: list[DutySlotConfig] = Field(
         default_factory=list,

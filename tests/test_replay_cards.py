@@ -189,3 +189,17 @@ def test_late_uploads_end_with_the_same_cards_at_their_true_times(tmp_path: Path
     for card in voided:
         assert [t.state for t in card.history][-1] is CardState.CLOSED
         assert card.history[0].state is CardState.RAISED  # the raise stays on the record
+
+
+def test_report_command_writes_the_monthly_html_and_xlsx(tmp_path: Path) -> None:
+    run_live(tmp_path / "data", in_order(story(seed=5, at_least=500)))
+    cfg = write_config(tmp_path, 1883, None)
+    out = tmp_path / "out"
+    args = ["report", "--config", str(cfg), "--month", "2026-10", "--out", str(out)]
+    said = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, check=True
+    ).stdout
+    assert "效能考评（本月已结束）" in said
+    page = (out / "hallwatch-demo-county-2026-10.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "扣分" in page
+    assert (out / "hallwatch-demo-county-2026-10.xlsx").read_bytes()[:2] == b"PK"

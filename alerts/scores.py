@@ -1,0 +1,471 @@
+"""Monthly efficiency scores (效能考评), star levels and good/bad reviews. Pure.
+
+Cards in, a month's scores out. Deduction rules are data (`ScoresConfig.rules`): a hall changes
+points, who is charged and the monthly cap without code. What counts (the hearing, 陈述申辩,
+seed 000_… 八(八)), per card, at `now`:
+- voided (its last transition is `void`: the condition never held): never counts;
+- revoked at any time: never counts;
+- upheld: counts;
+- answered and not yet decided: pending (shown, not deducted);
+- raised or escalated with `answer_by` passed and no answer: counts;
+- raised before its `answer_by`: pending;
+- without `answer_by` (the yellow attendance cards): counts unless answered or revoked.
+A card belongs to the hall-local month of its `raised_at`. See docs/scores.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from alerts.cards import Card, CardState, Why
+from alerts.cases import Assessment
+from alerts.rules import Level, RuleId
+from monitor.ids import CardId, CaseId, EventId, WindowId
+from monitor.workdays import WorkCalendar
+
+Who = Literal["officer", "window", "both"]
+Month = tuple[int, int]
+
+COMPLAINT_FOUNDED = "complaint.founded"
+REVIEW_BAD_UNRECTIFIED = "review.bad.unrectified"
+_INPUT_RULES = (COMPLAINT_FOUNDED, REVIEW_BAD_UNRECTIFIED)
+
+
+class DeductionRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: int = Field(ge=0, description="Points deducted per occurrence; 0 turns it off.")
+    who: Who = Field(description="Whose score it lowers: the officer, the window or both.")
+    cap: int | None = Field(
+        None, ge=0, description="Most points this rule takes from one subject in a month."
+    )
+    source: str = Field("", description="Where the number comes from (shown in docs).")
+
+
+def _rule(points: int, who: Who, source: str) -> DeductionRule:
+    return DeductionRule(points=points, who=who, source=source)
+
+
+_NUMBERS = "DOMAIN.md numbers"
+DEFAULT_RULES: dict[str, DeductionRule] = {
+    RuleId.ATTENDANCE_LATE: _rule(1, "officer", f"{_NUMBERS}: late ≤ 10 min −1 (苍南)"),
+    RuleId.ATTENDANCE_EARLY: _rule(1, "officer", f"{_NUMBERS}: early ≤ 10 min −1 (苍南)"),
+    RuleId.ATTENDANCE_MISSING_PUNCH: _rule(2, "officer", f"{_NUMBERS}: hall rules, missing punch"),
+    RuleId.ATTENDANCE_ABSENT_HALF_DAY: _rule(5, "officer", f"{_NUMBERS}: half-day absence"),
+    RuleId.POST_UNSTAFFED: _rule(3, "officer", f"{_NUMBERS}: away ≥ 15 min −3 (苍南)"),
+    RuleId.PROMISED_OVERDUE: _rule(5, "window", "000_… 八(四)5: 扣窗口单位当月考评5—10分"),
+    RuleId.LEGAL_OVERDUE: _rule(10, "officer", "000_… 八(五)1: 扣岗位责任人当月考评10—15分"),
+    RuleId.RETURNED_NO_REASON: _rule(2, "officer", "issue 7: refusal without reasons −2"),
+    COMPLAINT_FOUNDED: _rule(5, "officer", "issue 7: founded complaint −5 (000_… 五(八))"),
+    REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_NUMBERS}: 好差评, issue 7 −2 (window)"),
+}
+
+
+class GradeBand(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_score: int = Field(description="Lowest score of the band (included).")
+    name: str = Field(min_length=1, description="Grade shown on the report, e.g. 合格.")
+
+
+class StarBand(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_score: int = Field(description="Lowest score for the stars (included).")
+    stars: int = Field(ge=1, le=5, description="Stars awarded.")
+
+
+class ScoresConfig(BaseModel):
+    """`[scores]`: monthly efficiency scores. Defaults and sources in docs/scores.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: int = Field(100, description="Score at the start of each month.")
+    max_score: int = Field(110, description="Highest score with bonuses (DOMAIN.md numbers).")
+    min_score: int = Field(0, description="Scores never fall below this.")
+    rules: dict[str, DeductionRule] = Field(
+        default_factory=lambda: dict(DEFAULT_RULES),
+        description="Card rule id (or complaint.founded, review.bad.unrectified) → deduction; "
+        "merged over the defaults.",
+    )
+    grades: list[GradeBand] = Field(
+        default_factory=lambda: [
+            GradeBand(min_score=80, name="合格"),
+            GradeBand(min_score=60, name="基本合格"),
+        ],
+        description="Grade bands, any order; below all of them is `below_grades`.",
+    )
+    below_grades: str = Field("不合格", description="Grade below every band.")
+    stars: list[StarBand] = Field(
+        default_factory=lambda: [
+            StarBand(min_score=95, stars=5),
+            StarBand(min_score=90, stars=4),
+            StarBand(min_score=85, stars=3),
+        ],
+        description="Star bands (seed 004_… 三(二)); an upheld red card in the month removes them.",
+    )
+    unrated_after_days: int = Field(
+        7, ge=0, description="A completed case unrated this many days later counts as 3 (基本满意)."
+    )
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _merge(cls, given: Any) -> Any:
+        if not isinstance(given, Mapping):
+            return given
+        known = {r.value for r in RuleId} | set(_INPUT_RULES)
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"unknown rule id(s): {', '.join(unknown)}")
+        return {**DEFAULT_RULES, **given}
+
+
+class Verdict(StrEnum):
+    """Why a card counts, waits or does not count."""
+
+    UPHELD = "upheld"
+    UNANSWERED = "unanswered"  # answer_by passed without an answer
+    NO_HEARING = "no_hearing"  # a card without answer_by
+    INPUT = "input"  # a counted occurrence given as input (complaints, reviews)
+    ANSWERED = "answered"  # pending: awaiting the supervisor's decision
+    BEFORE_ANSWER_BY = "before_answer_by"  # pending: the owner may still answer
+    REVOKED = "revoked"
+    VOID = "void"
+    NOT_SCORED = "not_scored"  # no deduction rule for it
+
+
+_COUNTS = (Verdict.UPHELD, Verdict.UNANSWERED, Verdict.NO_HEARING)
+_PENDING = (Verdict.ANSWERED, Verdict.BEFORE_ANSWER_BY)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deduction:
+    card: CardId | None  # None for an input occurrence
+    rule: str
+    subject: str
+    points: int  # charged, after the cap
+    nominal: int  # per the rule, before the cap
+    verdict: Verdict
+    day: date  # hall-local day the card was raised (the month's last day for inputs)
+    window: str | None  # the card's window, for the heat map
+    evidence: tuple[EventId, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    card: CardId
+    rule: str
+    subject: str
+    points: int  # what it would cost if it counts
+    verdict: Verdict
+    answer_by: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubjectScore:
+    kind: Literal["window", "officer"]
+    id: str
+    score: int
+    grade: str
+    stars: int
+    star_removed_by: tuple[CardId, ...]
+    deductions: tuple[Deduction, ...]
+    pending: tuple[Pending, ...]
+
+    @property
+    def deducted(self) -> int:
+        return sum(d.points for d in self.deductions)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonthScores:
+    month: Month
+    closed: bool
+    windows: tuple[SubjectScore, ...]
+    officers: tuple[SubjectScore, ...]
+    cards_by_rule: dict[str, int]  # every card raised in the month that is not void
+    verdicts: dict[CardId, Verdict]
+
+    @property
+    def label(self) -> str:
+        return f"{self.month[0]:04d}-{self.month[1]:02d}"
+
+
+def month_bounds(month: Month, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's first instant, hall-local."""
+    y, m = month
+    nxt = (y + 1, 1) if m == 12 else (y, m + 1)
+    return datetime(y, m, 1, tzinfo=zone), datetime(*nxt, 1, tzinfo=zone)
+
+
+def verdict(card: Card, now: datetime, cfg: ScoresConfig) -> Verdict:
+    """What the hearing has made of `card` at `now` (transitions after `now` are ignored)."""
+    history = [t for t in card.history if t.ts <= now]
+    if not history or history[-1].why is Why.VOID:
+        return Verdict.VOID
+    if card.rule.value not in cfg.rules or cfg.rules[card.rule.value].points == 0:
+        return Verdict.NOT_SCORED
+    states = {t.state for t in history}
+    if CardState.REVOKED in states:
+        return Verdict.REVOKED
+    if CardState.UPHELD in states:
+        return Verdict.UPHELD
+    if CardState.ANSWERED in states:
+        return Verdict.ANSWERED
+    if card.answer_by is None:
+        return Verdict.NO_HEARING
+    return Verdict.UNANSWERED if card.answer_by <= now else Verdict.BEFORE_ANSWER_BY
+
+
+def _charged(card: Card, who: Who) -> list[tuple[Literal["window", "officer"], str]]:
+    out: list[tuple[Literal["window", "officer"], str]] = []
+    officer = card.owner or card.subject.staff
+    if who in ("officer", "both") and officer is not None:
+        out.append(("officer", officer))
+    if who in ("window", "both") and card.subject.window is not None:
+        out.append(("window", card.subject.window))
+    return out
+
+
+def score_month(
+    cards: Iterable[Card],
+    cfg: ScoresConfig,
+    month: Month,
+    zone: tzinfo,
+    now: datetime,
+    windows: Sequence[str],
+    officers: Sequence[str],
+    *,
+    complaints: Mapping[str, int] | None = None,
+    bad_reviews_unrectified: Mapping[str, int] | None = None,
+) -> MonthScores:
+    """Scores of `month`. `complaints` and `bad_reviews_unrectified`: counts of founded
+    complaints and of bad reviews not rectified in time, per officer or window id."""
+    start, end = month_bounds(month, zone)
+    chosen = sorted(
+        (c for c in cards if start <= c.raised_at < end), key=lambda c: (c.raised_at, c.id)
+    )
+    verdicts = {c.id: verdict(c, now, cfg) for c in chosen}
+    by_rule = Counter(c.rule.value for c in chosen if verdicts[c.id] is not Verdict.VOID)
+    found: dict[tuple[str, str], list[Deduction]] = defaultdict(list)
+    waiting: dict[tuple[str, str], list[Pending]] = defaultdict(list)
+    used: Counter[tuple[str, str]] = Counter()
+    for c in chosen:
+        v = verdicts[c.id]
+        if v not in _COUNTS and v not in _PENDING:
+            continue
+        rule = cfg.rules[c.rule.value]
+        for kind, sid in _charged(c, rule.who):
+            if v in _PENDING:
+                p = Pending(
+                    card=c.id,
+                    rule=c.rule.value,
+                    subject=sid,
+                    points=rule.points,
+                    verdict=v,
+                    answer_by=c.answer_by,
+                )
+                waiting[kind, sid].append(p)
+                continue
+            day = c.raised_at.astimezone(zone).date()
+            d = _deduct(rule, c.rule.value, sid, (c.id, c.subject.window), v, day, c.evidence, used)
+            found[kind, sid].append(d)
+    last_day = (end - timedelta(days=1)).date()
+    inputs = ((COMPLAINT_FOUNDED, complaints), (REVIEW_BAD_UNRECTIFIED, bad_reviews_unrectified))
+    for name, counts in inputs:
+        for sid, n in sorted((counts or {}).items()):
+            where = "window" if sid in windows else "officer"
+            found[where, sid] += _inputs(cfg.rules[name], name, sid, where, n, last_day, used)
+    red = _upheld_red(chosen, verdicts)
+
+    def rows(kind: Literal["window", "officer"], ids: Sequence[str]) -> tuple[SubjectScore, ...]:
+        seen = {sid for k, sid in (*found, *waiting) if k == kind}
+        return tuple(
+            _row(kind, sid, found[kind, sid], waiting[kind, sid], red.get((kind, sid), ()), cfg)
+            for sid in [*ids, *sorted(seen - set(ids))]
+        )
+
+    return MonthScores(
+        month=month,
+        closed=now >= end,
+        windows=rows("window", windows),
+        officers=rows("officer", officers),
+        cards_by_rule=dict(sorted(by_rule.items())),
+        verdicts=verdicts,
+    )
+
+
+def _deduct(
+    rule: DeductionRule,
+    name: str,
+    sid: str,
+    card: tuple[CardId | None, str | None],
+    v: Verdict,
+    day: date,
+    evidence: tuple[EventId, ...],
+    used: Counter[tuple[str, str]],
+) -> Deduction:
+    points = rule.points
+    if rule.cap is not None:
+        points = max(0, min(points, rule.cap - used[name, sid]))
+    used[name, sid] += points
+    return Deduction(
+        card=card[0],
+        rule=name,
+        subject=sid,
+        points=points,
+        nominal=rule.points,
+        verdict=v,
+        day=day,
+        window=card[1],
+        evidence=evidence,
+    )
+
+
+def _inputs(
+    rule: DeductionRule,
+    name: str,
+    sid: str,
+    kind: str,
+    n: int,
+    day: date,
+    used: Counter[tuple[str, str]],
+) -> list[Deduction]:
+    """`n` occurrences given as input (no card yet): founded complaints, unrectified reviews."""
+    window = sid if kind == "window" else None
+    return [
+        _deduct(rule, name, sid, (None, window), Verdict.INPUT, day, (), used) for _ in range(n)
+    ]
+
+
+def _upheld_red(
+    cards: Sequence[Card], verdicts: Mapping[CardId, Verdict]
+) -> dict[tuple[str, str], tuple[CardId, ...]]:
+    """A "violation" that removes a star (004_… 三(二)): an upheld red card of the month."""
+    out: dict[tuple[str, str], list[CardId]] = defaultdict(list)
+    for c in cards:
+        if c.level is Level.RED and verdicts[c.id] is Verdict.UPHELD:
+            officer = c.owner or c.subject.staff
+            if officer is not None:
+                out["officer", officer].append(c.id)
+            if c.subject.window is not None:
+                out["window", c.subject.window].append(c.id)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _row(
+    kind: Literal["window", "officer"],
+    sid: str,
+    deductions: Sequence[Deduction],
+    pending: Sequence[Pending],
+    removed_by: tuple[CardId, ...],
+    cfg: ScoresConfig,
+) -> SubjectScore:
+    score = cfg.base - sum(d.points for d in deductions)
+    score = max(cfg.min_score, min(cfg.max_score, score))
+    stars = 0 if removed_by else stars_for(score, cfg)
+    return SubjectScore(
+        kind=kind,
+        id=sid,
+        score=score,
+        grade=grade_for(score, cfg),
+        stars=stars,
+        star_removed_by=removed_by,
+        deductions=tuple(deductions),
+        pending=tuple(pending),
+    )
+
+
+def grade_for(score: int, cfg: ScoresConfig) -> str:
+    for band in sorted(cfg.grades, key=lambda b: -b.min_score):
+        if score >= band.min_score:
+            return band.name
+    return cfg.below_grades
+
+
+def stars_for(score: int, cfg: ScoresConfig) -> int:
+    for band in sorted(cfg.stars, key=lambda b: -b.min_score):
+        if score >= band.min_score:
+            return band.stars
+    return 0
+
+
+# --- good and bad reviews (好差评) -----------------------------------------------------------
+
+BAD = frozenset({1, 2})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SatisfactionRow:
+    window: str
+    month: str  # "YYYY-MM", hall-local month of completion
+    levels: dict[int, int]  # level → cases, defaulted ones included as 3
+    rated: int
+    defaulted: int  # unrated past the wait: counted as 3 (基本满意)
+    waiting: int  # unrated, still inside the wait: not counted yet
+
+    @property
+    def counted(self) -> int:
+        return self.rated + self.defaulted
+
+    @property
+    def bad(self) -> int:
+        return sum(n for lvl, n in self.levels.items() if lvl in BAD)
+
+    @property
+    def rate(self) -> Fraction | None:
+        """满意率: levels 3–5 (基本满意 and better) over every counted case."""
+        return Fraction(self.counted - self.bad, self.counted) if self.counted else None
+
+
+Completion = tuple[WindowId | str | None, datetime]
+
+
+def satisfaction(
+    ratings: Mapping[CaseId, int],
+    completions: Mapping[CaseId, Completion],
+    now: datetime,
+    cal: WorkCalendar,
+    *,
+    unrated_after_days: int = 7,
+) -> list[SatisfactionRow]:
+    """Per window and month of completion. Natural days for the wait (DOMAIN.md numbers)."""
+    tally: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    wait = timedelta(days=unrated_after_days)
+    for case, (window, done) in completions.items():
+        key = (window or "—", f"{done.astimezone(cal.zone):%Y-%m}")
+        level = ratings.get(case)
+        if level is not None:
+            if level not in range(1, 6):
+                raise ValueError(f"case {case}: rating level {level} is not 1-5")
+            tally[key][str(level)] += 1
+            tally[key]["rated"] += 1
+        elif now >= done + wait:
+            tally[key]["3"] += 1
+            tally[key]["defaulted"] += 1
+        else:
+            tally[key]["waiting"] += 1
+    return [
+        SatisfactionRow(
+            window=w,
+            month=m,
+            levels={lvl: t[str(lvl)] for lvl in range(1, 6)},
+            rated=t["rated"],
+            defaulted=t["defaulted"],
+            waiting=t["waiting"],
+        )
+        for (w, m), t in sorted(tally.items())
+    ]
+
+
+def completions_from(assessments: Iterable[Assessment]) -> dict[CaseId, Completion]:
+    """Finished cases (completed or returned) of `alerts.cases.Assessment`s: window and time."""
+    return {a.case: (a.window, a.finished_at) for a in assessments if a.finished_at is not None}
