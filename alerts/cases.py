@@ -44,6 +44,9 @@ _RANK = {action: i for i, action in enumerate(CaseAction)}  # lifecycle order at
 Pause = tuple[datetime, datetime | None]
 
 
+_NO_YEARS: frozenset[int] = frozenset()  # shared: an empty frozenset() is not a singleton
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One journaled case event: its own time, its journal position and id."""
@@ -146,7 +149,7 @@ def assess(case: CaseId, entries: Sequence[Entry], cal: WorkCalendar, policy: Po
     tips = [c.start for c in out if c.end is None]
     if due is not None and finished is None:
         tips.append(due.at)
-    unknown = cal.unknown_years(ordered[0].ts, max(tips)) if tips else frozenset[int]()
+    unknown = cal.unknown_years(ordered[0].ts, max(tips)) if tips else _NO_YEARS
     return Assessment(
         case=case,
         kind=f.kind,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -27,7 +28,12 @@ def replay(journal: Journal, cfg: HallConfig) -> tuple[Supervision, list[Transit
     sup = Supervision(cfg)
     started = time.monotonic()
     ticks = [Tick(after, at) for after, at in journal.ticks()]
-    out = replay_all(sup, recorded(journal, cfg.hall.id), ticks)
+    gc.disable()  # a replay builds millions of long-lived objects: collecting them is waste
+    try:
+        out = replay_all(sup, recorded(journal, cfg.hall.id), ticks)
+    finally:
+        gc.enable()
+        gc.freeze()  # what the replay built stays: keep it out of later collections
     logger.info(
         "replayed %d events and %d ticks from %s in %.2f s: %d cards",
         sup.state.applied,
