@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import signal
-import ssl
 import sys
 import threading
 import time
@@ -34,6 +33,7 @@ from devices.simulation.model import CASE_SYSTEM, Hall, Message, Mix, Params
 from devices.simulation.people import plan_staffing
 from monitor import logs
 from monitor.config import ConfigError, HallConfig, TlsConfig, load_config, read_secret
+from monitor.mqtt import authenticate
 from monitor.supervision import work_calendar
 
 __all__ = [
@@ -115,16 +115,8 @@ class _Link:
             clean_session=True,
             protocol=mqtt.MQTTv311,
         )
-        if creds:
-            self.client.username_pw_set(*creds)
-        if tls is not None:
-            self.client.tls_set(
-                ca_certs=tls.ca_file,
-                certfile=tls.cert_file,
-                keyfile=tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            self.client.tls_insecure_set(tls.insecure)
+        user, password = creds if creds else (None, None)
+        authenticate(self.client, user, password, tls)
         self.client.max_inflight_messages_set(INFLIGHT)
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import ssl
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -28,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from monitor.config import BrokerConfig
+from monitor.mqtt import authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -255,16 +255,7 @@ class SpooledPublisher:
             clean_session=True,  # the spool, not the broker session, is what survives
             protocol=mqtt.MQTTv311,
         )
-        if cfg.username:
-            client.username_pw_set(cfg.username, password)
-        if cfg.tls is not None:
-            client.tls_set(
-                ca_certs=cfg.tls.ca_file,
-                certfile=cfg.tls.cert_file,
-                keyfile=cfg.tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(cfg.tls.insecure)
+        authenticate(client, cfg.username, password, cfg.tls)
         if self.status_topic:
             client.will_set(self.status_topic, "offline", qos=1, retain=True)
         client.reconnect_delay_set(max(1, int(cfg.reconnect_min_s)), int(cfg.reconnect_max_s))

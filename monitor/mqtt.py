@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from monitor.config import BrokerConfig
+from monitor.config import BrokerConfig, TlsConfig
 from monitor.contract import INBOUND_AREAS
 from monitor.ingest import Inbound
 
@@ -69,6 +69,22 @@ class _BufferedClient(mqtt.Client):
         return rc
 
 
+def authenticate(
+    client: mqtt.Client, username: str | None, password: str | None, tls: TlsConfig | None
+) -> None:
+    """Account and TLS for a broker connection: every client of the project sets them here."""
+    if username:
+        client.username_pw_set(username, password)
+    if tls is not None:
+        client.tls_set(
+            ca_certs=tls.ca_file,
+            certfile=tls.cert_file,
+            keyfile=tls.key_file,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(tls.insecure)
+
+
 def inbound_filters(hall: str) -> list[str]:
     """One wildcard per inbound area, so a malformed topic inside it is seen and rejected."""
     return [f"hall/{hall}/{area}/#" for area in INBOUND_AREAS]
@@ -102,16 +118,7 @@ class MqttLink:
             protocol=mqtt.MQTTv311,
             manual_ack=True,
         )
-        if cfg.username:
-            client.username_pw_set(cfg.username, password)
-        if cfg.tls is not None:
-            client.tls_set(
-                ca_certs=cfg.tls.ca_file,
-                certfile=cfg.tls.cert_file,
-                keyfile=cfg.tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(cfg.tls.insecure)
+        authenticate(client, cfg.username, password, cfg.tls)
         client.will_set(self.status_topic, "offline", qos=1, retain=True)
         client.reconnect_delay_set(int(cfg.reconnect_min_s), int(cfg.reconnect_max_s))
         client.max_queued_messages_set(0)
