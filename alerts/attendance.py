@@ -28,12 +28,13 @@ from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from alerts.cases import Condition
 from alerts.rules import RuleId
 from monitor.events import DeviceStatus, LeaveCategory, Punch, StaffState, StaffStatus, Verify
 from monitor.ids import DeviceId, EventId, StaffId
+from monitor.model import ConfigModel
 from monitor.workdays import Span, WorkCalendar
 
 if TYPE_CHECKING:  # monitor.config mounts AttendanceConfig: no import cycle at run time
@@ -46,23 +47,19 @@ _MINUTE = timedelta(minutes=1)
 PunchIn = tuple[EventId, Punch] | tuple[EventId, Punch, datetime]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PunchWindow(_Model):
+class PunchWindow(ConfigModel):
     before_min: int = Field(
         60, ge=0, le=240, description="The window opens this long before the anchor."
     )
     after_min: int = Field(60, ge=1, le=240, description="The window closes this long after it.")
 
 
-class SessionPunches(_Model):
+class SessionPunches(ConfigModel):
     check_in: PunchWindow | None = Field(None, description="This session's in-window.")
     check_out: PunchWindow | None = Field(None, description="This session's out-window.")
 
 
-class AttendanceConfig(_Model):
+class AttendanceConfig(ConfigModel):
     check_in: PunchWindow = Field(
         PunchWindow(),
         description="Accepted window around a session's start (e.g. 07:30-09:30 for 08:30). "

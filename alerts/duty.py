@@ -22,12 +22,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from alerts.attendance import MAKEUP_PREFIX, AttendanceConfig, PunchIn, session_keys
 from alerts.cases import Condition
 from alerts.rules import RuleId
 from monitor.ids import DeviceId, EventId, StaffId
+from monitor.model import ConfigModel
 from monitor.workdays import Span, WorkCalendar
 
 Half = Literal["am", "pm"]
@@ -36,10 +37,8 @@ Sighting = tuple[EventId, StaffId, datetime]  # a presence at the duty desk (or 
 _ONE_DAY = timedelta(days=1)
 
 
-class DutySlotConfig(BaseModel):
+class DutySlotConfig(ConfigModel):
     """One `[[duty]]` row of the rota."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     date: date_type = Field(description="The day (TOML date).")
     half: Half = Field(description="am: the morning sessions; pm: the afternoon sessions.")

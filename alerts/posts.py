@@ -31,21 +31,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from alerts.cases import Condition
 from alerts.rules import RuleId
 from monitor.events import StaffState, StaffStatus
 from monitor.ids import EventId, StaffId, WindowId
+from monitor.model import ConfigModel
 from monitor.workdays import WorkCalendar
 
 _AWAY = (StaffState.AWAY, StaffState.MEETING, StaffState.TRIP, StaffState.LEAVE, StaffState.OFF)
 Interval = tuple[datetime, datetime | None]
 
 
-class PostsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PostsConfig(ConfigModel):
     confirm_s: int = Field(60, ge=0, description="A seat is empty after this long seen empty.")
     heartbeat_timeout_s: int = Field(
         180, ge=60, description="No presence for this long: the seat is unknown (contract: 60 s)."

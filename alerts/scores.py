@@ -23,12 +23,13 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from alerts.cards import Card, CardState, Why
 from alerts.cases import Assessment
 from alerts.rules import Level, RuleId
 from monitor.ids import CardId, CaseId, EventId, WindowId
+from monitor.model import ConfigModel
 from monitor.workdays import WorkCalendar
 
 Who = Literal["officer", "window", "both"]
@@ -39,9 +40,7 @@ REVIEW_BAD_UNRECTIFIED = "review.bad.unrectified"
 _INPUT_RULES = (COMPLAINT_FOUNDED, REVIEW_BAD_UNRECTIFIED)
 
 
-class DeductionRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DeductionRule(ConfigModel):
     points: int = Field(ge=0, description="Points deducted per occurrence; 0 turns it off.")
     who: Who = Field(description="Whose score it lowers: the officer, the window or both.")
     cap: int | None = Field(
@@ -69,24 +68,18 @@ DEFAULT_RULES: dict[str, DeductionRule] = {
 }
 
 
-class GradeBand(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class GradeBand(ConfigModel):
     min_score: int = Field(description="Lowest score of the band (included).")
     name: str = Field(min_length=1, description="Grade shown on the report, e.g. 合格.")
 
 
-class StarBand(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class StarBand(ConfigModel):
     min_score: int = Field(description="Lowest score for the stars (included).")
     stars: int = Field(ge=1, le=5, description="Stars awarded.")
 
 
-class ScoresConfig(BaseModel):
+class ScoresConfig(ConfigModel):
     """`[scores]`: monthly efficiency scores. Defaults and sources in docs/scores.md."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     base: int = Field(100, description="Score at the start of each month.")
     max_score: int = Field(110, description="Highest score with bonuses (DOMAIN.md numbers).")

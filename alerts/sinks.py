@@ -31,9 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from alerts.points import Point, to_line
+from monitor.model import ConfigModel
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,8 @@ CREATE TABLE IF NOT EXISTS rejected (
 """
 
 
-class TimeSeriesConfig(BaseModel):
+class TimeSeriesConfig(ConfigModel):
     """`[timeseries]`: where points go. Without `url` they go to the local store."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str | None = Field(
         None,

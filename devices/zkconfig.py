@@ -9,37 +9,26 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from monitor.config import BrokerConfig, Ident, read_toml, validate
 from monitor.events import Verify
+from monitor.model import ConfigModel, check_zone
 
 Serial = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]
 Pin = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,24}$")]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
-    return name
-
-
-class HallRef(_Model):
+class HallRef(ConfigModel):
     id: Ident = Field(description="Hall id; punches go to hall/{id}/clock/{device}/punch.")
     timezone: str = Field("Asia/Shanghai", description="Zone of clocks that do not name their own.")
 
-    _zone = field_validator("timezone")(_check_zone)
+    _zone = field_validator("timezone")(check_zone)
 
 
-class ServerConfig(_Model):
+class ServerConfig(ConfigModel):
     listen: str = Field(
         "0.0.0.0", description="Address the clocks connect to (they are on the hall LAN)."
     )
@@ -65,7 +54,7 @@ class ServerConfig(_Model):
     )
 
 
-class Device(_Model):
+class Device(ConfigModel):
     serial: Serial = Field(description="Serial number the clock sends as SN=.")
     id: Ident = Field(description="Device id of the wire contract, e.g. CLK-EAST.")
     timezone: str | None = Field(None, description="Zone of the clock's local times.")
@@ -75,10 +64,10 @@ class Device(_Model):
         "looked up in $CREDENTIALS_DIRECTORY, else beside this file.",
     )
 
-    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+    _zone = field_validator("timezone")(lambda v: v if v is None else check_zone(v))
 
 
-class ZkConfig(_Model):
+class ZkConfig(ConfigModel):
     hall: HallRef
     broker: BrokerConfig = BrokerConfig()
     server: ServerConfig = ServerConfig()

@@ -15,9 +15,9 @@ from datetime import date, time
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from alerts.attendance import AttendanceConfig
 from alerts.duty import DutySlotConfig
@@ -25,6 +25,7 @@ from alerts.posts import PostsConfig
 from alerts.scores import ScoresConfig
 from alerts.sinks import TimeSeriesConfig
 from monitor.ids import DeviceId, HallId, StaffId, WindowId
+from monitor.model import ConfigModel, check_zone
 
 date_type = date  # `date` is also a field name below
 
@@ -40,24 +41,12 @@ class ConfigError(Exception):
         super().__init__(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
-    return name
-
-
-class HallInfo(_Model):
+class HallInfo(ConfigModel):
     id: Ident = Field(description="Hall id; the MQTT topic root is hall/{id}.")
     name: str = Field(min_length=1, description="Hall name shown on displays and reports.")
     timezone: str = Field("Asia/Shanghai", description="IANA zone of the hall's local time.")
 
-    _zone = field_validator("timezone")(_check_zone)
+    _zone = field_validator("timezone")(check_zone)
 
     @property
     def hall_id(self) -> HallId:
@@ -68,14 +57,14 @@ class HallInfo(_Model):
         return ZoneInfo(self.timezone)
 
 
-class TlsConfig(_Model):
+class TlsConfig(ConfigModel):
     ca_file: str | None = Field(None, description="CA bundle that signs the broker certificate.")
     cert_file: str | None = Field(None, description="Client certificate (mutual TLS).")
     key_file: str | None = Field(None, description="Client key (mutual TLS).")
     insecure: bool = Field(False, description="Skip host name verification (test rigs only).")
 
 
-class BrokerConfig(_Model):
+class BrokerConfig(ConfigModel):
     host: str = Field("127.0.0.1", description="MQTT broker host.")
     port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
     client_id: str | None = Field(
@@ -93,7 +82,7 @@ class BrokerConfig(_Model):
     tls: TlsConfig | None = Field(None, description="TLS to the broker; absent means plain TCP.")
 
 
-class JournalConfig(_Model):
+class JournalConfig(ConfigModel):
     data_dir: str = Field("/var/lib/hallwatch", description="Directory of journal.sqlite3.")
     batch_max: int = Field(
         1000, ge=1, le=100_000, description="Most messages committed in one transaction."
@@ -107,7 +96,7 @@ class JournalConfig(_Model):
     )
 
 
-class IngestConfig(_Model):
+class IngestConfig(ConfigModel):
     max_payload_bytes: int = Field(
         65536, ge=1024, description="Larger payloads are rejected (CONTRACT.md: 64 KiB)."
     )
@@ -116,18 +105,18 @@ class IngestConfig(_Model):
     )
 
 
-class WebConfig(_Model):
+class WebConfig(ConfigModel):
     listen: str = Field("127.0.0.1", description="Address of /healthz and /metrics.")
     port: int = Field(8470, ge=0, le=65535, description="Port; 0 picks a free one.")
 
 
-class ServiceSession(_Model):
+class ServiceSession(ConfigModel):
     name: str = Field(min_length=1, description="Session name, e.g. 上午 / 下午.")
     start: time = Field(description="Service opens (local time).")
     end: time = Field(description="Service closes (local time).")
 
 
-class SeasonalTimetable(_Model):
+class SeasonalTimetable(ConfigModel):
     name: str = Field(min_length=1, description="Timetable name, e.g. 夏季作息.")
     valid_from: str = Field(description="First day it applies each year, MM-DD (e.g. 05-01).")
     valid_to: str = Field(description="Last day it applies each year, MM-DD (e.g. 09-30).")
@@ -144,13 +133,13 @@ def _check_month_day(text: str) -> str:
     return text
 
 
-class CalendarDay(_Model):
+class CalendarDay(ConfigModel):
     date: date_type = Field(description="The day (TOML date, e.g. 2027-10-09).")
     working: bool = Field(description="true: a working day (调休上班); false: a day off.")
     name: str = Field(min_length=1, description="Why, e.g. 国庆节 or 县庆.")
 
 
-class CalendarConfig(_Model):
+class CalendarConfig(ConfigModel):
     days: list[CalendarDay] = Field(
         default_factory=list,
         description="Overrides of the national schedule: a schedule published after this "
@@ -164,7 +153,7 @@ class CalendarConfig(_Model):
     )
 
 
-class CardsConfig(_Model):
+class CardsConfig(ConfigModel):
     warning_days: int = Field(
         1,
         ge=0,
@@ -209,12 +198,12 @@ class CardsConfig(_Model):
         return v
 
 
-class Department(_Model):
+class Department(ConfigModel):
     id: Ident = Field(description="Department id, referenced by staff and windows.")
     name: str = Field(min_length=1, description="Department name, e.g. 市场监管局.")
 
 
-class Staff(_Model):
+class Staff(ConfigModel):
     id: Ident = Field(description="Staff number as the clocks know it (PIN).")
     name: str = Field(min_length=1, description="Full name, as on cards and sheets.")
     department: Ident = Field(description="Department id.")
@@ -229,7 +218,7 @@ class Staff(_Model):
         return StaffId(self.id)
 
 
-class Window(_Model):
+class Window(ConfigModel):
     id: Ident = Field(description="Window id used in topics and lights, e.g. W03.")
     name: str = Field(min_length=1, description="Window name on the display, e.g. 不动产登记.")
     department: Ident = Field(description="Department that staffs the window.")
@@ -244,27 +233,27 @@ class Window(_Model):
         return WindowId(self.id)
 
 
-class Clock(_Model):
+class Clock(ConfigModel):
     id: Ident = Field(description="Device id (serial number) used in MQTT topics.")
     location: str = Field("", description="Where the clock hangs, for the operator.")
     timezone: str | None = Field(
         None, description="Zone for timestamps sent without an offset; absent means rejected."
     )
 
-    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+    _zone = field_validator("timezone")(lambda v: v if v is None else check_zone(v))
 
 
-class Camera(_Model):
+class Camera(ConfigModel):
     id: Ident = Field(description="Camera id used in MQTT topics.")
     windows: list[Ident] = Field(description="Windows whose seats this camera watches.")
     timezone: str | None = Field(
         None, description="Zone for timestamps sent without an offset; absent means rejected."
     )
 
-    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+    _zone = field_validator("timezone")(lambda v: v if v is None else check_zone(v))
 
 
-class HallConfig(_Model):
+class HallConfig(ConfigModel):
     hall: HallInfo
     broker: BrokerConfig = BrokerConfig()
     journal: JournalConfig = JournalConfig()

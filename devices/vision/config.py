@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from monitor.config import BrokerConfig, ConfigError, read_toml, validate
+from monitor.model import ConfigModel, check_zone
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 DetectorName = Literal["face", "profile", "upperbody", "hog"]
@@ -26,25 +27,14 @@ ALL_DETECTORS: list[DetectorName] = ["face", "profile", "upperbody", "hog"]
 CONFIRMERS: list[DetectorName] = ["face", "profile"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HallRef(_Model):
+class HallRef(ConfigModel):
     id: Ident = Field(description="Hall id, as in the hall configuration; topics hall/{id}/…")
     timezone: str = Field("Asia/Shanghai", description="IANA zone of the `ts` sent.")
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {name!r}") from exc
-        return name
+    _zone = field_validator("timezone")(check_zone)
 
 
-class StreamSection(_Model):
+class StreamSection(ConfigModel):
     id: Ident = Field(description="Camera id, as listed under [[cameras]] in the hall config.")
     url: str | int = Field(
         description="rtsp://…, http://… (MJPEG), a video file, or a device index (0). "
@@ -72,7 +62,7 @@ class StreamSection(_Model):
     )
 
 
-class DetectSection(_Model):
+class DetectSection(ConfigModel):
     detectors: list[DetectorName] = Field(
         default_factory=lambda: list(ALL_DETECTORS),
         description="People detectors from the OpenCV wheel; face runs every frame.",
@@ -86,7 +76,7 @@ class DetectSection(_Model):
     )
 
 
-class PresenceSection(_Model):
+class PresenceSection(ConfigModel):
     enter_frames: int = Field(4, ge=1, le=100, description="Positive frames in a row to enter.")
     leave_after_s: float = Field(60, ge=1, le=3600, description="No support this long to leave.")
     leave_frames: int = Field(20, ge=1, description="…and at least this many negative frames.")
@@ -106,14 +96,14 @@ class PresenceSection(_Model):
     refresh_rate: float = Field(0.02, ge=0, le=0.5, description="Reference drift per frame.")
 
 
-class SeatSection(_Model):
+class SeatSection(ConfigModel):
     window: Ident = Field(description="Window whose officer's seat this is (e.g. W03).")
     region: list[tuple[int, int]] = Field(
         min_length=3, description="Polygon around the seat, [x, y] in full-frame pixels."
     )
 
 
-class CameraConfig(_Model):
+class CameraConfig(ConfigModel):
     hall: HallRef
     camera: StreamSection
     broker: BrokerConfig = BrokerConfig()
