@@ -124,3 +124,15 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+
+def start_daemon(
+    broker_port: int, password: str, tmp_path: Path, daemons: list[DaemonProcess]
+) -> tuple[DaemonProcess, Path]:
+    """`hallwatch run` on the example hall against a test broker; killed at teardown."""
+    web = free_port()
+    cfg = write_config(tmp_path, broker_port, password, web)
+    daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
+    daemons.append(daemon)
+    daemon.start()
+    return daemon, cfg

@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.brokers import Mosquitto
 from tests.hall import HALL
-from tests.running import DaemonProcess, free_port, wait_until, write_config
+from tests.running import DaemonProcess, start_daemon, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -70,9 +70,10 @@ def _lights(broker: Mosquitto) -> dict[str, dict[str, Any]]:
     return seen
 
 
-def _case_system(broker: Mosquitto) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-case-system")
-    c.username_pw_set("case-system", broker.password("case-system"))
+def account(broker: Mosquitto, user: str) -> mqtt.Client:
+    """A connected, looping client of one broker account (the ACL decides what it may do)."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{user}")
+    c.username_pw_set(user, broker.password(user))
     c.connect(broker.host, broker.port)
     c.loop_start()
     return c
@@ -81,13 +82,9 @@ def _case_system(broker: Mosquitto) -> mqtt.Client:
 def test_case_events_in_card_transitions_out(
     mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    web = free_port()
-    cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
-    daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
-    daemons.append(daemon)
-    daemon.start()
+    daemon, cfg = start_daemon(mosquitto.port, mosquitto.password("hallwatch"), tmp_path, daemons)
     console = Console(mosquitto)
-    cases = _case_system(mosquitto)
+    cases = account(mosquitto, "case-system")
     now = datetime.now(UTC)
     accepted = {
         "id": "e2e-accepted",

@@ -17,11 +17,10 @@ from tests.brokers import Mosquitto
 from tests.hall import HALL
 from tests.running import (
     DaemonProcess,
-    free_port,
     journal_counts,
     journal_ids,
+    start_daemon,
     wait_until,
-    write_config,
 )
 
 pytestmark = pytest.mark.integration
@@ -94,12 +93,8 @@ def _journaled(data: Path, n: int) -> Callable[[], bool]:
 def test_every_event_journaled_exactly_once_across_two_sigkills(
     mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    web = free_port()
-    cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
+    daemon, _ = start_daemon(mosquitto.port, mosquitto.password("hallwatch"), tmp_path, daemons)
     data = tmp_path / "data"
-    daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
-    daemons.append(daemon)
-    daemon.start()
     events = contract_events(TOTAL, datetime.now(UTC))
     done = threading.Event()
     publisher = threading.Thread(target=publish_all, args=(mosquitto, events, done))

@@ -15,7 +15,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from monitor.contract import RejectReason
 from tests.brokers import Mosquitto
 from tests.hall import HALL, punch
-from tests.running import DaemonProcess, free_port, journal_ids, wait_until, write_config
+from tests.running import (
+    DaemonProcess,
+    journal_ids,
+    start_daemon,
+    wait_until,
+)
 from tests.test_contract import REJECTS
 
 pytestmark = pytest.mark.integration
@@ -70,11 +75,7 @@ def test_hostile_messages_are_rejected_and_valid_ones_accepted(
     now = datetime.now(UTC)
     cases = hostile(now)
     assert len(cases) >= 30
-    web = free_port()
-    cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
-    daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
-    daemons.append(daemon)
-    daemon.start()
+    daemon, _ = start_daemon(mosquitto.port, mosquitto.password("hallwatch"), tmp_path, daemons)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hostile")
     client.username_pw_set("test-admin", mosquitto.password("test-admin"))
     client.connect(mosquitto.host, mosquitto.port)

@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.brokers import Mosquitto
 from tests.hall import HALL
-from tests.running import DaemonProcess, free_port, wait_until, write_config
-from tests.test_cards_e2e import Console, _lights
+from tests.running import DaemonProcess, start_daemon, wait_until
+from tests.test_cards_e2e import Console, _lights, account
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +26,6 @@ DAY = datetime(2026, 11, 20, tzinfo=ZoneInfo("Asia/Shanghai"))  # a working Frid
 
 def at(hh: int, mm: int) -> str:
     return DAY.replace(hour=hh, minute=mm).isoformat()
-
-
-def _client(broker: Mosquitto, user: str) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{user}")
-    c.username_pw_set(user, broker.password(user))
-    c.connect(broker.host, broker.port)
-    c.loop_start()
-    return c
 
 
 def _send(c: mqtt.Client, topic: str, doc: dict[str, Any]) -> None:
@@ -46,14 +37,10 @@ def _send(c: mqtt.Client, topic: str, doc: dict[str, Any]) -> None:
 def test_a_scripted_morning_gives_the_expected_cards_and_lights(
     mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    web = free_port()
-    cfg = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
-    daemon = DaemonProcess(cfg, web, tmp_path / "daemon.log")
-    daemons.append(daemon)
-    daemon.start()
+    daemon, cfg = start_daemon(mosquitto.port, mosquitto.password("hallwatch"), tmp_path, daemons)
     console = Console(mosquitto)
     lights = _lights(mosquitto)
-    clock, cam, office = (_client(mosquitto, u) for u in ("CLK-EAST", "CAM1", "case-system"))
+    clock, cam, office = (account(mosquitto, u) for u in ("CLK-EAST", "CAM1", "case-system"))
 
     _send(clock, "clock/CLK-EAST/punch", {"staff": "S001", "ts": at(8, 20), "verify": "card"})
     _send(clock, "clock/CLK-EAST/punch", {"staff": "S005", "ts": at(8, 52), "verify": "face"})
