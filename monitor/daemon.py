@@ -70,6 +70,7 @@ class Daemon:
         self.display = DisplayHub(config.hall.zone, now=now)
         self._presenter: Presenter | None = None
         self._refreshed = 0.0
+        self._stale = False
         self.sink_full = 0
         self.where: Started | None = None
 
@@ -196,7 +197,7 @@ class Daemon:
             assert self.supervision is not None
             out = [t for rec in fresh for t in self.supervision.apply(rec)]
             if out or any(isinstance(r.event, CaseEvent) for r in fresh):
-                self._refresh()
+                self._stale = True  # lights and totals: at the next tick, not per batch
         self._store(out, None)
 
     def _tick(self) -> None:
@@ -206,21 +207,27 @@ class Daemon:
             sup = self.supervision
             new, self._reconfigure = self._reconfigure, None
             if sup is None or (new is None and not sup.due(now)):
-                if sup is not None and time.monotonic() - self._refreshed > 10:
-                    self._refresh()  # the display's clock, today's totals after midnight
+                self._refresh_if_due()
                 return
             after = sup.state.last_seq
             out = sup.reconfigure(new, now) if new is not None else []
             out += sup.tick(now)
-            self._refresh()
+            self._stale = self._stale or bool(out) or new is not None
+            self._refresh_if_due()
         self._store(out, (after, now))
 
+    def _refresh_if_due(self) -> None:
+        """Lights, summary and display, with the state lock held: at most once a second when
+        something changed (they walk every card and case), every 10 s for the clock."""
+        since = time.monotonic() - self._refreshed
+        if (self._stale and since >= 1.0) or since >= 10.0:
+            self._refresh()
+
     def _refresh(self) -> None:
-        """Lights, summary and display; with the state lock held."""
         if self._presenter is not None and self.supervision is not None:
             sup, now = self.supervision, self._now()
             self._presenter.refresh(sup, now, unknown=sup.people.unknown_windows(now))
-            self._refreshed = time.monotonic()
+            self._refreshed, self._stale = time.monotonic(), False
 
     def _store(self, out: list[Transition], tick: tuple[int, datetime] | None) -> None:
         """Transitions to the time series (new ones), then to the journal's outbox.
