@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, UTC, date, datetime, time
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerts.cases import Assessment, Condition, Entry, assess
 from alerts.rules import RULES, Level, Policy, RuleId
@@ -145,6 +145,7 @@ class Card:
     state: CardState = CardState.RAISED
     holds: bool = True
     history: list[Transition] = field(default_factory=list)
+    qualifier: str = ""  # which step or extension: with rule and raised_at, what its id hashes
 
 
 def card_id(rule: RuleId, key: str, qualifier: str, start: datetime) -> CardId:
@@ -154,31 +155,52 @@ def card_id(rule: RuleId, key: str, qualifier: str, start: datetime) -> CardId:
 
 
 @dataclass(slots=True)
+class _Clocks:
+    """What an assessment depends on besides the events: one per engine, shared by its cases."""
+
+    calendar: WorkCalendar
+    policy: Policy
+
+
+@dataclass(slots=True)
 class _Case:
-    entries: list[Entry]
-    assessment: Assessment
-    cards: list[CardId] = field(default_factory=list)
+    """One case: its journaled events and its cards.
+
+    Its assessment is not kept (memory: a million open cases): it is worked out again from the
+    events when one arrives and when one of its instants comes due.
+    """
+
+    entries: tuple[Entry, ...]
+    clocks: _Clocks
+    cards: tuple[CardId, ...] = ()
     wake: datetime | None = None
 
     @property
     def key(self) -> str:
-        return self.assessment.case
+        return self.entries[0].event.case
 
     @property
-    def subject(self) -> Subject:
-        a = self.assessment
-        return Subject(case=a.case, window=a.window, staff=a.staff)
-
-    @property
-    def owner(self) -> StaffId | None:
-        return self.assessment.staff
-
-    @property
-    def conditions(self) -> tuple[Condition, ...]:
-        return self.assessment.conditions
+    def assessment(self) -> Assessment:
+        clocks = self.clocks
+        return assess(self.entries[0].event.case, self.entries, clocks.calendar, clocks.policy)
 
 
-_WATCH = "\0w:"  # heap keys of watches, apart from case ids
+class _Live(NamedTuple):
+    """What `_sync` needs of a subject: its key, who it is, and its conditions now."""
+
+    key: str
+    subject: Subject
+    owner: StaffId | None
+    conditions: tuple[Condition, ...]
+
+
+def _case_live(a: Assessment) -> _Live:
+    subject = Subject(case=a.case, window=a.window, staff=a.staff)
+    return _Live(a.case, subject, a.staff, a.conditions)
+
+
+# What a heap entry (instant, what, key) wakes, in this order at one instant.
+_WATCH, _YEAR, _CASE, _CARD = 0, 1, 2, 3  # a watch, a year's notice, a case, an escalation
 
 
 @dataclass(slots=True)
@@ -190,8 +212,11 @@ class _Watch:
     subject: Subject
     owner: StaffId | None
     conditions: tuple[Condition, ...]
-    cards: list[CardId] = field(default_factory=list)
+    cards: tuple[CardId, ...] = ()
     wake: datetime | None = None
+
+    def live(self) -> _Live:
+        return _Live(self.key, self.subject, self.owner, self.conditions)
 
 
 class CardEngine:
@@ -200,17 +225,41 @@ class CardEngine:
     def __init__(
         self, calendar: WorkCalendar, policy: Policy, roles: Mapping[StaffId, str]
     ) -> None:
-        self.calendar = calendar
-        self.policy = policy
+        self._clocks = _Clocks(calendar, policy)
         self.roles = roles
         self.cases: dict[CaseId, _Case] = {}
+        self.days: dict[date, list[CaseId]] = {}  # local day -> cases with an event stamped then
         self.watches: dict[str, _Watch] = {}
         self.cards: dict[CardId, Card] = {}
         self.refusals: list[tuple[CardCommand, Refusal]] = []
-        self._heap: list[tuple[datetime, str]] = []
+        self._heap: list[tuple[datetime, int, str]] = []
         self._now: datetime | None = None
         self._missing: dict[int, CardId] = {}
         self._notices: set[int] = set()
+        self._notices_checked_until: datetime | None = None
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        return self._clocks.calendar
+
+    @property
+    def policy(self) -> Policy:
+        return self._clocks.policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        """New thresholds apply from the next assessment of each case on."""
+        self._clocks.policy = policy
+
+    def assessments(self, day: date | None = None) -> list[Assessment]:
+        """Every case's assessment, or those of the cases with an event stamped on local `day`.
+
+        Worked out now from the events: cost grows with the cases asked for.
+        """
+        if day is None:
+            return [rec.assessment for rec in self.cases.values()]
+        ids = dict.fromkeys(self.days.get(day, ()))
+        return [self.cases[c].assessment for c in ids]
 
     # --- input ---------------------------------------------------------------------------
 
@@ -221,13 +270,15 @@ class CardEngine:
         now = self._now or now  # what advance settled on: time never runs backwards
         rec = self.cases.get(ev.case)
         entry = Entry(ev.ts, seq, event_id, ev)
-        entries = [*rec.entries, entry] if rec else [entry]
-        assessment = assess(ev.case, entries, self.calendar, self.policy)
         if rec is None:
-            rec = self.cases[ev.case] = _Case(entries, assessment)
-        rec.entries, rec.assessment = entries, assessment
-        out += self._sync(rec, now)
-        out += self._calendar_cards(rec.assessment, now)
+            rec = self.cases[ev.case] = _Case((entry,), self._clocks)
+        else:
+            rec.entries = (*rec.entries, entry)
+        day = ev.ts.astimezone(self.calendar.zone).date()
+        self.days.setdefault(day, []).append(ev.case)
+        assessment = rec.assessment
+        out += self._sync(rec, _case_live(assessment), now)
+        out += self._calendar_cards(assessment, now)
         return out
 
     def on_conditions(
@@ -245,7 +296,7 @@ class CardEngine:
         if rec is None:
             rec = self.watches[key] = _Watch(key, subject, owner, conditions)
         rec.subject, rec.owner, rec.conditions = subject, owner, conditions
-        out += self._sync(rec, now)
+        out += self._sync(rec, rec.live(), now)
         return out
 
     def on_command(self, cmd: CardCommand, now: datetime) -> list[Transition]:
@@ -294,18 +345,19 @@ class CardEngine:
         self._now = now
         self._schedule_year_notice(now)
         while self._heap and self._heap[0][0] <= now:
-            at, key = heapq.heappop(self._heap)
-            if key.startswith("\0year:"):
-                out += self._missing_card(int(key[6:]), at)
+            at, what, key = heapq.heappop(self._heap)
+            if what == _YEAR:
+                out += self._missing_card(int(key), at)
+                continue
+            if what == _CARD:
+                out += self._escalate(self.cards[CardId(key)], at)
                 continue
             rec: _Case | _Watch | None
-            if key.startswith(_WATCH):
-                rec = self.watches.get(key[len(_WATCH) :])
-            else:
-                rec = self.cases.get(CaseId(key))
+            rec = self.watches.get(key) if what == _WATCH else self.cases.get(CaseId(key))
             if rec is not None and rec.wake == at:
                 rec.wake = None
-                out += self._sync(rec, at)
+                live = _case_live(rec.assessment) if isinstance(rec, _Case) else rec.live()
+                out += self._sync(rec, live, at)
         return out
 
     def next_due(self) -> datetime | None:
@@ -315,36 +367,38 @@ class CardEngine:
         """A new holiday table: recompute every case; the cards follow."""
         out = self.advance(now)
         now = self._now or now
-        self.calendar = calendar
-        for rec in self.cases.values():
-            rec.assessment = assess(rec.assessment.case, rec.entries, calendar, self.policy)
-            out += self._sync(rec, now)
+        self._clocks.calendar = calendar
+        self._notices_checked_until = None
+        assessments = [rec.assessment for rec in self.cases.values()]
+        for rec, a in zip(self.cases.values(), assessments, strict=True):
+            out += self._sync(rec, _case_live(a), now)
         for year, cid in sorted(self._missing.items()):
             card = self.cards[cid]
             if calendar.year_known(year) and card.holds:
                 card.holds = False
                 out.append(self._move(card, CardState.CLOSED, Why.CLEARED, now))
-        for rec in self.cases.values():
-            out += self._calendar_cards(rec.assessment, now)
+        for a in assessments:
+            out += self._calendar_cards(a, now)
         return out
 
     # --- the heart: conditions at `now` versus cards ---------------------------------------
 
-    def _sync(self, rec: _Case | _Watch, now: datetime) -> list[Transition]:
+    def _sync(self, rec: _Case | _Watch, live: _Live, now: datetime) -> list[Transition]:
         out: list[Transition] = []
         wanted: set[CardId] = set()
         wake: list[datetime] = []
-        for c in rec.conditions:
-            key = card_id(c.rule, rec.key, c.qualifier, c.start)
+        for c in live.conditions:
             if c.start > now:
                 wake.append(c.start)
                 continue
-            wanted.add(key)
-            card = self.cards.get(key)
+            card = self._card_of(rec, c)
             if card is None:
-                card = self._raise(rec, key, c, out)
+                card = self._raise(
+                    rec, live, card_id(c.rule, live.key, c.qualifier, c.start), c, out
+                )
             else:
                 out += self._again(card, c, now)
+            wanted.add(card.id)
             out += self._follow(card, c, now, wake)
         for key in rec.cards:
             card = self.cards[key]
@@ -355,7 +409,18 @@ class CardEngine:
         out.sort(key=lambda t: (t.ts, t.card))
         return out
 
-    def _raise(self, rec: _Case | _Watch, key: CardId, c: Condition, out: list[Transition]) -> Card:
+    def _card_of(self, rec: _Case | _Watch, c: Condition) -> Card | None:
+        """The subject's card for `c`, if raised: the one `card_id` would name, found without
+        hashing (a subject has a handful of cards)."""
+        for key in rec.cards:
+            card = self.cards[key]
+            if card.raised_at == c.start and card.rule is c.rule and card.qualifier == c.qualifier:
+                return card
+        return None
+
+    def _raise(
+        self, rec: _Case | _Watch, live: _Live, key: CardId, c: Condition, out: list[Transition]
+    ) -> Card:
         rule = RULES[c.rule]
         answer_by = None
         if rule.level is Level.RED:
@@ -364,8 +429,8 @@ class CardEngine:
             id=key,
             rule=c.rule,
             level=rule.level,
-            subject=rec.subject,
-            owner=rec.owner,
+            subject=live.subject,
+            owner=live.owner,
             raised_at=c.start,
             answer_by=answer_by,
             evidence=c.evidence,
@@ -373,9 +438,12 @@ class CardEngine:
             # A breach at an instant (a refusal without reasons, a late extension) is on the
             # record from the start without holding on.
             holds=c.end is None or c.end > c.start,
+            qualifier=c.qualifier,
         )
         self.cards[key] = card
-        rec.cards.append(key)
+        rec.cards = (*rec.cards, key)
+        if answer_by is not None:  # unanswered by then: escalated, without assessing the case
+            heapq.heappush(self._heap, (answer_by, _CARD, key))
         out.append(self._move(card, CardState.RAISED, Why.CONDITION_MET, c.start))
         return card
 
@@ -394,11 +462,9 @@ class CardEngine:
         """Escalation and the end of the condition, each at its own time, in time order."""
         card.estimated = c.estimated
         steps: list[tuple[datetime, int]] = []
-        if card.state is CardState.RAISED and card.answer_by is not None:
-            if card.answer_by <= now:
-                steps.append((card.answer_by, 1))
-            else:
-                wake.append(card.answer_by)
+        answer_by = card.answer_by  # when later: a wake of its own (`_raise`)
+        if card.state is CardState.RAISED and answer_by is not None and answer_by <= now:
+            steps.append((answer_by, 1))
         if c.end is not None and c.end > now:
             wake.append(c.end)
         elif c.end is not None and card.holds:
@@ -450,10 +516,16 @@ class CardEngine:
         card.history.append(t)
         return t
 
+    def _escalate(self, card: Card, at: datetime) -> list[Transition]:
+        """`answer_by` came and the card is still unanswered (not voided, not decided)."""
+        if card.state is not CardState.RAISED or card.answer_by != at:
+            return []
+        return [self._move(card, CardState.ESCALATED, Why.ANSWER_OVERDUE, at)]
+
     def _sleep(self, rec: _Case | _Watch, at: datetime | None) -> None:
         if at is not None and at != rec.wake:
-            key = rec.key if isinstance(rec, _Case) else _WATCH + rec.key
-            heapq.heappush(self._heap, (at, key))
+            what = _CASE if isinstance(rec, _Case) else _WATCH
+            heapq.heappush(self._heap, (at, what, rec.key))
         rec.wake = at
 
     # --- calendar.missing --------------------------------------------------------------
@@ -483,11 +555,17 @@ class CardEngine:
 
     def _schedule_year_notice(self, now: datetime) -> None:
         """From 1 November (policy) the coming year's schedule must be known, and this one's."""
-        local = now.astimezone(self.calendar.zone)
+        until = self._notices_checked_until
+        if until is not None and now < until:
+            return  # same local year as last time: nothing new to schedule
+        zone = self.calendar.zone
+        local = now.astimezone(zone)
         month, day = self.policy.calendar_notice
         for year in (local.year, local.year + 1):
             if year > MAXYEAR or year in self._notices or self.calendar.year_known(year):
                 continue
             self._notices.add(year)
-            notice = datetime.combine(date(year - 1, month, day), time(), self.calendar.zone)
-            heapq.heappush(self._heap, (notice.astimezone(UTC), f"\0year:{year}"))
+            notice = datetime.combine(date(year - 1, month, day), time(), zone)
+            heapq.heappush(self._heap, (notice.astimezone(UTC), _YEAR, str(year)))
+        if local.year < MAXYEAR:
+            self._notices_checked_until = datetime(local.year + 1, 1, 1, tzinfo=zone)

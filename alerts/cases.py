@@ -132,11 +132,13 @@ class _Facts:
 
     @property
     def pauses(self) -> list[Pause]:
+        if not self.reports:
+            return self.suspensions if len(self.suspensions) < 2 else _union(self.suspensions)
         return _union([*self.suspensions, *self.reports])
 
 
 def assess(case: CaseId, entries: Sequence[Entry], cal: WorkCalendar, policy: Policy) -> Assessment:
-    ordered = sorted(entries, key=entry_order)
+    ordered = sorted(entries, key=entry_order) if len(entries) > 1 else entries
     f = _gather(ordered)
     out: list[Condition] = []
     due = _limits(f, cal, policy, out)
@@ -284,6 +286,8 @@ def _walk(
     warn_days: int = 0,
 ) -> _Run:
     """The deadline in force over time, from `start` until `finish` (None: still open)."""
+    if not pauses and not extensions:  # the common case: nothing moves the deadline
+        return _straight(start, base, finish, cal, warn_days)
     marks: list[tuple[datetime, int, int]] = [(x.ts, _EXTEND, i) for i, x in enumerate(extensions)]
     for s, e in pauses:
         s = max(s, start)
@@ -329,6 +333,17 @@ def _walk(
     return run
 
 
+def _straight(
+    start: datetime, due: Due, finish: datetime | None, cal: WorkCalendar, warn_days: int
+) -> _Run:
+    """`_walk` of a clock without suspensions or extensions."""
+    run = _Run(due=due)
+    _warn(run, cal, start, finish, due, warn_days)
+    if finish is None or finish > due.at:
+        run.overdue = due
+    return run
+
+
 def _shift(due: Due, moved: Due) -> Due:
     return Due(moved.at, due.estimated or moved.estimated)
 
@@ -347,7 +362,7 @@ def _warn(
     """The warning part of [a, b) with `due` in force; contiguous parts make one warning."""
     if days <= 0:
         return
-    begin = max(a, _days_before(cal, due.at, days))
+    begin = max(a, cal.working_days_before(due.at, days))
     end = due.at if b is None else min(b, due.at)
     if begin >= end:
         return
@@ -355,17 +370,6 @@ def _warn(
     if run.warnings and run.warnings[-1][1] == begin:
         begin = run.warnings.pop()[0]
     run.warnings.append((begin, end, superseded))
-
-
-def _days_before(cal: WorkCalendar, at: datetime, days: int) -> datetime:
-    """The same local time on the working day `days` working days before `at`'s day."""
-    local = at.astimezone(cal.zone)
-    day = local.date()
-    for _ in range(days):
-        day -= timedelta(days=1)
-        while not cal.is_working_day(day):
-            day -= timedelta(days=1)
-    return local.replace(year=day.year, month=day.month, day=day.day).astimezone(at.tzinfo)
 
 
 def _overdue(

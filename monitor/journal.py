@@ -238,10 +238,17 @@ class Journal:
     def mark_sent(self, seqs: Sequence[int], at: datetime) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "UPDATE outbox SET sent_at = ? WHERE seq = ?", [(micros(at), s) for s in seqs]
-            )
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.executemany(
+                    "UPDATE outbox SET sent_at = ? WHERE seq = ?", [(micros(at), s) for s in seqs]
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (disk full) leaves the transaction open on the shared
+                # connection: every later append would fail until it is rolled back.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def outbox(self) -> list[tuple[str, bytes, bool]]:
         """Every stored output: (topic, payload, sent)."""
@@ -274,6 +281,36 @@ class Journal:
             if len(rows) < chunk:
                 return
             last = rows[-1][0]
+
+    def find(self, event_ids: Sequence[str]) -> list[JournalRow]:
+        """The journaled events with these ids, in journal order (a card's evidence)."""
+        ids = list(event_ids)[:500]  # SQLite's bound-parameter limit; evidence is a few events
+        marks = ",".join("?" * len(ids))
+        return self._rows(f"event_id IN ({marks}) ORDER BY seq", list(ids))
+
+    def latest_of_kind(self, kind: EventKind, limit: int = 200) -> list[JournalRow]:
+        """The newest events of one kind, newest first (the console's audit of commands)."""
+        return self._rows("kind = ? ORDER BY seq DESC LIMIT ?", [kind.value, limit])
+
+    def _rows(self, where: str, args: list[object]) -> list[JournalRow]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, event_id, kind, topic, received_at, ts, payload FROM events "
+                f"WHERE {where}",
+                args,
+            ).fetchall()
+        return [
+            JournalRow(
+                r[0],
+                EventId(r[1]),
+                EventKind(r[2]),
+                r[3],
+                from_micros(r[4]),
+                from_micros(r[5]),
+                bytes(r[6]),
+            )
+            for r in rows
+        ]
 
     def rejects(self, limit: int = 100) -> list[RejectRow]:
         with self._lock:

@@ -6,39 +6,62 @@ import gc
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from alerts.cards import Transition
 from monitor.config import HallConfig
 from monitor.contract import decode_journaled
 from monitor.ingest import Recorded
 from monitor.journal import Journal
+from monitor.snapshot import load
 from monitor.supervision import Supervision, Tick, replay_all
 
 logger = logging.getLogger(__name__)
 
 
-def recorded(journal: Journal, hall: str) -> Iterator[Recorded]:
-    for row in journal.events():
+def recorded(journal: Journal, hall: str, after_seq: int = 0) -> Iterator[Recorded]:
+    for row in journal.events(after_seq):
         event = decode_journaled(row.topic, row.payload, hall, row.ts)
         yield Recorded(row.seq, row.event_id, row.received_at, event)
 
 
-def replay(journal: Journal, cfg: HallConfig) -> tuple[Supervision, list[Transition]]:
-    """A fresh Supervision fed the whole journal, and every transition it produced."""
-    sup = Supervision(cfg)
-    started = time.monotonic()
-    ticks = [Tick(after, at) for after, at in journal.ticks()]
-    gc.disable()  # a replay builds millions of long-lived objects: collecting them is waste
+@contextmanager
+def uncollected() -> Iterator[None]:
+    """No garbage collection while a replay builds millions of long-lived objects (collecting
+    them is waste); afterwards what it built is frozen out of later collections."""
+    gc.disable()
     try:
-        out = replay_all(sup, recorded(journal, cfg.hall.id), ticks)
+        yield
     finally:
         gc.enable()
-        gc.freeze()  # what the replay built stays: keep it out of later collections
+        gc.freeze()
+
+
+def replay(
+    journal: Journal, cfg: HallConfig, snapshot: Path | None = None
+) -> tuple[Supervision, list[Transition]]:
+    """The journal replayed into a fresh Supervision, and every transition the replay produced.
+
+    With `snapshot` (the daemon's start-up), a usable snapshot there (monitor/snapshot.py) stands
+    for the journal up to its position, and only the events and ticks after it are replayed.
+    """
+    started = time.monotonic()
+    all_ticks = [Tick(after, at) for after, at in journal.ticks()]
+    loaded = load(snapshot, journal, cfg) if snapshot is not None else None
+    with uncollected():
+        if loaded is None:
+            sup, after_seq, ticks = Supervision(cfg), 0, all_ticks
+        else:
+            sup, after_seq = loaded.sup, loaded.header.last_seq
+            ticks = all_ticks[loaded.header.ticks :]
+        out = replay_all(sup, recorded(journal, cfg.hall.id, after_seq), ticks)
     logger.info(
-        "replayed %d events and %d ticks from %s in %.2f s: %d cards",
-        sup.state.applied,
+        "replayed %d events and %d ticks from %s%s in %.2f s: %d cards",
+        sup.state.last_seq - after_seq,
         len(ticks),
         journal.path,
+        f" after a snapshot at event {after_seq}" if loaded else "",
         time.monotonic() - started,
         len(sup.engine.cards),
     )

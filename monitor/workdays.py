@@ -43,6 +43,7 @@ _ONE_DAY = timedelta(days=1)
 _ZERO = timedelta(0)
 _MINUTE = timedelta(minutes=1)
 _LEAP_YEAR = 2000  # for month-day checks: has a 29 February
+_MEMO_MAX = 1 << 16  # entries per memo of WorkCalendar
 
 
 def _library_years() -> range:
@@ -176,6 +177,11 @@ class WorkCalendar:
         self._complete = frozenset(complete_years)
         self._days: dict[date, _Day] = {}
         self._unknown: dict[tuple[int, int], frozenset[int]] = {}
+        # Memos of pure answers, so a million deadlines share their work and their objects.
+        # Bounded: emptied when full (a long-running daemon sees ever new days and instants).
+        self._nth: dict[tuple[date, int], date] = {}
+        self._before: dict[tuple[datetime, int], datetime] = {}
+        self._dates: dict[datetime, date] = {}
 
     @property
     def zone(self) -> tzinfo:
@@ -186,7 +192,10 @@ class WorkCalendar:
 
     def unknown_years(self, a: date, b: date) -> frozenset[int]:
         """Years of unknown schedule among the local days from `a` to `b` (either order)."""
-        first, last = sorted((self._local_date(a).year, self._local_date(b).year))
+        return self._unknown_between(self._local_date(a).year, self._local_date(b).year)
+
+    def _unknown_between(self, y1: int, y2: int) -> frozenset[int]:
+        first, last = (y1, y2) if y1 <= y2 else (y2, y1)
         key = (first, last)
         found = self._unknown.get(key)
         if found is None:  # one shared set per span: a million open cases hold references
@@ -229,9 +238,41 @@ class WorkCalendar:
         day = self._local_date(start)
         if n == 0:
             return self._due(start, self._same_day_close(start, day))
-        for _ in range(n):
-            day = self.next_working_day(day)
-        return self._due(start, self._day(day).close)
+        return self._due(start, self._day(self._nth_working_day(day, n)).close)
+
+    def _nth_working_day(self, day: date, n: int) -> date:
+        key = (day, n)
+        found = self._nth.get(key)
+        if found is None:
+            found = day
+            for _ in range(n):
+                found = self.next_working_day(found)
+            if len(self._nth) >= _MEMO_MAX:
+                self._nth.clear()
+            self._nth[key] = found
+        return found
+
+    def working_days_before(self, at: datetime, days: int) -> datetime:
+        """The same local time on the working day `days` working days before `at`'s day (UTC).
+
+        Equal answers are one shared object: a million open deadlines hold references.
+        """
+        at = _utc(at)
+        key = (at, days)
+        found = self._before.get(key)
+        if found is None:
+            local = at.astimezone(self._zone)
+            day = local.date()
+            for _ in range(days):
+                day -= _ONE_DAY
+                while not self._day(day).status.working:
+                    day -= _ONE_DAY
+            moved = local.replace(year=day.year, month=day.month, day=day.day)
+            found = moved.astimezone(UTC)
+            if len(self._before) >= _MEMO_MAX:
+                self._before.clear()
+            self._before[key] = found
+        return found
 
     def working_time(self, a: datetime, b: datetime) -> timedelta:
         """Service time between two instants; negative when `b` is before `a`."""
@@ -282,13 +323,20 @@ class WorkCalendar:
 
     def _due(self, start: datetime, at: datetime) -> Due:
         first, last = self._local_date(start).year, self._local_date(at).year
-        estimated = any(not self.year_known(y) for y in range(first, last + 1))
-        return Due(at, estimated)
+        return Due(at, bool(self._unknown_between(first, last)))
 
     def _local_date(self, x: date) -> date:
-        if isinstance(x, datetime):
-            return _utc(x).astimezone(self._zone).date()
-        return x
+        if not isinstance(x, datetime):
+            return x
+        found = self._dates.get(x)  # aware datetimes hash by their instant
+        if found is None:
+            if x.utcoffset() is None:
+                raise ValueError(f"naive datetime {x.isoformat()}: give the zone")
+            found = x.astimezone(self._zone).date()
+            if len(self._dates) >= _MEMO_MAX:
+                self._dates.clear()
+            self._dates[x] = found
+        return found
 
     def _day(self, d: date) -> _Day:
         day = self._days.get(d)
@@ -324,6 +372,8 @@ class WorkCalendar:
 
 
 def _utc(t: datetime) -> datetime:
+    if t.tzinfo is UTC:
+        return t
     if t.utcoffset() is None:
         raise ValueError(f"naive datetime {t.isoformat()}: give the zone")
     return t.astimezone(UTC)

@@ -201,5 +201,5 @@ def test_report_command_writes_the_monthly_html_and_xlsx(tmp_path: Path) -> None
     ).stdout
     assert "效能考评（本月已结束）" in said
     page = (out / "hallwatch-demo-county-2026-10.html").read_text(encoding="utf-8")
-    assert "<svg" in page and "扣分" in page
+    assert "data:image/svg+xml;base64," in page and "扣分" in page
     assert (out / "hallwatch-demo-county-2026-10.xlsx").read_bytes()[:2] == b"PK"
