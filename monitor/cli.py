@@ -68,16 +68,25 @@ def _parser() -> argparse.ArgumentParser:
     att.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
     att.add_argument("--html", type=Path, help="also write an A4 printable page here")
     att.add_argument("--csv", type=Path, help="also write a CSV (UTF-8 with BOM) here")
-    rep_m = sub.add_parser("report", help="monthly efficiency report (效能考评): HTML and XLSX")
+    rep_m = sub.add_parser(
+        "report", help="monthly efficiency report (效能考评): HTML, XLSX and PDF (Chromium)"
+    )
     rep_m.add_argument("--config", required=True, type=Path)
     rep_m.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     rep_m.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
+    rep_m.add_argument("--no-pdf", action="store_true", help="HTML and XLSX only")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
     query.add_argument("--config", required=True, type=Path)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
     query.add_argument("--from", dest="start", type=_date, help="YYYY-MM-DD (default: today)")
     query.add_argument("--to", dest="end", type=_date, help="YYYY-MM-DD, inclusive")
     query.add_argument("--tag", action="append", default=[], help="KEY=VALUE, e.g. window=W03")
+    pw = sub.add_parser(
+        "passwd", help="hash a console password (read from the terminal, or a line of stdin)"
+    )
+    pw.add_argument("--user", help="also print a [[users]] entry for this login name")
+    pw.add_argument("--role", choices=["display", "leader", "supervisor", "admin"])
+    pw.add_argument("--staff", help="the staff id the user acts as (required for a supervisor)")
     demo = sub.add_parser("demo", help="broker, daemon and store on this machine, nothing else")
     demo.add_argument("--data-dir", type=Path, default=Path("hallwatch-demo"))
     demo.add_argument("--mqtt-port", type=int, default=1883)
@@ -134,6 +143,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _attendance(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "passwd":
+        return _passwd(args)
     return _demo(args)
 
 
@@ -199,8 +210,10 @@ def _month(text: str) -> tuple[int, int]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from alerts import report, scores
-    from alerts.stats import compute
+    from alerts import report
+    from alerts.charts import ChartError
+    from monitor import console
+    from monitor.pdf import PdfError, print_pdf
 
     cfg = load_config(args.config)
     journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
@@ -208,27 +221,30 @@ def _report(args: argparse.Namespace) -> int:
         sup, _ = replay(journal, cfg)  # the journal, not live state: a closed month reruns equal
     finally:
         journal.close()
-    cal, now, month = sup.engine.calendar, datetime.now(UTC), args.month
-    cases = [r.assessment for r in sup.engine.cases.values()]
-    officers = [s.id for s in cfg.staff if s.role == "officer"]
-    windows = [w.id for w in cfg.windows]
-    result = scores.score_month(
-        sup.engine.cards.values(), cfg.scores, month, cal.zone, now, windows, officers
-    )
-    start, end = scores.month_bounds(month, cal.zone)
-    last = (end - timedelta(days=1)).date()
-    rows = compute(cases, sup.state.ratings, cal, start.date(), last, "window", total=True)
-    sat = scores.satisfaction(sup.state.ratings, scores.completions_from(cases), now, cal)
+    month = args.month
+    r = console.month_report(sup, cfg, month, datetime.now(UTC))
+    try:
+        charts = report.month_charts(r)
+    except ChartError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_CONFIG
     name = f"hallwatch-{cfg.hall.id}-{month[0]}-{month[1]:02d}"
     args.out.mkdir(parents=True, exist_ok=True)
     html_path, xlsx_path = args.out / f"{name}.html", args.out / f"{name}.xlsx"
-    html_path.write_text(
-        report.render_html(result, rows, sat, cfg.hall.name, month), encoding="utf-8"
-    )
-    xlsx_path.write_bytes(report.render_xlsx(result, rows, sat, cfg.hall.name, month))
-    state = "本月已结束" if result.closed else "本月尚未结束，数字会变"
+    html_path.write_text(report.render_month_html(r, charts), encoding="utf-8")
+    xlsx_path.write_bytes(report.render_month_xlsx(r, charts))
+    state = "本月已结束" if r.scores.closed else "本月尚未结束，数字会变"
     _out(f"{cfg.hall.name} {month[0]}年{month[1]}月 效能考评（{state}）")
     _out(f"  {html_path}\n  {xlsx_path}")
+    if args.no_pdf:
+        return EXIT_OK
+    pdf_path = args.out / f"{name}.pdf"
+    try:
+        print_pdf(html_path, pdf_path)
+    except PdfError as exc:
+        logger.warning("no PDF: %s; the HTML page prints the same", exc)
+        return EXIT_OK
+    _out(f"  {pdf_path}")
     return EXIT_OK
 
 
@@ -263,6 +279,36 @@ def _attendance(args: argparse.Namespace) -> int:
         args.html.write_text(page, encoding="utf-8")
     if args.csv is not None:
         args.csv.write_text(daysheet.render_csv(sheets, day, cfg.hall.name), encoding="utf-8")
+    return EXIT_OK
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    """Print a scrypt hash for `password_hash` in [[users]]; the password is never echoed."""
+    import getpass
+
+    from monitor.auth import MAX_PASSWORD, hash_password
+
+    if args.user is not None and args.role is None:
+        sys.stderr.write("passwd: --user needs --role\n")
+        return EXIT_CONFIG
+    if sys.stdin.isatty():
+        password = getpass.getpass("新密码 / new password: ")
+        if getpass.getpass("再输一次 / again: ") != password:
+            sys.stderr.write("passwd: the two passwords differ\n")
+            return EXIT_CONFIG
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8 or len(password) > MAX_PASSWORD:
+        sys.stderr.write(f"passwd: a password needs 8 to {MAX_PASSWORD} characters\n")
+        return EXIT_CONFIG
+    encoded = hash_password(password)
+    if args.user is None:
+        _out(encoded)
+        return EXIT_OK
+    lines = ["[[users]]", f"name = {json.dumps(args.user)}", f"role = {json.dumps(args.role)}"]
+    if args.staff:
+        lines.append(f"staff = {json.dumps(args.staff)}")
+    _out("\n".join([*lines, f"password_hash = {json.dumps(encoded)}"]))
     return EXIT_OK
 
 

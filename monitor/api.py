@@ -1,0 +1,522 @@
+"""The console over HTTP: login, the JSON API its pages use, the pages, the OpenAPI document.
+
+Every route here but the login page, its assets and the OpenAPI document needs a session;
+without one the API answers 401 and a page redirects to the login. A session whose role lacks
+the permission gets 403 (the permissions of each role: `monitor.auth.GRANTS`). Every POST of a
+session needs its CSRF token in `X-CSRF-Token` and, if the browser sends an Origin, this
+host's (or one of `web.origins`); the cookie is also SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from importlib.resources import files
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote, unquote
+
+from alerts.cards import CardState
+from alerts.rules import RULES, Level, RuleId
+from monitor import __version__
+from monitor.auth import (
+    COOKIE,
+    CSRF_HEADER,
+    Account,
+    CsrfVerdict,
+    Permission,
+    Role,
+    Session,
+    Sessions,
+    Throttle,
+    check_csrf,
+    clear_cookie,
+    client_address,
+    origin_ok,
+    session_cookie,
+    verify_password,
+)
+from monitor.config import HallConfig
+from monitor.console import (
+    MAX_TEXT,
+    CardFilter,
+    ConsoleError,
+    Decisions,
+    Names,
+    attendance_doc,
+    attendance_html,
+    audit_rows,
+    card_detail,
+    complaints,
+    list_cards,
+    month_report,
+    month_report_html,
+    transition_row,
+)
+from monitor.events import CardAction, EventKind
+from monitor.ids import CardId
+from monitor.journal import Journal
+from monitor.openapi import spec
+from monitor.supervision import Supervision
+from monitor.web import Request, Response, Route, method_not_allowed
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PAGE_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+)
+PUBLIC_ASSETS = ("login.html", "login.js", "console.css")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class Reader(Protocol):
+    """Runs `fn` on the live state with the daemon's state lock held."""
+
+    def __call__(self, fn: Callable[[Supervision], T], /) -> T: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hall:
+    """What the console needs from the running daemon."""
+
+    config: Callable[[], HallConfig]
+    read: Reader
+    journal: Journal
+    decisions: Decisions
+    audit_key: bytes
+    now: Callable[[], datetime]
+    reload: Callable[[], None]
+
+
+def _err(status: int, code: str, message_zh: str) -> Response:
+    return _no_store(Response.json(status, {"error": code, "message": message_zh}))
+
+
+def _no_store(resp: Response, *extra: tuple[str, str]) -> Response:
+    headers = (("Cache-Control", "no-store"), *resp.headers, *extra)
+    return Response(resp.status, resp.content_type, resp.body, headers, resp.stream)
+
+
+def _page(resp: Response) -> Response:
+    return _no_store(
+        resp,
+        ("Content-Security-Policy", PAGE_CSP),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("Referrer-Policy", "same-origin"),
+    )
+
+
+def _html(text: str) -> Response:
+    return _page(Response(200, "text/html; charset=utf-8", text.encode()))
+
+
+class Console:
+    """Routes of the console; sessions and login throttling live here (in memory)."""
+
+    def __init__(self, hall: Hall) -> None:
+        self.hall = hall
+        web = hall.config().web
+        self.sessions = Sessions(
+            timedelta(minutes=web.session_minutes), timedelta(minutes=web.idle_minutes)
+        )
+        lockout = timedelta(minutes=web.login_lockout_minutes)
+        self.throttle = Throttle(web.login_attempts, lockout, lockout)
+        folder = files("monitor").joinpath("static").joinpath("console")
+        self._assets = {i.name: Response.asset(i.name, i.read_bytes()) for i in folder.iterdir()}
+
+    def routes(self) -> dict[str, Route]:
+        gets: dict[str, Callable[[Request], Response]] = {
+            "/api/openapi.json": lambda _r: _no_store(Response.json(200, spec())),
+            "/api/session": self._session_info,
+            "/api/meta": self._meta,
+            "/api/cards": self._need(Permission.READ_CARDS, self._cards),
+            "/api/complaints": self._need(Permission.READ_COMPLAINTS, self._complaints),
+            "/api/attendance": self._need(Permission.READ_ATTENDANCE, self._attendance),
+            "/api/audit": self._need(Permission.READ_AUDIT, self._audit),
+            "/api/config": self._need(Permission.CONFIGURE, self._config),
+            "/console": lambda _r: _redirect("/console/"),
+            "/console/": self._index,
+            "/console/login": lambda _r: _page(self._assets["login.html"]),
+            "/console/attendance/sheet": self._sheet,
+            "/console/report": self._report,
+            "/console/static/*": self._asset,
+        }
+        posts: dict[str, Callable[[Request], Response]] = {
+            "/api/login": self._login,
+            "/api/logout": self._csrf(None, self._logout),
+            "/api/config/reload": self._csrf(Permission.CONFIGURE, self._reload),
+        }
+        routes: dict[str, Route] = {}
+        for path in {*gets, *posts}:
+            routes[path] = _by_method(gets.get(path), posts.get(path))
+        routes["/api/cards/*"] = self._card_routes
+        return routes
+
+    # --- who is asking --------------------------------------------------------------------
+
+    def _accounts(self) -> dict[str, Account]:
+        return {u.name: u.account for u in self.hall.config().users}
+
+    def session(self, req: Request) -> Session | None:
+        return self.sessions.get(req.cookies.get(COOKIE), self._accounts(), self.hall.now())
+
+    def client(self, req: Request) -> str:
+        trusted = self.hall.config().web.trusted_proxies
+        return client_address(req.client, req.header("X-Forwarded-For"), trusted)
+
+    def _need(
+        self, permission: Permission, fn: Callable[[Request, Session], Response]
+    ) -> Callable[[Request], Response]:
+        def route(req: Request) -> Response:
+            s = self.session(req)
+            if s is None:
+                return _err(401, "login_required", "请先登录。")
+            if not s.may(permission):
+                return _err(403, "forbidden", f"{s.role.label_zh}账号无权访问此功能。")
+            try:
+                return fn(req, s)
+            except ConsoleError as exc:
+                return _err(exc.status, exc.code, exc.message_zh)
+
+        return route
+
+    def _csrf(
+        self, permission: Permission | None, fn: Callable[[Request, Session], Response]
+    ) -> Callable[[Request], Response]:
+        """A state-changing route: a session, its permission, its CSRF token, our origin."""
+
+        def checked(req: Request, s: Session) -> Response:
+            web = self.hall.config().web
+            verdict = check_csrf(
+                s, req.header(CSRF_HEADER), req.header("Origin"), req.header("Host"), web.origins
+            )
+            if verdict is not CsrfVerdict.OK:
+                logger.warning("console: %s refused for %s: %s", req.path, s.user, verdict)
+                return _err(403, f"csrf_{verdict.value}", verdict.label_zh)
+            return fn(req, s)
+
+        if permission is None:
+            return self._need(Permission.READ_DISPLAY, checked)  # every role holds it
+        return self._need(permission, checked)
+
+    # --- login ----------------------------------------------------------------------------
+
+    def _login(self, req: Request) -> Response:
+        web = self.hall.config().web
+        if not origin_ok(req.header("Origin"), req.header("Host"), web.origins):
+            return _err(403, "csrf_foreign_origin", CsrfVerdict.FOREIGN_ORIGIN.label_zh)
+        body = _json_body(req)
+        if isinstance(body, Response):
+            return body
+        name, password = body.get("name"), body.get("password")
+        if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
+            return _err(400, "bad_request", "请填写用户名和密码。")
+        client, now = self.client(req), self.hall.now()
+        keys = (f"ip:{client}", f"user:{name[:64]}")
+        until = self.throttle.blocked_until(keys, now)
+        if until is not None:
+            wait = max(1, int((until - now).total_seconds()))
+            resp = _err(429, "throttled", f"登录失败次数过多，请{(wait + 59) // 60}分钟后再试。")
+            return _no_store(resp, ("Retry-After", str(wait)))
+        account = self._accounts().get(name)
+        if not verify_password(password, account.password_hash if account else None):
+            self.throttle.failed(keys, now)
+            logger.warning("console: failed login for %r from %s", name[:64], client)
+            return _err(401, "bad_credentials", "用户名或密码错误。")
+        assert account is not None
+        self.throttle.succeeded(keys)
+        token, s = self.sessions.open(account, client, now)
+        logger.info("console: %s (%s) logged in from %s", s.user, s.role, client)
+        cookie = session_cookie(token, web.session_minutes * 60, secure=web.secure_cookie)
+        return _no_store(Response.json(200, self._session_doc(s)), ("Set-Cookie", cookie))
+
+    def _logout(self, req: Request, s: Session) -> Response:
+        self.sessions.close(req.cookies.get(COOKIE))
+        logger.info("console: %s logged out", s.user)
+        cookie = clear_cookie(secure=self.hall.config().web.secure_cookie)
+        return _no_store(Response.json(200, {"ok": True}), ("Set-Cookie", cookie))
+
+    def _session_doc(self, s: Session) -> dict[str, Any]:
+        cfg = self.hall.config()
+        names = Names.of(cfg)
+        idle_end = s.seen + self.sessions.idle
+        return {
+            "user": s.user,
+            "role": s.role.value,
+            "role_zh": s.role.label_zh,
+            "staff": s.staff,
+            "staff_name": names.person(s.staff),
+            "permissions": sorted(p.value for p in Permission if s.may(p)),
+            "csrf": s.csrf,
+            "expires_at": min(s.expires, idle_end).isoformat(),
+            "hall": cfg.hall.name,
+        }
+
+    def _session_info(self, req: Request) -> Response:
+        s = self.session(req)
+        if s is None:
+            return _err(401, "login_required", "请先登录。")
+        return _no_store(Response.json(200, self._session_doc(s)))
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _meta(self, req: Request) -> Response:
+        if self.session(req) is None:
+            return _err(401, "login_required", "请先登录。")
+        cfg = self.hall.config()
+        doc = {
+            "hall": {"id": cfg.hall.id, "name": cfg.hall.name, "timezone": cfg.hall.timezone},
+            "version": __version__,
+            "rules": [
+                {"id": r.id.value, "title": r.title_zh, "level": r.level.value}
+                for r in RULES.values()
+            ],
+            "windows": [{"id": w.id, "name": w.name} for w in cfg.windows],
+            "staff": [{"id": s.id, "name": s.name, "role": s.role} for s in cfg.staff],
+        }
+        return _no_store(Response.json(200, doc))
+
+    def _cards(self, req: Request, _s: Session) -> Response:
+        f = card_filter(req)
+        cfg = self.hall.config()
+        names, zone = Names.of(cfg), cfg.hall.zone
+        doc = self.hall.read(lambda sup: list_cards(sup, f, names, zone))
+        return _no_store(Response.json(200, doc))
+
+    def _card_routes(self, req: Request) -> Response:
+        rest = unquote(req.path[len("/api/cards/") :])
+        card, _, tail = rest.partition("/")
+        if tail == "decision":
+            if req.method != "POST":
+                return method_not_allowed("POST")
+            return self._csrf(Permission.DECIDE_CARDS, lambda r, s: self._decide(r, s, card))(req)
+        if tail or not card:
+            return _err(404, "not_found", "没有这个地址。")
+        if req.method != "GET":
+            return method_not_allowed("GET")
+        return self._need(Permission.READ_CARDS, lambda r, s: self._card(card))(req)
+
+    def _card(self, card: str) -> Response:
+        cfg = self.hall.config()
+        names, zone = Names.of(cfg), cfg.hall.zone
+        found = self.hall.read(lambda sup: sup.engine.cards.get(CardId(card)))
+        if found is None:
+            return _err(404, "unknown_card", "没有这张牌。")
+        evidence = self.hall.journal.find(list(found.evidence))
+        doc = self.hall.read(lambda _sup: card_detail(found, evidence, names, zone))
+        return _no_store(Response.json(200, doc))
+
+    def _complaints(self, _req: Request, _s: Session) -> Response:
+        cfg, now = self.hall.config(), self.hall.now()
+        names = Names.of(cfg)
+        rows = self.hall.read(lambda sup: complaints(sup, cfg, names, now))
+        return _no_store(Response.json(200, {"complaints": rows}))
+
+    def _attendance(self, req: Request, _s: Session) -> Response:
+        cfg, now = self.hall.config(), self.hall.now()
+        day = _day_arg(req, "date") or now.astimezone(cfg.hall.zone).date()
+        doc = self.hall.read(lambda sup: attendance_doc(sup, cfg, day, now))
+        return _no_store(Response.json(200, doc))
+
+    def _audit(self, req: Request, _s: Session) -> Response:
+        limit = _int_arg(req, "limit", 200, 1, 1000)
+        cfg = self.hall.config()
+        rows = self.hall.journal.latest_of_kind(EventKind.CARD_COMMAND, limit)
+        names, zone, key = Names.of(cfg), cfg.hall.zone, self.hall.audit_key
+        doc = self.hall.read(lambda sup: audit_rows(rows, sup, cfg.hall.id, key, names, zone))
+        return _no_store(Response.json(200, {"entries": doc}))
+
+    def _config(self, _req: Request, _s: Session) -> Response:
+        doc = self.hall.config().model_dump(mode="json")
+        for u in doc.get("users", []):
+            u["password_hash"] = "(hidden)"
+        return _no_store(Response.json(200, doc))
+
+    # --- deciding -------------------------------------------------------------------------
+
+    def _decide(self, req: Request, s: Session, card: str) -> Response:
+        body = _json_body(req)
+        if isinstance(body, Response):
+            return body
+        action, text = body.get("action"), body.get("text")
+        if not isinstance(action, str) or action not in {a.value for a in CardAction}:
+            return _err(
+                422, "bad_action", "操作须为 answer(录入申辩)、uphold(维持)或 revoke(撤销)。"
+            )
+        if not isinstance(text, str) or not text.strip():
+            return _err(422, "text_required", "请填写说明(申辩内容或决定理由)。")
+        if len(text) > MAX_TEXT:
+            return _err(422, "text_too_long", f"说明不能超过{MAX_TEXT}字。")
+        if self.hall.read(lambda sup: sup.engine.cards.get(CardId(card))) is None:
+            return _err(404, "unknown_card", "没有这张牌。")
+        now, client = self.hall.now(), self.client(req)
+        d = self.hall.decisions
+        topic, payload = d.command(card, CardAction(action), text.strip(), s, client, now)
+        done = d.submit(topic, payload, now)
+        logger.info(
+            "console: %s %s card %s from %s (seq %d)", s.user, action, card, client, done.seq
+        )
+        cfg = self.hall.config()
+        names, zone = Names.of(cfg), cfg.hall.zone
+        doc = {
+            "card": card,
+            "seq": done.seq,
+            "event_id": done.event_id,
+            "transitions": [transition_row(t, names, zone) for t in done.transitions],
+        }
+        return _no_store(Response.json(200, doc))
+
+    def _reload(self, _req: Request, s: Session) -> Response:
+        logger.info("console: %s asked for a configuration reload", s.user)
+        self.hall.reload()
+        return _no_store(Response.json(202, {"ok": True, "message": "已请求重新加载配置。"}))
+
+    # --- pages ----------------------------------------------------------------------------
+
+    def _index(self, req: Request) -> Response:
+        if self.session(req) is None:
+            return _redirect("/console/login")
+        return _page(self._assets["index.html"])
+
+    def _asset(self, req: Request) -> Response:
+        name = req.path[len("/console/static/") :]
+        asset = self._assets.get(name)
+        if asset is None:
+            return _err(404, "not_found", "没有这个文件。")
+        if name not in PUBLIC_ASSETS and self.session(req) is None:
+            return _err(401, "login_required", "请先登录。")
+        return asset
+
+    def _sheet(self, req: Request) -> Response:
+        return self._html_page(req, Permission.READ_ATTENDANCE, self._sheet_html)
+
+    def _sheet_html(self, req: Request) -> str:
+        cfg, now = self.hall.config(), self.hall.now()
+        day = _day_arg(req, "date") or now.astimezone(cfg.hall.zone).date()
+        return self.hall.read(lambda sup: attendance_html(sup, cfg, day, now))
+
+    def _report(self, req: Request) -> Response:
+        return self._html_page(req, Permission.READ_REPORT, self._report_html)
+
+    def _report_html(self, req: Request) -> str:
+        cfg, now = self.hall.config(), self.hall.now()
+        local = now.astimezone(cfg.hall.zone)
+        month = _month_arg(req) or (local.year, local.month)
+        figures = self.hall.read(lambda sup: month_report(sup, cfg, month, now))
+        return month_report_html(figures)
+
+    def _html_page(
+        self, req: Request, permission: Permission, render: Callable[[Request], str]
+    ) -> Response:
+        s = self.session(req)
+        if s is None:
+            return _redirect("/console/login?next=" + quote(req.path, safe="/"))
+        if not s.may(permission):
+            return _err(403, "forbidden", f"{s.role.label_zh}账号无权访问此功能。")
+        try:
+            return _html(render(req))
+        except ConsoleError as exc:
+            return _err(exc.status, exc.code, exc.message_zh)
+
+
+def _by_method(
+    get: Callable[[Request], Response] | None, post: Callable[[Request], Response] | None
+) -> Route:
+    allowed = [m for m, fn in (("GET", get), ("POST", post)) if fn is not None]
+
+    def route(req: Request) -> Response:
+        fn = get if req.method == "GET" else post if req.method == "POST" else None
+        return method_not_allowed(*allowed) if fn is None else fn(req)
+
+    return route
+
+
+def _redirect(to: str) -> Response:
+    return Response(303, "text/plain; charset=utf-8", b"", (("Location", to),))
+
+
+def _json_body(req: Request) -> dict[str, Any] | Response:
+    kind = (req.header("Content-Type") or "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        return _err(415, "json_required", "请求须为 JSON(Content-Type: application/json)。")
+    try:
+        doc = json.loads(req.body)
+    except (ValueError, RecursionError):
+        return _err(400, "bad_json", "请求内容不是有效的 JSON。")
+    if not isinstance(doc, dict):
+        return _err(400, "bad_json", "请求内容须为 JSON 对象。")
+    return doc
+
+
+def _bad(name: str, what: str) -> ConsoleError:
+    return ConsoleError(400, f"参数 {name} 无效：{what}", "bad_parameter")
+
+
+def _choice(req: Request, name: str, allowed: Mapping[str, T]) -> T | None:
+    value = req.arg(name)
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise _bad(name, "须为 " + ", ".join(sorted(allowed)))
+    return allowed[value]
+
+
+def _int_arg(req: Request, name: str, default: int, low: int, high: int) -> int:
+    value = req.arg(name)
+    if value is None or value == "":
+        return default
+    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+        raise _bad(name, f"须为 {low} 到 {high} 的整数")
+    return int(value)
+
+
+def _day_arg(req: Request, name: str) -> date | None:
+    value = req.arg(name)
+    if value is None or value == "":
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _bad(name, "须为日期 YYYY-MM-DD") from None
+
+
+def _month_arg(req: Request) -> tuple[int, int] | None:
+    value = req.arg("month")
+    if value is None or value == "":
+        return None
+    m = _MONTH.match(value)
+    if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
+        raise _bad("month", "须为月份 YYYY-MM")
+    return int(m.group(1)), int(m.group(2))
+
+
+_STATES = {
+    "open": frozenset(s for s in CardState if s is not CardState.CLOSED),
+    "all": frozenset(CardState),
+    **{s.value: frozenset({s}) for s in CardState},
+}
+
+
+def card_filter(req: Request) -> CardFilter:
+    """The card list's filters from the query; a bad value is a 400 naming it."""
+    levels = {lvl.value: lvl for lvl in (Level.YELLOW, Level.RED)}
+    return CardFilter(
+        level=_choice(req, "level", levels),
+        rule=_choice(req, "rule", {r.value: r for r in RuleId}),
+        window=req.arg("window") or None,
+        staff=req.arg("staff") or None,
+        day=_day_arg(req, "day"),
+        states=_choice(req, "state", _STATES) or _STATES["open"],
+        limit=_int_arg(req, "limit", 100, 1, 500),
+        offset=_int_arg(req, "offset", 0, 0, 1_000_000),
+    )
+
+
+__all__ = ["Console", "Hall", "Reader", "Role", "card_filter"]

@@ -1,0 +1,389 @@
+"""Who may use the console: password hashes, roles, sessions, login throttling, CSRF. Pure.
+
+- Passwords are stored as scrypt hashes (RFC 7914) in the PHC string format
+  `$scrypt$ln=15,r=8,p=1$<salt>$<hash>` (salt and hash in unpadded base64); `hallwatch
+  passwd` prints one. Verifying costs the same for an unknown user as for a known one.
+- A role grants a fixed set of permissions (`GRANTS`); the API checks a permission, never a
+  role name.
+- Sessions live in memory (a restart logs everyone out): a random token in an HttpOnly,
+  SameSite=Strict cookie, stored only as its SHA-256; it ends after its lifetime, after idle
+  time, at logout, or when its user's entry in the configuration changes.
+- Every state-changing request of a session must carry the session's CSRF token in a header
+  (a cross-site form cannot set one) and, if the browser names an Origin, a known origin.
+
+Every function that depends on time takes `now`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from monitor.ids import StaffId
+
+COOKIE = "hallwatch_session"
+CSRF_HEADER = "X-CSRF-Token"
+
+SCRYPT_LN = 15  # N = 2**15, r = 8: 32 MiB and about 0.1 s per check on the 2-core VM
+SCRYPT_R = 8
+SCRYPT_P = 1
+_LN_RANGE = range(10, 21)  # a configured hash outside this is refused (too weak / a DoS)
+_HASH = re.compile(
+    r"^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,88})\$([A-Za-z0-9+/]{43,88})$"
+)
+# The example configuration's users (passwords demo-<role>, README): refused off loopback.
+DEMO_HASHES = frozenset(
+    {
+        "$scrypt$ln=15,r=8,p=1$QQwDefu5LFvhGX5rr7NNNA$harTvIXSgg8J5bL3ASD1qmEp1/KwFZS/rEp3SKL5BLs",
+        "$scrypt$ln=15,r=8,p=1$dz1eRBmrLPxfTpNY0F6ZPA$HH203EQzv2e1mo5ErBwsFUWLyARDae2PVOcVWfPaWUk",
+        "$scrypt$ln=15,r=8,p=1$HLNhQw0/iHxDk51+OI09BA$EOrzQ25Z8JC+vkjlWLl0WZkIvlM/In81TU1F/Ph6TAw",
+        "$scrypt$ln=15,r=8,p=1$oo6ntNLyaSm85HQR1J9HUg$q0wOmO9/V5pfGN0fVvEycu2gKTWasZW0PfTob8sDdwI",
+    }
+)
+MAX_PASSWORD = 1024  # characters; longer input is refused before any hashing
+
+
+class Role(StrEnum):
+    DISPLAY = "display"
+    LEADER = "leader"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def label_zh(self) -> str:
+        return _ROLE_ZH[self]
+
+
+_ROLE_ZH = {
+    Role.DISPLAY: "显示屏",
+    Role.LEADER: "值班领导",
+    Role.SUPERVISOR: "效能督查员",
+    Role.ADMIN: "系统管理员",
+}
+
+
+class Permission(StrEnum):
+    READ_DISPLAY = "read_display"
+    READ_CARDS = "read_cards"
+    DECIDE_CARDS = "decide_cards"
+    READ_COMPLAINTS = "read_complaints"
+    READ_ATTENDANCE = "read_attendance"
+    READ_REPORT = "read_report"
+    READ_AUDIT = "read_audit"
+    CONFIGURE = "configure"
+
+
+_READ = {
+    Permission.READ_DISPLAY,
+    Permission.READ_CARDS,
+    Permission.READ_COMPLAINTS,
+    Permission.READ_ATTENDANCE,
+    Permission.READ_REPORT,
+}
+GRANTS: Mapping[Role, frozenset[Permission]] = {
+    Role.DISPLAY: frozenset({Permission.READ_DISPLAY}),
+    Role.LEADER: frozenset(_READ),
+    Role.SUPERVISOR: frozenset({*_READ, Permission.DECIDE_CARDS, Permission.READ_AUDIT}),
+    Role.ADMIN: frozenset({Permission.READ_DISPLAY, Permission.READ_AUDIT, Permission.CONFIGURE}),
+}
+
+
+# --- password hashes ------------------------------------------------------------------------
+
+
+class HashError(ValueError):
+    """A configured password hash is not one this program can check."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Scrypt:
+    ln: int
+    r: int
+    p: int
+    salt: bytes
+    digest: bytes
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _parse(encoded: str) -> _Scrypt:
+    m = _HASH.match(encoded)
+    if m is None:
+        raise HashError("not a scrypt hash $scrypt$ln=..,r=..,p=..$salt$hash (hallwatch passwd)")
+    ln, r, p = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if ln not in _LN_RANGE or not 1 <= r <= 32 or not 1 <= p <= 16:
+        raise HashError(f"scrypt parameters ln={ln}, r={r}, p={p} out of range (ln 10-20)")
+    return _Scrypt(ln, r, p, _unb64(m.group(4)), _unb64(m.group(5)))
+
+
+def check_hash(encoded: str) -> str:
+    """A validator: the string must be a hash `verify_password` can check."""
+    _parse(encoded)
+    return encoded
+
+
+def _scrypt(password: str, s: _Scrypt) -> bytes:
+    n = 1 << s.ln
+    return hashlib.scrypt(
+        password.encode(),
+        salt=s.salt,
+        n=n,
+        r=s.r,
+        p=s.p,
+        maxmem=256 * n * s.r,
+        dklen=len(s.digest),
+    )
+
+
+def hash_password(password: str, *, ln: int = SCRYPT_LN, salt: bytes | None = None) -> str:
+    if not password:
+        raise ValueError("empty password")
+    params = _Scrypt(ln, SCRYPT_R, SCRYPT_P, salt or secrets.token_bytes(16), b"\0" * 32)
+    digest = _scrypt(password, params)
+    return f"$scrypt$ln={ln},r={SCRYPT_R},p={SCRYPT_P}${_b64(params.salt)}${_b64(digest)}"
+
+
+@functools.cache
+def _dummy() -> str:
+    """Checked when the user is unknown, so that a wrong name costs what a wrong password does."""
+    return hash_password("-", salt=b"hallwatch-dummy!")
+
+
+def verify_password(password: str, encoded: str | None) -> bool:
+    if len(password) > MAX_PASSWORD:
+        return False
+    params = _parse(encoded or _dummy())
+    ok = hmac.compare_digest(_scrypt(password, params), params.digest)
+    return ok and encoded is not None
+
+
+# --- accounts and sessions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """A console user as configured (`[[users]]`)."""
+
+    name: str
+    role: Role
+    password_hash: str
+    staff: StaffId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    user: str
+    role: Role
+    staff: StaffId | None
+    csrf: str
+    created: datetime
+    seen: datetime
+    expires: datetime  # the absolute end; idle time may end it earlier
+    client: str
+    fingerprint: str  # of the account entry it was opened for: a changed entry ends it
+
+    def may(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+
+def account_fingerprint(a: Account) -> str:
+    text = f"{a.name}\0{a.role}\0{a.password_hash}\0{a.staff or ''}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Sessions:
+    """Open sessions by token hash. Thread-safe; at most `limit` (the oldest go first)."""
+
+    def __init__(self, lifetime: timedelta, idle: timedelta, limit: int = 1000) -> None:
+        self.lifetime = lifetime
+        self.idle = idle
+        self._limit = limit
+        self._by_key: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def open(self, account: Account, client: str, now: datetime) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        session = Session(
+            user=account.name,
+            role=account.role,
+            staff=account.staff,
+            csrf=secrets.token_urlsafe(24),
+            created=now,
+            seen=now,
+            expires=now + self.lifetime,
+            client=client,
+            fingerprint=account_fingerprint(account),
+        )
+        with self._lock:
+            while len(self._by_key) >= self._limit:
+                oldest = min(self._by_key, key=lambda k: self._by_key[k].seen)
+                del self._by_key[oldest]
+            self._by_key[_key(token)] = session
+        return token, session
+
+    def get(
+        self, token: str | None, accounts: Mapping[str, Account], now: datetime
+    ) -> Session | None:
+        """The live session of `token` (its idle clock restarts), else None (and it ends)."""
+        if not token:
+            return None
+        key = _key(token)
+        with self._lock:
+            s = self._by_key.get(key)
+            if s is None:
+                return None
+            account = accounts.get(s.user)
+            alive = (
+                now < s.expires
+                and now - s.seen < self.idle
+                and account is not None
+                and account_fingerprint(account) == s.fingerprint
+            )
+            if not alive:
+                del self._by_key[key]
+                return None
+            s = self._by_key[key] = replace(s, seen=max(now, s.seen))
+            return s
+
+    def close(self, token: str | None) -> bool:
+        with self._lock:
+            return self._by_key.pop(_key(token or ""), None) is not None
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._by_key)
+
+
+def session_cookie(token: str, max_age_s: int, *, secure: bool) -> str:
+    attrs = [f"{COOKIE}={token}", "Path=/", f"Max-Age={max_age_s}", "HttpOnly", "SameSite=Strict"]
+    if secure:
+        attrs.append("Secure")
+    return "; ".join(attrs)
+
+
+def clear_cookie(*, secure: bool) -> str:
+    return session_cookie("", 0, secure=secure)
+
+
+# --- login throttling -----------------------------------------------------------------------
+
+
+class Throttle:
+    """Failed logins per key (the client address, the user name): after `attempts` failures
+    within `window`, the key is refused until `lockout` has passed since the last one."""
+
+    def __init__(
+        self, attempts: int, window: timedelta, lockout: timedelta, limit: int = 10_000
+    ) -> None:
+        self.attempts = attempts
+        self.window = window
+        self.lockout = lockout
+        self._limit = limit
+        self._failures: dict[str, list[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def blocked_until(self, keys: Sequence[str], now: datetime) -> datetime | None:
+        with self._lock:
+            until = None
+            for key in keys:
+                recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+                if len(recent) >= self.attempts:
+                    end = recent[-1] + self.lockout
+                    if end > now and (until is None or end > until):
+                        until = end
+            return until
+
+    def failed(self, keys: Sequence[str], now: datetime) -> None:
+        with self._lock:
+            if len(self._failures) >= self._limit:
+                self._failures.clear()  # a flood of names: forget rather than grow
+            for key in keys:
+                recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+                self._failures[key] = [*recent, now][-self.attempts :]
+
+    def succeeded(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+
+# --- where a request comes from, and whether it may change anything ---------------------------
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Collection[str]) -> str:
+    """The peer, or behind trusted proxies the nearest untrusted address they name."""
+    if peer not in trusted or not forwarded_for:
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage from the client's side of the proxy
+    return peer
+
+
+class CsrfVerdict(StrEnum):
+    OK = "ok"
+    NO_TOKEN = "no_token"
+    BAD_TOKEN = "bad_token"
+    FOREIGN_ORIGIN = "foreign_origin"
+
+    @property
+    def label_zh(self) -> str:
+        return _CSRF_ZH[self]
+
+
+_CSRF_ZH = {
+    CsrfVerdict.OK: "通过",
+    CsrfVerdict.NO_TOKEN: "请求缺少防伪令牌，请刷新页面后重试",
+    CsrfVerdict.BAD_TOKEN: "防伪令牌无效，请刷新页面后重试",
+    CsrfVerdict.FOREIGN_ORIGIN: "请求来自其他网站，已拒绝",
+}
+
+
+def origin_ok(origin: str | None, host: str | None, extra: Collection[str]) -> bool:
+    """No Origin (a same-origin GET, an old client) passes; else it must be this host's."""
+    if origin is None:
+        return True
+    allowed = set(extra)
+    if host:
+        allowed |= {f"http://{host}", f"https://{host}"}
+    return origin.rstrip("/") in allowed
+
+
+def check_csrf(
+    session: Session,
+    token: str | None,
+    origin: str | None,
+    host: str | None,
+    extra: Collection[str],
+) -> CsrfVerdict:
+    if not origin_ok(origin, host, extra):
+        return CsrfVerdict.FOREIGN_ORIGIN
+    if not token:
+        return CsrfVerdict.NO_TOKEN
+    if not hmac.compare_digest(token.encode(), session.csrf.encode()):
+        return CsrfVerdict.BAD_TOKEN
+    return CsrfVerdict.OK
