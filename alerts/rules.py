@@ -47,6 +47,11 @@ class RuleId(StrEnum):
     DUTY_LATE = "duty.late"
     DUTY_ABSENT = "duty.absent"
     DUTY_QUOTA_MISSED = "duty.quota_missed"
+    COMPLAINT_ACCEPT_LATE = "complaint.accept_late"
+    COMPLAINT_RESULT_LATE = "complaint.result_late"
+    COMPLAINT_FOUNDED = "complaint.founded"
+    COMPLAINT_HANDLING_LATE = "complaint.handling_late"
+    REVIEW_BAD_UNRECTIFIED = "review.bad.unrectified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +210,37 @@ RULES: dict[RuleId, Rule] = {
             Level.RED,
             "半月值班不足",
             "002_… 领导值班制度 二: 每半个月不少于一次，每次不少于半天",
+        ),
+        Rule(
+            RuleId.COMPLAINT_ACCEPT_LATE,
+            Level.RED,
+            "投诉未按时受理",
+            "DOMAIN.md numbers (complaints): decide acceptance within 5 working days",
+        ),
+        Rule(
+            RuleId.COMPLAINT_RESULT_LATE,
+            Level.RED,
+            "投诉未按时答复",
+            "DOMAIN.md numbers (complaints, 十堰): result within 10 working days of acceptance",
+        ),
+        Rule(
+            RuleId.COMPLAINT_FOUNDED,
+            Level.RED,
+            "投诉查实",
+            "000_… 五(八): 一经群众举报, 如果属实, 立即立案; issue 7: −5",
+        ),
+        Rule(
+            RuleId.COMPLAINT_HANDLING_LATE,
+            Level.RED,
+            "投诉处理超期",
+            "000_… 五(八): 一个月内处理结束",
+        ),
+        Rule(
+            RuleId.REVIEW_BAD_UNRECTIFIED,
+            Level.RED,
+            "差评未按时整改",
+            "DOMAIN.md numbers (好差评, 国办发〔2019〕51号): "
+            "rectified within 5 (德州) to 15 (四川) working days",
         ),
     )
 }

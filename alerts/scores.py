@@ -10,7 +10,8 @@ seed 000_… 八(八)), per card, at `now`:
 - raised or escalated with `answer_by` passed and no answer: counts;
 - raised before its `answer_by`: pending;
 - without `answer_by` (the yellow attendance cards): counts unless answered or revoked.
-A card belongs to the hall-local month of its `raised_at`. See docs/scores.md.
+A card belongs to the hall-local month of its `raised_at`. Founded complaints and bad reviews not
+rectified in time are cards like any other (alerts/complaints.py). See docs/scores.md.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ from monitor.workdays import WorkCalendar
 
 Who = Literal["officer", "window", "both"]
 Month = tuple[int, int]
-
-COMPLAINT_FOUNDED = "complaint.founded"
-REVIEW_BAD_UNRECTIFIED = "review.bad.unrectified"
-_INPUT_RULES = (COMPLAINT_FOUNDED, REVIEW_BAD_UNRECTIFIED)
 
 
 class DeductionRule(ConfigModel):
@@ -63,8 +60,8 @@ DEFAULT_RULES: dict[str, DeductionRule] = {
     RuleId.PROMISED_OVERDUE: _rule(5, "window", "000_… 八(四)5: 扣窗口单位当月考评5—10分"),
     RuleId.LEGAL_OVERDUE: _rule(10, "officer", "000_… 八(五)1: 扣岗位责任人当月考评10—15分"),
     RuleId.RETURNED_NO_REASON: _rule(2, "officer", "issue 7: refusal without reasons −2"),
-    COMPLAINT_FOUNDED: _rule(5, "officer", "issue 7: founded complaint −5 (000_… 五(八))"),
-    REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_NUMBERS}: 好差评, issue 7 −2 (window)"),
+    RuleId.COMPLAINT_FOUNDED: _rule(5, "officer", "issue 7: founded complaint −5 (000_… 五(八))"),
+    RuleId.REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_NUMBERS}: 好差评, issue 7 −2 (window)"),
 }
 
 
@@ -86,8 +83,7 @@ class ScoresConfig(ConfigModel):
     min_score: int = Field(0, description="Scores never fall below this.")
     rules: dict[str, DeductionRule] = Field(
         default_factory=lambda: dict(DEFAULT_RULES),
-        description="Card rule id (or complaint.founded, review.bad.unrectified) → deduction; "
-        "merged over the defaults.",
+        description="Card rule id → deduction; merged over the defaults.",
     )
     grades: list[GradeBand] = Field(
         default_factory=lambda: [
@@ -114,7 +110,7 @@ class ScoresConfig(ConfigModel):
     def _merge(cls, given: Any) -> Any:
         if not isinstance(given, Mapping):
             return given
-        known = {r.value for r in RuleId} | set(_INPUT_RULES)
+        known = {r.value for r in RuleId}
         unknown = sorted(set(given) - known)
         if unknown:
             raise ValueError(f"unknown rule id(s): {', '.join(unknown)}")
@@ -127,7 +123,6 @@ class Verdict(StrEnum):
     UPHELD = "upheld"
     UNANSWERED = "unanswered"  # answer_by passed without an answer
     NO_HEARING = "no_hearing"  # a card without answer_by
-    INPUT = "input"  # a counted occurrence given as input (complaints, reviews)
     ANSWERED = "answered"  # pending: awaiting the supervisor's decision
     BEFORE_ANSWER_BY = "before_answer_by"  # pending: the owner may still answer
     REVOKED = "revoked"
@@ -141,13 +136,13 @@ _PENDING = (Verdict.ANSWERED, Verdict.BEFORE_ANSWER_BY)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deduction:
-    card: CardId | None  # None for an input occurrence
+    card: CardId
     rule: str
     subject: str
     points: int  # charged, after the cap
     nominal: int  # per the rule, before the cap
     verdict: Verdict
-    day: date  # hall-local day the card was raised (the month's last day for inputs)
+    day: date  # hall-local day the card was raised
     window: str | None  # the card's window, for the heat map
     evidence: tuple[EventId, ...]
 
@@ -236,12 +231,9 @@ def score_month(
     now: datetime,
     windows: Sequence[str],
     officers: Sequence[str],
-    *,
-    complaints: Mapping[str, int] | None = None,
-    bad_reviews_unrectified: Mapping[str, int] | None = None,
 ) -> MonthScores:
-    """Scores of `month`. `complaints` and `bad_reviews_unrectified`: counts of founded
-    complaints and of bad reviews not rectified in time, per officer or window id."""
+    """Scores of `month`: a row per configured window and officer, plus any other subject
+    a counted or pending card names."""
     start, end = month_bounds(month, zone)
     chosen = sorted(
         (c for c in cards if start <= c.raised_at < end), key=lambda c: (c.raised_at, c.id)
@@ -271,12 +263,6 @@ def score_month(
             day = c.raised_at.astimezone(zone).date()
             d = _deduct(rule, c.rule.value, sid, (c.id, c.subject.window), v, day, c.evidence, used)
             found[kind, sid].append(d)
-    last_day = (end - timedelta(days=1)).date()
-    inputs = ((COMPLAINT_FOUNDED, complaints), (REVIEW_BAD_UNRECTIFIED, bad_reviews_unrectified))
-    for name, counts in inputs:
-        for sid, n in sorted((counts or {}).items()):
-            where = "window" if sid in windows else "officer"
-            found[where, sid] += _inputs(cfg.rules[name], name, sid, where, n, last_day, used)
     red = _upheld_red(chosen, verdicts)
 
     def rows(kind: Literal["window", "officer"], ids: Sequence[str]) -> tuple[SubjectScore, ...]:
@@ -300,7 +286,7 @@ def _deduct(
     rule: DeductionRule,
     name: str,
     sid: str,
-    card: tuple[CardId | None, str | None],
+    card: tuple[CardId, str | None],
     v: Verdict,
     day: date,
     evidence: tuple[EventId, ...],
@@ -321,22 +307,6 @@ def _deduct(
         window=card[1],
         evidence=evidence,
     )
-
-
-def _inputs(
-    rule: DeductionRule,
-    name: str,
-    sid: str,
-    kind: str,
-    n: int,
-    day: date,
-    used: Counter[tuple[str, str]],
-) -> list[Deduction]:
-    """`n` occurrences given as input (no card yet): founded complaints, unrectified reviews."""
-    window = sid if kind == "window" else None
-    return [
-        _deduct(rule, name, sid, (None, window), Verdict.INPUT, day, (), used) for _ in range(n)
-    ]
 
 
 def _upheld_red(

@@ -203,7 +203,11 @@ def publish_messages(
         logger.info("publishing %d message(s) as %d account(s)", len(ordered), len(links))
         pace = (speed, origin or ordered[0].at)
         sent = _pace(ordered, links, route, pace, now_fn, sleep_fn, stop)
-        _drain(links.values(), ack_timeout)
+        if stop is not None and stop.is_set():  # told to stop: the receiver may be gone too
+            left = sum(link.unacked for link in links.values())
+            logger.info("stopped with %d message(s) not acknowledged", left)
+        else:
+            _drain(links.values(), ack_timeout)
     finally:
         for link in links.values():
             link.close()

@@ -7,6 +7,7 @@ Every problem is reported with its key path (``windows[3].a_post``), all at once
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections import Counter
@@ -20,10 +21,12 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from alerts.attendance import AttendanceConfig
+from alerts.complaints import ComplaintsConfig
 from alerts.duty import DutySlotConfig
 from alerts.posts import PostsConfig
 from alerts.scores import ScoresConfig
 from alerts.sinks import TimeSeriesConfig
+from monitor.auth import DEMO_HASHES, Account, Role, check_hash
 from monitor.ids import DeviceId, HallId, StaffId, WindowId
 from monitor.model import ConfigModel, check_zone
 
@@ -106,8 +109,74 @@ class IngestConfig(ConfigModel):
 
 
 class WebConfig(ConfigModel):
-    listen: str = Field("127.0.0.1", description="Address of /healthz and /metrics.")
+    listen: str = Field(
+        "127.0.0.1",
+        description="Address of the web server (/healthz, /metrics, display, console); "
+        "loopback by default: expose it through a reverse proxy with TLS (docs/console.md).",
+    )
     port: int = Field(8470, ge=0, le=65535, description="Port; 0 picks a free one.")
+    session_minutes: int = Field(
+        480,
+        ge=5,
+        le=10080,
+        description="A console login lasts at most this long (default: one 8-hour working day).",
+    )
+    idle_minutes: int = Field(
+        30, ge=1, le=1440, description="A console session unused this long ends."
+    )
+    secure_cookie: bool = Field(
+        False,
+        description="Mark the session cookie Secure (HTTPS only): set it when a TLS reverse "
+        "proxy serves the console.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For names the client "
+        "(recorded in the audit); from anyone else the header is ignored.",
+    )
+    origins: list[str] = Field(
+        default_factory=list,
+        description="Origins besides the request's own Host allowed to send console "
+        "changes, e.g. https://jiancha.example.gov.cn.",
+    )
+    login_attempts: int = Field(
+        5, ge=1, le=100, description="Failed logins (per address and per user) before a lockout."
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, le=1440, description="Lockout after too many failed logins, and their window."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for a in v:
+            ipaddress.ip_address(a)  # ValueError names the bad one
+        return v
+
+
+class User(ConfigModel):
+    name: Ident = Field(description="Login name.")
+    role: Literal["display", "leader", "supervisor", "admin"] = Field(
+        description="display (the hall display), leader (attendance, cards read-only), "
+        "supervisor (decides cards), admin (configuration); docs/console.md."
+    )
+    password_hash: str = Field(
+        description="scrypt hash in PHC format, printed by `hallwatch passwd`; never the password."
+    )
+    staff: Ident | None = Field(
+        None,
+        description="The staff member this user is: card decisions are sent as `by` this id. "
+        "Required for a supervisor (a staff member with role supervisor).",
+    )
+
+    _hash = field_validator("password_hash")(lambda v: check_hash(v))
+
+    @property
+    def account(self) -> Account:
+        staff = StaffId(self.staff) if self.staff else None
+        return Account(
+            name=self.name, role=Role(self.role), password_hash=self.password_hash, staff=staff
+        )
 
 
 class ServiceSession(ConfigModel):
@@ -269,6 +338,7 @@ class HallConfig(ConfigModel):
     posts: PostsConfig = PostsConfig()
     timeseries: TimeSeriesConfig = TimeSeriesConfig()
     scores: ScoresConfig = ScoresConfig()
+    complaints: ComplaintsConfig = ComplaintsConfig()
     attendance: AttendanceConfig = AttendanceConfig()
     duty: list[DutySlotConfig] = Field(
         default_factory=list,
@@ -279,6 +349,10 @@ class HallConfig(ConfigModel):
     windows: list[Window] = Field(min_length=1)
     clocks: list[Clock] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list)
+    users: list[User] = Field(
+        default_factory=list,
+        description="Console logins (docs/console.md); none: nobody can log in to the console.",
+    )
 
     @property
     def client_id(self) -> str:
@@ -375,9 +449,35 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
     for i, slot in enumerate(cfg.duty):
         if slot.leader not in leaders:
             out.append(f"duty[{i}].leader: {slot.leader!r} is not a staff member with role leader")
+    out.extend(_user_problems(cfg))
     if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
         out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")
     return out
+
+
+def _user_problems(cfg: HallConfig) -> Iterator[str]:
+    yield from _dupes("users", (u.name for u in cfg.users))
+    roles = {s.id: s.role for s in cfg.staff}
+    exposed = not _loopback(cfg.web.listen)
+    for i, u in enumerate(cfg.users):
+        if u.staff is not None and u.staff not in roles:
+            yield f"users[{i}].staff: unknown staff {u.staff!r}"
+        elif u.role == "supervisor" and (u.staff is None or roles[u.staff] != "supervisor"):
+            yield f"users[{i}].staff: a supervisor user must be a staff member with role supervisor"
+        if exposed and u.password_hash in DEMO_HASHES:
+            yield (
+                f"users[{i}].password_hash: the example's demo password, refused while "
+                f"web.listen ({cfg.web.listen}) is not loopback: run hallwatch passwd"
+            )
+
+
+def _loopback(listen: str) -> bool:
+    if listen == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(listen).is_loopback
+    except ValueError:
+        return False
 
 
 def _session_problems(sessions: list[ServiceSession]) -> Iterator[str]:

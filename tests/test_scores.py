@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -14,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.cards import Card, CardState, Subject, Transition, Why
+from alerts.charts import cards_by_rule
 from alerts.report import render_html, render_xlsx
 from alerts.rules import RULES, RuleId
 from alerts.scores import (
@@ -96,10 +98,8 @@ REVOKED: Step = (CardState.REVOKED, Why.REVOKED, T0 + timedelta(days=1))
 ESCALATED: Step = (CardState.ESCALATED, Why.ANSWER_OVERDUE, ANSWER_BY)
 
 
-def month(
-    cards: list[Card], now: datetime = END, cfg: ScoresConfig = CFG, **inputs: dict[str, int]
-) -> MonthScores:
-    return score_month(cards, cfg, NOV, ZONE, now, ["W01", "W02"], ["S01", "S02"], **inputs)
+def month(cards: list[Card], now: datetime = END, cfg: ScoresConfig = CFG) -> MonthScores:
+    return score_month(cards, cfg, NOV, ZONE, now, ["W01", "W02"], ["S01", "S02"])
 
 
 def row(m: MonthScores, kind: str, sid: str) -> SubjectScore:
@@ -118,6 +118,8 @@ def row(m: MonthScores, kind: str, sid: str) -> SubjectScore:
         (RuleId.PROMISED_OVERDUE, 5, "window"),
         (RuleId.LEGAL_OVERDUE, 10, "officer"),
         (RuleId.RETURNED_NO_REASON, 2, "officer"),
+        (RuleId.COMPLAINT_FOUNDED, 5, "officer"),
+        (RuleId.REVIEW_BAD_UNRECTIFIED, 2, "window"),
     ],
 )
 def test_each_card_rule_deducts_from_its_subject(rule: RuleId, points: int, kind: str) -> None:
@@ -136,14 +138,6 @@ def test_each_card_rule_deducts_from_its_subject(rule: RuleId, points: int, kind
     )
     assert d.verdict is Verdict.UPHELD and d.day == date(2026, 11, 10)
     assert other.score == 100 and not other.deductions
-
-
-def test_inputs_complaints_and_unrectified_bad_reviews() -> None:
-    m = month([], complaints={"S02": 2}, bad_reviews_unrectified={"W02": 1})
-    assert row(m, "officer", "S02").score == 90
-    assert row(m, "window", "W02").score == 98
-    d = row(m, "window", "W02").deductions[0]
-    assert (d.card, d.verdict, d.day) == (None, Verdict.INPUT, date(2026, 11, 30))
 
 
 @pytest.mark.parametrize(
@@ -315,16 +309,20 @@ def test_render_html_has_tables_traceable_deductions_and_charts() -> None:
         assert text in page
     assert "K-case.promised.overdue-1" in page and "E1" in page  # card and evidence
     assert "K-case.legal.overdue-3" in page  # pending, listed
-    assert page.count("<svg") == 2 and "100.00%" in page
-    for svg in re.findall(r"<svg.*?</svg>", page, re.S):
-        ET.fromstring(svg)  # each chart is well-formed XML
+    assert "100.00%" in page and "无图表" in page  # no charts given
+    chart = cards_by_rule(scores.cards_by_rule, {}, "本月卡片")
+    page = render_html(scores, stats, sat, "示例政务服务中心", NOV, charts=[chart])
+    (data,) = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
+    ET.fromstring(base64.b64decode(data))  # the chart is well-formed SVG
     closed = render_html(month([]), [], [], "中心", NOV)
     assert "本月尚未结束" not in closed
 
 
 def test_render_xlsx_is_a_valid_workbook() -> None:
     scores, stats, sat = _sample()
-    data = render_xlsx(scores, stats, sat, "示例政务服务中心", NOV)
+    chart = cards_by_rule(scores.cards_by_rule, {}, "本月卡片")
+    data = render_xlsx(scores, stats, sat, "示例政务服务中心", NOV, charts=[chart])
+    assert data == render_xlsx(scores, stats, sat, "示例政务服务中心", NOV, charts=[chart])
     ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert z.testzip() is None
@@ -332,8 +330,10 @@ def test_render_xlsx_is_a_valid_workbook() -> None:
             ET.fromstring(z.read(part))
         book = ET.fromstring(z.read("xl/workbook.xml"))
         names = [s.get("name") for s in book.iterfind("m:sheets/m:sheet", ns)]
-        assert names[:3] == ["窗口", "人员", "扣分明细"]
-        sheet = ET.fromstring(z.read("xl/worksheets/sheet3.xml"))
+        assert names[:4] == ["概况", "窗口", "人员", "扣分明细"] and names[-1] == "图表"
+        assert z.read("xl/media/image1.png") == chart.png
+        ET.fromstring(z.read("xl/drawings/drawing1.xml"))
+        sheet = ET.fromstring(z.read("xl/worksheets/sheet4.xml"))
         texts = [t.text for t in sheet.iter(f"{{{ns['m']}}}t")]
         values = [v.text for v in sheet.iter(f"{{{ns['m']}}}v")]
     assert "K-case.promised.overdue-1" in texts and "-5" in values

@@ -71,15 +71,38 @@ class _Track:
 
 
 class _Case(_Track):
-    def __init__(self, hall: Hall, ident: str, window: str, staff: str) -> None:
+    def __init__(
+        self, hall: Hall, ident: str, window: str, staff: str, seed: int, p: Params
+    ) -> None:
         super().__init__(hall, f"case/{ident}/event", ident, {"case": ident})
         self.here = {"window": window, "staff": staff}
+        self.seed, self.p = seed, p
 
     def rate(self, r: random.Random, t: datetime, upset: bool, channel: str) -> None:
         level = r.choices(LEVELS, LEVELS_UPSET if upset else LEVELS_USUAL)[0]
-        obj = {"id": f"R-{self.ident}", "case": self.ident, "level": level}
+        self._rating(f"R-{self.ident}", level, t, channel)
+        if level <= 2:
+            self._rectify(t)
+
+    def _rating(self, ident: str, level: int, t: datetime, channel: str) -> None:
+        obj = {"id": ident, "case": self.ident, "level": level}
         obj |= {"ts": self.hall.stamp(t), "channel": channel}
         self.messages.append(self.hall.message(f"rating/{self.ident}", obj, t))
+
+    def _rectify(self, bad: datetime) -> None:
+        """After a bad review the window rectifies and calls back (回访); the applicant rates
+        again (level 3–5), in time, late, or never. Its own stream: the day's cases stay put."""
+        r = rng(self.seed, None, f"rectify/{self.ident}")
+        total = self.hall.day_total(self.hall.local_date(bad))
+        draw, p = r.random(), self.p
+        if draw < p.rectified_share:  # inside the 5 working days (德州)
+            days = r.uniform(0.3, 4.5)
+        elif draw < p.rectified_share + p.rectified_late_share:
+            days = r.uniform(5.5, 9)
+        else:
+            return
+        again = self.hall.after(bad, _whole(total * days))
+        self._rating(f"R-{self.ident}-2", r.choice((3, 4, 4, 5)), again, "callback")
 
     def review(self, r: random.Random, refused: datetime) -> None:
         """The leader reviews a refusal (否定报备, 2 working days; about 1 in 10 later)."""
@@ -108,7 +131,7 @@ def plan_cases(hall: Hall, day: date, seed: int, p: Params, seats: Seats) -> lis
         if seat is None:
             continue
         t, staff = seat
-        case = _Case(hall, f"C{day:%Y%m%d}-{n:04d}", window, staff)
+        case = _Case(hall, f"C{day:%Y%m%d}-{n:04d}", window, staff, seed, p)
         case.emit("received", t, kind=kind, **case.here)
         if r.random() < p.refused_share:
             _returned(case, r, t, p)
@@ -256,10 +279,20 @@ def plan_complaints(hall: Hall, day: date, seed: int, p: Params) -> list[Message
             channel=_pick(r, COMPLAINT_CHANNELS),
         )
         accepted = hall.after(t, _whole(total * r.uniform(0.05, 4)))  # within 5 working days
+        founded = r.random() < 0.3
+        late = rng(seed, day, f"complaint-late/{n}")  # its own stream: the mix stays put
+        if late.random() < p.complaint_late_share:
+            accepted = hall.after(t, _whole(total * late.uniform(5.2, 7)))
         k.emit("accepted", accepted)
-        decided = hall.after(accepted, _whole(total * r.uniform(2, 9)))  # result within 10
-        k.emit("founded" if r.random() < 0.3 else "unfounded", decided)
-        k.emit("closed", hall.after(decided, _whole(total * r.uniform(0.2, 3))))
+        span = r.uniform(2, 9)  # result within 10
+        if late.random() < p.complaint_late_share:
+            span = late.uniform(10.2, 13)
+        decided = hall.after(accepted, _whole(total * span))
+        k.emit("founded" if founded else "unfounded", decided)
+        span = r.uniform(0.2, 3)
+        if founded and late.random() < p.founded_late_share:  # not handled within a month
+            span = late.uniform(25, 32)
+        k.emit("closed", hall.after(decided, _whole(total * span)))
         out += k.messages
     return out
 

@@ -68,6 +68,10 @@ class Params:
     suspended_share: float = 0.05  # promised cases waiting for supplements (补正)
     rating_share: float = 0.6  # finished cases the applicant rates
     complaints_per_day: float = 0.3  # around the clock, every day
+    complaint_late_share: float = 0.1  # per step: accepted after 5, answered after 10 days
+    founded_late_share: float = 0.3  # founded complaints closed after a month (000_… 五(八))
+    rectified_share: float = 0.6  # bad reviews re-rated ≥ 3 within 5 working days (回访)
+    rectified_late_share: float = 0.15  # re-rated after the 5 days; the rest never
     late_punch_share: float = 0.08  # per punch-in
     early_leave_share: float = 0.02  # per session
     missed_punch_share: float = 0.01  # per punch

@@ -1,0 +1,157 @@
+"""A simulated month of the example hall in a journal, its report, and the docs' pictures.
+
+    .venv/bin/python -m tests.report_shot [--out docs]
+
+Writes docs/report.png (the PDF's first page, printed by headless Chromium and shot at A4 width)
+and docs/report-chart.png (the on-time chart), from November 2026 of the example hall
+(config/hall.example.toml) simulated with seed 7, reported as at 10 December 2026.
+
+`generate_month` is what the daemon would have done: every simulated message goes through the
+real ingest into the journal, in publishing order, and time-driven checks fire at the end of
+each simulated minute in which something is due, each journaled as a tick. Presence heartbeats
+every 170 s instead of 60 (under the 180 s timeout) keep it quick; the seat rules are the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
+from pathlib import Path
+
+from alerts import report
+from alerts.charts import Chart
+from devices.simulator import Message, Params, simulate_days
+from monitor import console
+from monitor.config import HallConfig
+from monitor.ingest import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.journal import Journal
+from monitor.outbox import rows
+from monitor.replay import replay
+from monitor.supervision import Supervision
+from tests.chromium import Chromium
+from tests.hall import example
+
+ROOT = Path(__file__).resolve().parent.parent
+MONTH = (2026, 11)
+SEED = 7
+NOW = datetime(2026, 12, 10, 2, 0, tzinfo=UTC)  # 10:00 on 10 December in the hall
+PARAMS = Params(heartbeat_s=170)
+
+
+class _NoAck:
+    def ack(self, msg: Inbound) -> None:
+        pass
+
+
+def month_messages(cfg: HallConfig, start: date | None = None) -> list[Message]:
+    """The simulated month (from `start`, if earlier, to its end)."""
+    first = start or date(*MONTH, 1)
+    nxt = date(MONTH[0] + MONTH[1] // 12, MONTH[1] % 12 + 1, 1)
+    return simulate_days(cfg, first, (nxt - first).days, SEED, PARAMS)
+
+
+def _minute(m: Message) -> datetime:
+    return m.at.replace(second=0, microsecond=0)
+
+
+def generate_month(
+    data_dir: Path,
+    cfg: HallConfig,
+    msgs: Sequence[Message],
+    *,
+    ticks: bool = True,
+    until: datetime | None = None,
+) -> Supervision:
+    """Journal `msgs` through the real ingest, with ticks as the daemon journals them (each
+    simulated minute in which something is due; `ticks=False`: none) and a last one at
+    `until`."""
+    journal = Journal.open(data_dir, cfg.hall.id, "normal")
+    sup = Supervision(cfg)
+    clock = [msgs[0].at]
+
+    def committed(fresh: Sequence[Recorded]) -> None:
+        out = [t for r in fresh for t in sup.apply(r)]
+        journal.record_outputs(rows(cfg.hall.id, out), None, fresh[-1].received_at)
+
+    ing = Ingestor(journal, Classifier(Rules.of(cfg), {}), _NoAck(), committed, lambda: clock[0])
+    n = 0
+    try:
+        for minute, group in groupby(msgs, key=_minute):
+            batch = []
+            for m in group:
+                batch.append(Inbound(m.topic, m.payload, m.at, n))
+                n += 1
+            ing.process(batch)
+            clock[0] = end = minute + timedelta(minutes=1)
+            if ticks and sup.due(end):
+                _tick(journal, sup, cfg, end)
+        if until is not None:
+            _tick(journal, sup, cfg, until)
+    finally:
+        journal.close()
+    return sup
+
+
+def _tick(journal: Journal, sup: Supervision, cfg: HallConfig, at: datetime) -> None:
+    out = sup.tick(at)
+    journal.record_outputs(rows(cfg.hall.id, out), (sup.state.last_seq, at), at)
+
+
+def month_report(cfg: HallConfig, sup: Supervision, now: datetime = NOW) -> report.MonthReport:
+    return console.month_report(sup, cfg, MONTH, now)
+
+
+def first_page(html: Path, out: Path, workdir: Path) -> None:
+    """The printed page's first A4 sheet as a PNG: Chromium lays it out for print, 794 px wide
+    (A4 at 96 px an inch), and the shot is the height of one sheet."""
+    browser = Chromium(workdir, width=794, height=1123)
+    try:
+        browser.send("Emulation.setEmulatedMedia", media="print")
+        browser.navigate(html.as_uri())
+        browser.wait_for(
+            "document.readyState === 'complete' && document.fonts.status === 'loaded'"
+            " && [...document.images].every(i => i.complete)",
+            20,
+            "the report page",
+        )
+        browser.screenshot(out)
+    finally:
+        browser.close()
+
+
+def shoot(out_dir: Path) -> None:
+    cfg = example()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        generate_month(data, cfg, month_messages(cfg))
+        journal = Journal.open(data, cfg.hall.id)
+        try:
+            sup, _ = replay(journal, cfg)
+        finally:
+            journal.close()
+        r = month_report(cfg, sup)
+        charts = report.month_charts(r)
+        html = Path(tmp) / "report.html"
+        html.write_text(report.render_month_html(r, charts), encoding="utf-8")
+        first_page(html, out_dir / "report.png", Path(tmp))
+    chart = next(c for c in charts if c.name == "on_time")
+    write_chart(chart, out_dir / "report-chart.png")
+
+
+def write_chart(chart: Chart, path: Path) -> None:
+    path.write_bytes(chart.png)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    shoot(args.out)
+    print(f"wrote {args.out / 'report.png'} and {args.out / 'report-chart.png'}")
+
+
+if __name__ == "__main__":
+    main()

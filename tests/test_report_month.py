@@ -1,0 +1,293 @@
+"""A simulated November 2026 of the example hall, through the real journal, reported; every
+figure of the report checked against a recount written here from the raw journal rows.
+
+The recount reads the journal's topics and JSON payloads itself and applies the documented
+rules directly (docs/scores.md, alerts/stats.py's definitions, docs/cards.md): it does not call
+alerts.stats, alerts.scores or the card engine. Only the case system's messages (cases,
+ratings, complaints) are journaled: the officers' seats and punches are a hundred thousand
+messages a month whose cards have their own worked tests (test_posts, test_attendance,
+test_scores); without them the test takes well under a minute on two CPUs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from alerts import report
+from alerts.stats import TOTAL_KEY
+from monitor.config import HallConfig
+from monitor.journal import Journal
+from monitor.replay import replay
+from monitor.supervision import Supervision, work_calendar
+from monitor.workdays import WorkCalendar
+from tests.hall import example
+from tests.report_shot import NOW, generate_month, month_report
+from tests.report_shot import month_messages as _all_messages
+
+NOV_FIRST, DEC_FIRST = date(2026, 11, 1), date(2026, 12, 1)
+CASE_SYSTEM_AREAS = ("case", "rating", "complaint")
+
+
+@dataclass
+class _Journaled:
+    cfg: HallConfig
+    rows: list[tuple[str, dict[str, Any]]]  # (topic, payload) in journal order
+    sup: Supervision
+    report: report.MonthReport
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> _Journaled:
+    cfg = example()
+    start = date(2026, 10, 26)  # a week of October too: the trend has a month before
+    msgs = [
+        m for m in _all_messages(cfg, start=start) if m.topic.split("/")[2] in CASE_SYSTEM_AREAS
+    ]
+    data = tmp_path_factory.mktemp("month")
+    # No ticks but one at NOW: without punches and seats, the people rules have nothing to
+    # say, and the card engine's deadlines fire at their own times whenever time moves.
+    generate_month(data, cfg, msgs, ticks=False, until=NOW)
+    journal = Journal.open(data, cfg.hall.id)
+    try:
+        raw = [(r.topic, json.loads(r.payload)) for r in journal.events()]
+        sup, _ = replay(journal, cfg)
+    finally:
+        journal.close()
+    return _Journaled(cfg, raw, sup, month_report(cfg, sup, NOW))
+
+
+# --- the recount ------------------------------------------------------------------------------
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@dataclass
+class _Case:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    rating: int | None = None  # the latest in journal order (a re-rating replaces it)
+    ratings: list[tuple[datetime, str, int]] = field(default_factory=list)
+
+    def first(self, action: str) -> dict[str, Any] | None:
+        return next((e for e in self.events if e["action"] == action), None)
+
+    def field(self, name: str) -> Any:
+        return next((e[name] for e in self.events if e.get(name) is not None), None)
+
+
+def _cases(rows: list[tuple[str, dict[str, Any]]]) -> dict[str, _Case]:
+    cases: dict[str, _Case] = defaultdict(_Case)
+    for topic, doc in rows:
+        area = topic.split("/")[2]
+        if area == "case":
+            cases[doc["case"]].events.append(doc)
+        elif area == "rating":
+            c = cases[doc["case"]]
+            c.rating = doc["level"]
+            c.ratings.append((_ts(doc["ts"]), doc["id"], doc["level"]))
+    for c in cases.values():
+        c.events.sort(key=lambda e: _ts(e["ts"]))
+    return cases
+
+
+def _local(cal: WorkCalendar, t: datetime) -> date:
+    return t.astimezone(cal.zone).date()
+
+
+def _finish(c: _Case) -> tuple[str, datetime] | None:
+    """The first of completed, returned, delivered: how and when the case finished."""
+    for e in c.events:
+        if e["action"] in ("completed", "returned", "delivered"):
+            return e["action"], _ts(e["ts"])
+    return None
+
+
+def _limits(c: _Case, cal: WorkCalendar) -> tuple[datetime | None, datetime | None]:
+    """(limit the case is held to, legal limit): acceptance + N working days, pushed on by the
+    working time of each suspension (suspended → resumed, reported_up → reply_received)."""
+    kind = c.field("kind")
+    entered = c.first("received") or c.first("accepted")
+    if kind == "immediate":
+        return (cal.add_working_days(_ts(entered["ts"]), 0).at if entered else None), None
+    acc = c.first("accepted")
+    if acc is None or acc.get("promised_days") is None:
+        return None, None
+    start = _ts(acc["ts"])
+    pause = timedelta(0)
+    for a, b in (("suspended", "resumed"), ("reported_up", "reply_received")):
+        s, e = c.first(a), c.first(b)
+        if s is not None and e is not None:
+            pause += cal.working_time(_ts(s["ts"]), _ts(e["ts"]))
+    promised = cal.add_working_time(cal.add_working_days(start, acc["promised_days"]).at, pause)
+    legal = cal.add_working_time(cal.add_working_days(start, acc["legal_days"]).at, pause)
+    return promised.at, legal.at
+
+
+@dataclass
+class _Recount:
+    received: int = 0
+    completed: int = 0
+    timed: int = 0
+    on_time: int = 0
+    promised: int = 0
+    promised_days: int = 0
+    actual_days: int = 0
+    counted: int = 0  # satisfaction: rated or defaulted to 3, finished in November
+    bad: int = 0
+    deductions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+
+def _in_nov(cal: WorkCalendar, t: datetime) -> bool:
+    return NOV_FIRST <= _local(cal, t) < DEC_FIRST
+
+
+def recount(rows: list[tuple[str, dict[str, Any]]], cfg: HallConfig) -> _Recount:
+    cal = work_calendar(cfg)
+    out = _Recount()
+    for c in _cases(rows).values():
+        _count_case(c, cal, out)
+    _count_complaints(rows, cfg, cal, out)
+    return out
+
+
+def _count_case(c: _Case, cal: WorkCalendar, out: _Recount) -> None:
+    entered = c.first("received") or c.first("accepted")
+    if entered is not None and _in_nov(cal, _ts(entered["ts"])):
+        out.received += 1
+    promised, legal = _limits(c, cal)
+    fin = _finish(c)
+    window, staff = c.field("window"), c.field("staff")
+    # Red cards raised at a November limit; nobody answered (the journal has no commands) and
+    # their answer_by (2 working days) passed before NOW: each counts.
+    kept = promised is not None and c.field("kind") != "immediate"
+    if (
+        kept
+        and promised is not None
+        and _in_nov(cal, promised)
+        and (fin is None or fin[1] > promised)
+    ):
+        out.deductions["case.promised.overdue", "window", window] += 5
+    if legal is not None and (fin is None or fin[1] > legal) and _in_nov(cal, legal):
+        out.deductions["case.legal.overdue", "officer", staff] += 10
+    _count_review(c, cal, window, out)
+    if fin is None or not _in_nov(cal, fin[1]):
+        return
+    level = c.rating
+    if level is not None or fin[1] + timedelta(days=7) <= NOW:
+        out.counted += 1
+        out.bad += (level if level is not None else 3) <= 2
+    if fin[0] != "completed":
+        return
+    out.completed += 1
+    if promised is not None:
+        out.timed += 1
+        out.on_time += fin[1] <= promised
+    acc = c.first("accepted")
+    if acc is not None and acc.get("promised_days") is not None:
+        first = cal.next_working_day(_local(cal, _ts(acc["ts"])))
+        out.promised += 1
+        out.promised_days += acc["promised_days"]
+        out.actual_days += cal.count_working_days(first, _local(cal, fin[1]))
+
+
+def _count_review(c: _Case, cal: WorkCalendar, window: str | None, out: _Recount) -> None:
+    """A first bad rating (1–2) not followed by one ≥ 3 within 5 working days: −2, window."""
+    ratings = sorted(c.ratings)
+    bad = next((r for r in ratings if r[2] <= 2), None)
+    if bad is None or window is None:
+        return
+    due = cal.add_working_days(bad[0], 5).at
+    fixed = any(t > bad[0] and level >= 3 and t <= due for t, _, level in ratings)
+    if not fixed and _in_nov(cal, due):
+        out.deductions["review.bad.unrectified", "window", window] += 2
+
+
+def _count_complaints(
+    rows: list[tuple[str, dict[str, Any]]], cfg: HallConfig, cal: WorkCalendar, out: _Recount
+) -> None:
+    """A complaint whose first decision is `founded`, in November: −5 on the named officer."""
+    a_post = {w.id: w.a_post for w in cfg.windows}
+    complaints: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for topic, doc in rows:
+        if topic.split("/")[2] == "complaint":
+            complaints[topic.split("/")[3]].append(doc)
+    for events in complaints.values():
+        events.sort(key=lambda e: _ts(e["ts"]))
+        decision = next((e for e in events if e["action"] in ("founded", "unfounded")), None)
+        if decision is None or decision["action"] != "founded":
+            continue
+        if not _in_nov(cal, _ts(decision["ts"])):
+            continue
+        staff = next((e["staff"] for e in events if e.get("staff")), None)
+        window = next((e["window"] for e in events if e.get("window")), None)
+        out.deductions["complaint.founded", "officer", staff or a_post[str(window)]] += 5
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+
+def test_the_month_has_what_the_simulator_promises(month: _Journaled) -> None:
+    rules = Counter(c.rule.value for c in month.sup.engine.cards.values())
+    for rule in ("complaint.founded", "review.bad.unrectified", "case.immediate.open_at_close"):
+        assert rules[rule] > 0, rule
+    assert month.report.scores.closed
+    ratings = [d for t, d in month.rows if t.split("/")[2] == "rating"]
+    assert any(d["id"].endswith("-2") for d in ratings), "re-ratings after a call-back"
+
+
+def test_the_hall_figures_equal_the_recount(month: _Journaled) -> None:
+    want = recount(month.rows, month.cfg)
+    total = next(r for r in month.report.stats_rows if r.key == TOTAL_KEY)
+    assert want.received > 2000
+    assert (total.received, total.completed) == (want.received, want.completed)
+    assert (total.timed, total.on_time) == (want.timed, want.on_time)
+    assert total.on_time_rate == Fraction(want.on_time, want.timed)
+    assert (total.promised, total.promised_days, total.actual_days) == (
+        want.promised,
+        want.promised_days,
+        want.actual_days,
+    )
+    assert total.avg_promised_days == Fraction(want.promised_days, want.promised)
+    assert total.avg_actual_days == Fraction(want.actual_days, want.promised)
+    sat = month.report.satisfaction
+    assert sum(r.counted for r in sat) == want.counted
+    assert sum(r.bad for r in sat) == want.bad
+
+
+def test_each_deduction_and_score_equals_the_recount(month: _Journaled) -> None:
+    want = recount(month.rows, month.cfg)
+    scores = month.report.scores
+    got: Counter[tuple[str, str, str]] = Counter()
+    for row in (*scores.windows, *scores.officers):
+        for d in row.deductions:
+            got[d.rule, row.kind, row.id] += d.points
+    assert got == want.deductions
+    assert {r for r, _, _ in got} >= {"complaint.founded", "review.bad.unrectified"}
+    charged: Counter[tuple[str, str]] = Counter()
+    for (_, kind, sid), points in want.deductions.items():
+        charged[kind, sid] += points
+    for row in (*scores.windows, *scores.officers):
+        assert row.score == 100 - charged[row.kind, row.id], (row.kind, row.id)
+    assert not any(row.pending for row in (*scores.windows, *scores.officers))
+
+
+def test_the_report_renders_the_month_and_says_it_is_closed(month: _Journaled) -> None:
+    r = month.report
+    assert [label for label, _ in r.trend][:1] == ["2026-10"]
+    assert r.trend[r.trend_days_from][0] == "1日"
+    charts = report.month_charts(r)
+    page = report.render_month_html(r, charts)
+    assert "本月尚未结束" not in page and page.count("data:image/svg+xml;base64,") == 3
+    again = report.month_charts(r)
+    assert [c.svg for c in again] == [c.svg for c in charts], "same month, same bytes"
+    assert report.render_month_xlsx(r, charts) == report.render_month_xlsx(r, again)
+    opened = month_report(month.cfg, month.sup, datetime(2026, 11, 20, 4, tzinfo=UTC))
+    assert "本月尚未结束" in report.render_month_html(opened, [])
