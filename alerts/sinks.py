@@ -268,6 +268,10 @@ class Outbox:
             rows = self._conn.execute(
                 "SELECT seq, line FROM outbox ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
+            if not rows and self.full:
+                # A write bigger than the room left started the episode; with nothing
+                # queued no delete would ever end it, and every later write would be refused.
+                self._shrunk(0)
         return [(int(s), bytes(ln)) for s, ln in rows]
 
     def delete(self, first: int, last: int) -> None:

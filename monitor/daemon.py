@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import pickle
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alerts.cards import Transition
 from alerts.points import points_for_transition
-from monitor import __version__
+from monitor import __version__, snapshot
+from monitor.api import Console, Hall
 from monitor.config import ConfigError, HallConfig, load_config, read_secret
+from monitor.console import Decisions, audit_key
 from monitor.display import DisplayHub
 from monitor.events import CaseEvent
 from monitor.ingest import Classifier, Ingestor, Recorded, Rules
-from monitor.journal import Journal
+from monitor.journal import Journal, OutboxRow
 from monitor.localstore import open_sink
 from monitor.mqtt import MqttLink
 from monitor.outbox import OutboxSender, rows
@@ -26,9 +32,14 @@ from monitor.outputs import Presenter
 from monitor.replay import replay
 from monitor.sdnotify import SdNotifier
 from monitor.supervision import Supervision
-from monitor.web import Response, WebServer, prometheus
+from monitor.web import Response, Route, WebServer, get_only, prometheus
 
 logger = logging.getLogger(__name__)
+
+FACTS_EVERY_S = 1.0  # attendance facts gather this long under a stream before the rules run
+SINK_FULL_RULE = "system.timeseries_outbox_full"  # docs/timeseries.md: the outbox bound
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -70,9 +81,12 @@ class Daemon:
         self.display = DisplayHub(config.hall.zone, now=now)
         self._presenter: Presenter | None = None
         self._refreshed = 0.0
+        self._facts_at = 0.0  # monotonic: when attendance facts last went to the rules
         self._stale = False
         self.sink_full = 0
+        self._sink_card: str | None = None
         self.where: Started | None = None
+        self.decisions: Decisions | None = None
 
     def request_reload(self) -> None:
         """Safe from a signal handler: the main loop does the work."""
@@ -91,7 +105,7 @@ class Daemon:
 
     def _serve(self, journal: Journal, password: str | None, stop: threading.Event) -> int:
         cfg = self.config
-        sup, regenerated = replay(journal, cfg)
+        sup, regenerated = replay(journal, cfg, snapshot.path_in(cfg.journal.data_dir))
         self.supervision, self._journal = sup, journal
         self.sink = open_sink(
             cfg.timeseries,
@@ -103,7 +117,12 @@ class Daemon:
         self._store(regenerated, None)
         holder: list[Ingestor] = []
         link = MqttLink(
-            cfg.broker, cfg.client_id, cfg.hall.id, lambda m: holder[0].submit(m), password
+            cfg.broker,
+            cfg.client_id,
+            cfg.hall.id,
+            lambda m: holder[0].submit(m),
+            password,
+            now=self._now,  # receive times follow the daemon's clock, as the ticks do
         )
         ingestor = Ingestor(
             journal,
@@ -114,10 +133,30 @@ class Daemon:
             batch_max=cfg.journal.batch_max,
             batch_wait_s=cfg.journal.batch_wait_ms / 1000,
             on_idle=self._tick,
+            on_stop=self._final_tick,
         )
         holder.append(ingestor)
         self.ingestor, self.link = ingestor, link
-        routes = {**self._routes(journal, ingestor, link), **self.display.routes()}
+        key = audit_key(cfg.journal.data_dir)
+        self.decisions = Decisions(
+            cfg.hall.id, key, ingestor.submit, lambda: ingestor.classifier.rules
+        )
+        console = Console(
+            Hall(
+                config=lambda: self.config,
+                read=self._read,
+                journal=journal,
+                decisions=self.decisions,
+                audit_key=key,
+                now=self._now,
+                reload=self.request_reload,
+            )
+        )
+        routes = {
+            **self._routes(journal, ingestor, link),
+            **self.display.routes(),
+            **console.routes(),
+        }
         web = WebServer(cfg.web.listen, cfg.web.port, routes)
         self._presenter = Presenter(
             cfg, lambda t, p, r: link.publish(t, p, retain=r), self.display, self.sink.write
@@ -147,8 +186,21 @@ class Daemon:
         self.display.close()
         self.sink.close()
         web.stop()
+        if not writer.is_alive():  # the state holds every journaled event and tick
+            self._save_snapshot(journal)
         logger.info("stopped; journal holds %d events", journal.event_count())
         return code
+
+    def _save_snapshot(self, journal: Journal) -> None:
+        """The next start replays only what comes after this (monitor/snapshot.py)."""
+        path, sup = snapshot.path_in(self.config.journal.data_dir), self.supervision
+        if sup is None:
+            return
+        try:
+            with self._state_lock:
+                snapshot.save(path, sup, journal, self.config)
+        except (OSError, pickle.PicklingError) as exc:
+            logger.warning("no snapshot written (%s): the next start replays it all", exc)
 
     def _loop(self, stop: threading.Event, link: MqttLink, writer: threading.Thread) -> int:
         tick = min(self.notifier.watchdog_interval or 1.0, 1.0)
@@ -163,6 +215,7 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()
+            self._sink_room()
             if writer.is_alive():
                 self.notifier.watchdog()  # a wedged writer stops the pings: systemd restarts us
         return EXIT_OK
@@ -195,26 +248,46 @@ class Daemon:
         """Writer thread, after the events' commit: derived state and card transitions."""
         with self._state_lock:
             assert self.supervision is not None
-            out = [t for rec in fresh for t in self.supervision.apply(rec)]
+            out: list[Transition] = []
+            for rec in fresh:
+                applied = self.supervision.apply(rec)
+                out += applied
+                if self.decisions is not None:
+                    self.decisions.settle(rec, applied, self.supervision)  # a console request
             if out or any(isinstance(r.event, CaseEvent) for r in fresh):
                 self._stale = True  # lights and totals: at the next tick, not per batch
         self._store(out, None)
 
-    def _tick(self) -> None:
-        """Writer thread, between batches: fire what time made due, and journal that tick."""
-        now = self._now()
+    def _tick(self, final: bool = False) -> None:
+        """Writer thread, between batches: fire what time made due, and journal that tick.
+
+        Attendance facts gather for `FACTS_EVERY_S` under a stream; the `final` tick, after the
+        last event of a clean stop, runs the rules on all that waits, so the journal (and a
+        replay of it) ends with no fact unjudged.
+        """
+        now, mono = self._now(), time.monotonic()
+        facts = final or mono - self._facts_at >= FACTS_EVERY_S
         with self._state_lock:
             sup = self.supervision
             new, self._reconfigure = self._reconfigure, None
-            if sup is None or (new is None and not sup.due(now)):
+            if sup is None or (new is None and not sup.due(now, facts)):
                 self._refresh_if_due()
                 return
+            self._facts_at = mono  # a tick runs the rules on every fact that waits
             after = sup.state.last_seq
             out = sup.reconfigure(new, now) if new is not None else []
             out += sup.tick(now)
             self._stale = self._stale or bool(out) or new is not None
             self._refresh_if_due()
         self._store(out, (after, now))
+
+    def _final_tick(self) -> None:
+        """Writer thread, at a clean stop: the rules on every fact still waiting, journaled."""
+        health = getattr(getattr(self, "ingestor", None), "health", None)
+        if health is not None and health.journal_error is not None:
+            logger.warning("no final tick (%s): the next start runs it", health.journal_error)
+            return
+        self._tick(final=True)
 
     def _refresh_if_due(self) -> None:
         """Lights, summary and display, with the state lock held: at most once a second when
@@ -226,7 +299,12 @@ class Daemon:
     def _refresh(self) -> None:
         if self._presenter is not None and self.supervision is not None:
             sup, now = self.supervision, self._now()
-            self._presenter.refresh(sup, now, unknown=sup.people.unknown_windows(now))
+            try:
+                self._presenter.refresh(sup, now, unknown=sup.people.unknown_windows(now))
+            except (sqlite3.Error, OSError) as exc:  # the store's disk: lights follow next time
+                logger.warning("lights and totals not stored: %s", exc)
+                self._refreshed = time.monotonic()
+                return
             self._refreshed, self._stale = time.monotonic(), False
 
     def _store(self, out: list[Transition], tick: tuple[int, datetime] | None) -> None:
@@ -247,24 +325,90 @@ class Daemon:
             if r.id not in known
             for pt in points_for_transition(hall, t)
         ]
-        if points and not self.sink.write(points):
+        if points and self._until_stored(lambda: self.sink.write(points)) is False:
             logger.error("time-series outbox full: %d points refused", len(points))
-        self._journal.record_outputs(stored, tick, self._now())
+        journal = self._journal
+        self._until_stored(lambda: journal.record_outputs(stored, tick, self._now()))
         if self._sender is not None:
             self._sender.wake.set()
+
+    def _until_stored(self, write: Callable[[], object]) -> object:
+        """Retry a write of derived outputs that failed on the disk (full, I/O) until it holds.
+
+        It runs on the writer thread, so while it waits nothing more is journaled or
+        acknowledged: the broker keeps the messages, /healthz says why, nothing is lost.
+        """
+        delay, health = 0.5, getattr(getattr(self, "ingestor", None), "health", None)
+        while True:
+            try:
+                done = write()
+            except (sqlite3.Error, OSError) as exc:
+                logger.error("storing card outputs failed, retrying in %.1f s: %s", delay, exc)
+                if health is not None:
+                    health.failures += 1
+                    health.journal_error = f"{type(exc).__name__}: {exc}"
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if delay > 0.5 and health is not None:
+                health.journal_error = None
+                logger.info("card outputs stored again")
+            return done
 
     def _sink_full(self, refused: int) -> None:
         logger.error("time-series outbox is full (%d points refused): is the server down?", refused)
         self.sink_full += 1
+        self._sink_card = _card_id(SINK_FULL_RULE, self._now())
+        self._system_card(self._sink_card, "raised", "condition_met", holds=True)
+
+    def _sink_room(self) -> None:
+        """Main loop: the full episode's card closes once the outbox has room again."""
+        outbox = getattr(self.sink, "outbox", None)
+        if self._sink_card is not None and outbox is not None and not outbox.full:
+            self._system_card(self._sink_card, "closed", "cleared", holds=False)
+            self._sink_card = None
+
+    def _system_card(self, card: str, state: str, why: str, *, holds: bool) -> None:
+        """A card about the daemon itself (not a hall rule), published through the outbox.
+
+        It is not part of the card engine, so a replay does not rebuild it; the journal's
+        outbox keeps it like every published transition.
+        """
+        now, hall = self._now(), self.config.hall.id
+        doc: dict[str, object] = {
+            "card": card,
+            "rule": SINK_FULL_RULE,
+            "level": "red",
+            "state": state,
+            "subject": {"case": None, "window": None, "staff": None},
+            "owner": None,
+            "answer_by": None,
+            "ts": now.isoformat(),
+            "evidence": [],
+            "reason": why,
+            "holds": holds,
+            "title": "时序库发件箱已满，新数据点被拒收",
+        }
+        payload = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
+        row = OutboxRow(_card_id(card, now, state), f"hall/{hall}/cards/{card}", payload)
+        journal = self._journal
+        if journal is not None:
+            self._until_stored(lambda: journal.record_outputs([row], None, now))
+        if self._sender is not None:
+            self._sender.wake.set()
+
+    def _read(self, fn: Callable[[Supervision], T]) -> T:
+        """The console's reads of the live state, under the state lock."""
+        with self._state_lock:
+            assert self.supervision is not None
+            return fn(self.supervision)
 
     def state_digest(self) -> str:
         with self._state_lock:
             assert self.supervision is not None
             return self.supervision.digest()
 
-    def _routes(
-        self, journal: Journal, ingestor: Ingestor, link: MqttLink
-    ) -> dict[str, Callable[[], Response]]:
+    def _routes(self, journal: Journal, ingestor: Ingestor, link: MqttLink) -> dict[str, Route]:
         def healthz() -> Response:
             doc = self._health(journal, ingestor, link)
             return Response.json(200 if doc["ok"] else 503, doc)
@@ -277,7 +421,11 @@ class Daemon:
                 assert self.supervision is not None
                 return Response.json(200, self.supervision.summary())
 
-        return {"/healthz": healthz, "/metrics": metrics, "/state": state}
+        return {
+            "/healthz": get_only(healthz),
+            "/metrics": get_only(metrics),
+            "/state": get_only(state),
+        }
 
     def _health(self, journal: Journal, ingestor: Ingestor, link: MqttLink) -> dict[str, Any]:
         h = ingestor.health
@@ -389,6 +537,10 @@ class Daemon:
         return rows
 
 
+def _card_id(*parts: object) -> str:
+    return "K-" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16].upper()
+
+
 def _reloadable(old: HallConfig, new: HallConfig) -> None:
     problems = []
     if new.hall.id != old.hall.id:
@@ -415,10 +567,12 @@ def _supervised(
                 now = time.monotonic()
                 crashes = [t for t in crashes if now - t < 60] + [now]
                 if len(crashes) > max_restarts:
+                    # A lasting cause (a full disk) must not end the thread for good: slow down.
                     logger.critical(
-                        "%s crashed %d times in a minute; giving up", name, len(crashes)
+                        "%s crashed %d times in a minute; next attempt in 30 s", name, len(crashes)
                     )
-                    return
+                    stop.wait(30.0)
+                    continue
                 stop.wait(1.0)
 
     return threading.Thread(target=loop, name=name, daemon=True)

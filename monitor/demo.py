@@ -141,6 +141,8 @@ def banner(cfg: HallConfig, broker_port: int, web: tuple[str, int], data_dir: Pa
             f"hallwatch demo — {cfg.hall.name} ({hall})",
             f"  MQTT broker : mqtt://127.0.0.1:{broker_port}   (in-process amqtt, anonymous)",
             f"  hall display: http://{web[0]}:{web[1]}/display",
+            f"  console     : http://{web[0]}:{web[1]}/console/   (log in as supervisor / "
+            "demo-supervisor, leader / demo-leader or admin / demo-admin)",
             f"  web         : http://{web[0]}:{web[1]}/healthz   /metrics   /state",
             f"  data dir    : {data_dir.resolve()}   (journal.sqlite3)",
             "Publish an event:",

@@ -26,7 +26,7 @@ from alerts.rules import Level
 from monitor import __version__
 from monitor.config import HallConfig
 from monitor.ids import StaffId, WindowId
-from monitor.web import Response, Route, static_routes
+from monitor.web import Response, Route, get_only, static_routes
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ class DisplayHub:
             **assets,
             "/display": page,
             "/display/": page,
-            "/display/state": self._state,
-            "/display/events": self._events,
+            "/display/state": get_only(self._state),
+            "/display/events": get_only(self._events),
         }
 
     # --- routes ------------------------------------------------------------------------------

@@ -160,8 +160,10 @@ class Ingestor:
         batch_max: int = 1000,
         batch_wait_s: float = 0.005,
         on_idle: Callable[[], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self._on_idle = on_idle
+        self._on_stop = on_stop
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.journal = journal
         self.classifier = classifier
@@ -185,6 +187,8 @@ class Ingestor:
                 self._on_idle()  # time-driven work runs here, in order with the events
         while batch := self._take(0.0):
             self._commit_until_done(batch, stop)
+        if self._on_stop is not None:
+            self._on_stop()  # the last time-driven work, after the last event
 
     def _take(self, timeout: float) -> list[Inbound]:
         try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,14 +151,19 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=1, retain=retain)
 
-    def publish_acked(self, topic: str, payload: bytes, timeout: float = 10.0) -> bool:
-        """Publish at QoS 1 and wait for the broker's PUBACK; False if it did not come."""
-        info = self._client.publish(topic, payload, qos=1)
-        try:
-            info.wait_for_publish(timeout)
-        except (RuntimeError, ValueError):  # not connected, or the queue is full
-            return False
-        return info.is_published()
+    def publish_acked(self, messages: Sequence[tuple[str, bytes]], timeout: float = 10.0) -> int:
+        """Publish at QoS 1, all at once (the broker keeps their order), then wait for the
+        PUBACKs: how many, from the first, the broker acknowledged within `timeout`."""
+        infos = [self._client.publish(topic, payload, qos=1) for topic, payload in messages]
+        deadline = time.monotonic() + timeout
+        for i, info in enumerate(infos):
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError):  # not connected, or the queue is full
+                return i
+            if not info.is_published():
+                return i
+        return len(infos)
 
     def _on_connect(
         self, client: mqtt.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Any

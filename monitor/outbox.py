@@ -2,7 +2,8 @@
 
 Transitions are written to the journal's `outbox` table first (ids stable under replay, so
 a regenerated transition is stored once); a publisher thread sends the unsent ones at QoS 1
-in order and marks each sent when the broker acknowledged it. A broker outage delays them;
+in order, a chunk at a time without waiting between them, and marks sent those the broker
+acknowledged. A broker outage delays them;
 it loses none.
 """
 
@@ -19,7 +20,8 @@ from monitor.supervision import transition_bytes, transition_id
 
 logger = logging.getLogger(__name__)
 
-Publish = Callable[[str, bytes], bool]  # True once the broker acknowledged it
+# Publishes (topic, payload) pairs in order; how many, from the first, the broker acknowledged.
+Publish = Callable[[Sequence[tuple[str, bytes]]], int]
 
 
 def rows(hall: str, transitions: Sequence[Transition]) -> list[OutboxRow]:
@@ -54,11 +56,8 @@ class OutboxSender:
     def _send_some(self) -> bool:
         """Send one chunk in order; False when nothing is left or the broker stopped taking."""
         pending = self._journal.unsent(200)
-        done: list[int] = []
-        for seq, topic, payload in pending:
-            if not self._publish(topic, payload):
-                break
-            done.append(seq)
+        acked = self._publish([(topic, payload) for _, topic, payload in pending])
+        done = [seq for seq, _, _ in pending[:acked]]
         if done:
             self._journal.mark_sent(done, self._now())
             self.sent += len(done)

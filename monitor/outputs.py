@@ -92,7 +92,7 @@ class Presenter:
 
     def _totals(self, sup: Supervision, local: datetime, staffed: int | None) -> HallTotals:
         today = local.date()
-        cases = [r.assessment for r in sup.engine.cases.values()]
+        cases = sup.engine.assessments(today)  # today's figures need today's cases only
         rows = compute(cases, sup.state.ratings, sup.engine.calendar, today, today, "hall")
         row = rows[0] if rows else None
         return HallTotals(

@@ -26,6 +26,9 @@ _KEEP = timedelta(days=35)  # punches kept for the half-month quota and make-ups
 _EVERY = timedelta(minutes=15)  # attendance is looked at again this often in the day
 
 
+NO_SHEET_ROLES = ("supervisor", "leader")  # no attendance sheet: see People._keeps_hours
+
+
 class People:
     def __init__(self, cfg: HallConfig, cal: WorkCalendar, engine: CardEngine) -> None:
         self.cfg, self.cal, self.engine = cfg, cal, engine
@@ -97,9 +100,18 @@ class People:
 
     # --- time --------------------------------------------------------------------------------
 
-    def due(self, now: datetime) -> bool:
+    def due(self, now: datetime, facts: bool = True) -> bool:
+        """A checkpoint came, or (with `facts`) new facts wait for the rules.
+
+        The shell passes `facts=False` to let facts gather for a while under a stream of
+        events (monitor/daemon.py: about once a second, by its own monotonic clock, never by
+        `now`, which may stand still or step back). Ticks are journaled, so a replay runs them
+        exactly where the live daemon did.
+        """
+        if self._checks and self._checks[0][0] <= now:
+            return True
         dirty = self._dirty_windows or self._dirty_sheets or self._dirty_days or self._dirty_duty
-        return bool(dirty) or (bool(self._checks) and self._checks[0][0] <= now)
+        return facts and bool(dirty)
 
     def tick(self, now: datetime) -> list[Transition]:
         """New facts, then checkpoints at or before `now` (each at its own time)."""
@@ -188,6 +200,8 @@ class People:
         heard = self._heard(now)
         out = []
         for sid in sorted(self.staff):
+            if not self._keeps_hours(sid):
+                continue
             sheet = self._sheet(sid, day, heard, now)
             if sheet is not None:
                 out.append(sheet)
@@ -197,7 +211,7 @@ class People:
         heard = self._heard(now)
         out: list[Transition] = []
         for sid in [only] if only is not None else sorted(self.staff):
-            if sid not in self.staff or self.staff[sid].role == "supervisor":
+            if sid not in self.staff or not self._keeps_hours(sid):
                 continue
             sheet = self._sheet(sid, day, heard, now)
             if sheet is None:
@@ -209,6 +223,11 @@ class People:
                 f"attendance:{sid}:{day.isoformat()}", subject, sid, sheet.conditions, now
             )
         return out
+
+    def _keeps_hours(self, sid: StaffId) -> bool:
+        """Window officers punch in and out; the supervisor does not work at the hall's desks,
+        and a leader's presence is the duty rota's (alerts/duty.py), not a daily sheet's."""
+        return self.staff[sid].role not in NO_SHEET_ROLES
 
     def _sheet(
         self, sid: StaffId, day: date, heard: dict[DeviceId, datetime | None], now: datetime

@@ -15,19 +15,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from alerts.cards import CardEngine, CardState, Transition
+from alerts.cards import CardEngine, CardState, Subject, Transition
+from alerts.cases import Condition
+from alerts.complaints import Book, assess_complaint, assess_review, named
 from alerts.rules import Policy
 from monitor.config import HallConfig, SeasonalTimetable, ServiceSession
 from monitor.events import (
     CardCommand,
     CaseEvent,
     CaseKind,
+    ComplaintEvent,
     DeviceStatus,
     Presence,
     Punch,
+    Rating,
     StaffStatus,
 )
-from monitor.ids import StaffId
+from monitor.ids import CaseId, EventId, StaffId, WindowId
 from monitor.ingest import Recorded
 from monitor.people import People
 from monitor.state import HallState
@@ -86,6 +90,9 @@ class Supervision:
         roles = {StaffId(s.id): s.role for s in cfg.staff}
         self.engine = CardEngine(work_calendar(cfg), policy(cfg), roles)
         self.people = People(cfg, self.engine.calendar, self.engine)
+        self.complaints_cfg = cfg.complaints
+        self.book = Book.empty()
+        self.a_posts = {w.window_id: StaffId(w.a_post) for w in cfg.windows}
         self.transitions = 0
 
     def apply(self, rec: Recorded) -> list[Transition]:
@@ -99,6 +106,10 @@ class Supervision:
                 out = self.engine.on_case_event(rec.seq, eid, ev, now)
             case CardCommand():
                 out = self.engine.on_command(ev, now)
+            case ComplaintEvent():
+                out = self._complaint(eid, ev, now)
+            case Rating():
+                out = self._rating(eid, ev, now)
             case Presence():
                 self.people.presence(eid, ev)
                 return []
@@ -116,18 +127,55 @@ class Supervision:
         self.transitions += len(out)
         return out
 
+    def _complaint(self, eid: EventId, ev: ComplaintEvent, now: datetime) -> list[Transition]:
+        """A complaint's cards: the centre's deadlines, and a founded one on whom it names."""
+        filed = self.book.file(eid, ev)
+        a = assess_complaint(ev.complaint, filed, self.engine.calendar, self.complaints_cfg)
+        who = named(a, self.a_posts, self._people_of)
+        key = f"complaint:{ev.complaint}"
+        out = self._watch(key, Subject(case=who.case), None, a.process, now)
+        subject = Subject(case=who.case, window=who.window, staff=who.staff)
+        return out + self._watch(f"{key}:founded", subject, who.staff, a.violation, now)
+
+    def _rating(self, eid: EventId, ev: Rating, now: datetime) -> list[Transition]:
+        rated = self.book.rate(eid, ev)
+        conditions = assess_review(rated, self.engine.calendar, self.complaints_cfg)
+        window, staff = self._people_of(ev.case)
+        subject = Subject(case=ev.case, window=window, staff=staff)
+        return self._watch(f"review:{ev.case}", subject, staff, conditions, now)
+
+    def _watch(
+        self,
+        key: str,
+        subject: Subject,
+        owner: StaffId | None,
+        conditions: tuple[Condition, ...],
+        now: datetime,
+    ) -> list[Transition]:
+        if not conditions and key not in self.engine.watches:
+            return []  # nothing to watch (a good rating, a complaint on time so far)
+        return self.engine.on_conditions(key, subject, owner, conditions, now)
+
+    def _people_of(self, case: CaseId) -> tuple[WindowId | None, StaffId | None]:
+        rec = self.engine.cases.get(case)
+        return (None, None) if rec is None else (rec.assessment.window, rec.assessment.staff)
+
     def reconfigure(self, cfg: HallConfig, now: datetime) -> list[Transition]:
         """A reloaded configuration: new calendar and thresholds apply from `now` on."""
         self.engine.policy = policy(cfg)
+        self.complaints_cfg = cfg.complaints
+        self.a_posts = {w.window_id: StaffId(w.a_post) for w in cfg.windows}
         self.engine.roles = {StaffId(s.id): s.role for s in cfg.staff}
         out = self.engine.recalendar(work_calendar(cfg), now)
         self.people.cal = self.engine.calendar
         self.transitions += len(out)
         return out
 
-    def due(self, now: datetime) -> bool:
+    def due(self, now: datetime, facts: bool = True) -> bool:
+        """Something to do at `now`: a deadline came, or (with `facts`) new attendance facts
+        wait for the rules (People.due)."""
         nxt = self.engine.next_due()
-        return (nxt is not None and nxt <= now) or self.people.due(now)
+        return (nxt is not None and nxt <= now) or self.people.due(now, facts)
 
     def tick(self, now: datetime) -> list[Transition]:
         out = self.people.tick(now) + self.engine.advance(now)

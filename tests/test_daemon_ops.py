@@ -108,6 +108,15 @@ def test_ready_watchdog_and_reload(
     assert daemon.stop() == 0
     systemd.expect("STOPPING=1")
 
+    # The stop left a snapshot: the next start replays only what came after it.
+    assert (data / "snapshot.bin").exists()
+    systemd.clear()
+    daemon.start()
+    systemd.expect("READY=1")
+    assert "after a snapshot at event 2" in daemon.log.read_text()
+    assert json.loads(_get(web, "/state"))["events_applied"] >= 2
+    assert daemon.stop() == 0
+
 
 def test_bad_credentials_stop_the_daemon_with_a_reason(
     mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
