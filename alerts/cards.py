@@ -71,15 +71,13 @@ _OPEN = (CardState.RAISED, CardState.ESCALATED, CardState.ANSWERED)
 _DECIDED = (CardState.UPHELD, CardState.REVOKED)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Subject:
+class Subject(NamedTuple):
     case: CaseId | None = None
     window: WindowId | None = None
     staff: StaffId | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transition:
+class Transition(NamedTuple):
     card: CardId
     rule: RuleId
     level: Level
@@ -406,7 +404,8 @@ class CardEngine:
                 card.holds = False  # late evidence: its condition never held
                 out.append(self._move(card, CardState.CLOSED, Why.VOID, now))
         self._sleep(rec, min(wake) if wake else None)
-        out.sort(key=lambda t: (t.ts, t.card))
+        if len(out) > 1:
+            out.sort(key=lambda t: (t.ts, t.card))
         return out
 
     def _card_of(self, rec: _Case | _Watch, c: Condition) -> Card | None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from alerts.rules import Policy, RuleId
 from monitor.events import CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
@@ -57,8 +58,7 @@ class Entry:
     event: CaseEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
+class Condition(NamedTuple):
     rule: RuleId
     qualifier: str  # which step or extension, or "" when the rule has one condition per case
     start: datetime  # when it began to hold
@@ -68,8 +68,7 @@ class Condition:
     superseded: bool = False  # a warning that ended because its deadline passed (the red's turn)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Assessment:
+class Assessment(NamedTuple):
     case: CaseId
     kind: CaseKind | None
     window: WindowId | None
@@ -138,34 +137,80 @@ class _Facts:
 
 
 def assess(case: CaseId, entries: Sequence[Entry], cal: WorkCalendar, policy: Policy) -> Assessment:
+    """The case's clocks and conditions from its events, in their own time order."""
+    if len(entries) == 1 and (quick := _accepted_only(case, entries[0], cal, policy)):
+        return quick
+    return _assess(case, entries, cal, policy)
+
+
+def _assess(
+    case: CaseId, entries: Sequence[Entry], cal: WorkCalendar, policy: Policy
+) -> Assessment:
     ordered = sorted(entries, key=entry_order) if len(entries) > 1 else entries
     f = _gather(ordered)
     out: list[Condition] = []
-    due = _limits(f, cal, policy, out)
+    acc, finished = f.accepted, f.finished
+    due = _limits(acc, f.kind, finished, f.pauses, f.extensions, cal, policy, out)
     _immediate(f, cal, policy, out)
     _steps(f, cal, out)
     _reported(f, cal, policy, out)
     _supplement(f, cal, policy, out)
     _refusal(f, cal, policy, out)
-    finished = f.finished
-    tips = [c.start for c in out if c.end is None]
-    if due is not None and finished is None:
-        tips.append(due.at)
-    unknown = cal.unknown_years(ordered[0].ts, max(tips)) if tips else _NO_YEARS
     return Assessment(
         case=case,
         kind=f.kind,
         window=f.window,
         staff=f.staff,
         received_at=f.received.ts if f.received else None,
-        accepted_at=f.accepted.ts if f.accepted else None,
+        accepted_at=acc.ts if acc else None,
         finished_at=finished.ts if finished else None,
         outcome=f.completed.event.outcome if f.completed else None,
-        promised_days=f.accepted.event.promised_days if f.accepted else None,
+        promised_days=acc.event.promised_days if acc else None,
         due=due,
         conditions=tuple(out),
-        unknown_years=unknown,
+        unknown_years=_unknown(cal, ordered[0].ts, out, due if finished is None else None),
     )
+
+
+# Kinds whose lone `accepted` event brings only the limits in force (`_limits`): the other
+# rules need a receipt, a step, a report, a return or an immediate case.
+_LIMITS_ONLY = frozenset({CaseKind.PROMISED, CaseKind.JOINT, CaseKind.SUPPLEMENT, CaseKind.SPECIAL})
+
+
+def _accepted_only(case: CaseId, e: Entry, cal: WorkCalendar, policy: Policy) -> Assessment | None:
+    """`_assess` of a case whose one event is its acceptance (most open cases, every one of
+    them at each of its deadlines), without gathering facts; None for any other case.
+    tests/test_cases_quick.py holds the two equal."""
+    ev = e.event
+    if ev.action is not A.ACCEPTED or ev.kind not in _LIMITS_ONLY:
+        return None
+    out: list[Condition] = []
+    due = _limits(e, ev.kind, None, (), (), cal, policy, out)
+    return Assessment(
+        case=case,
+        kind=ev.kind,
+        window=ev.window,
+        staff=ev.staff,
+        received_at=None,
+        accepted_at=e.ts,
+        finished_at=None,
+        outcome=None,
+        promised_days=ev.promised_days,
+        due=due,
+        conditions=tuple(out),
+        unknown_years=_unknown(cal, e.ts, out, due),
+    )
+
+
+def _unknown(
+    cal: WorkCalendar, first: datetime, out: list[Condition], due: Due | None
+) -> frozenset[int]:
+    """Years of unknown schedule between the first event and the furthest open instant
+    (`due`: the limit in force of an open case)."""
+    tips = [c.start for c in out if c.end is None]
+    if due is not None:
+        tips.append(due.at)
+    return cal.unknown_years(first, max(tips)) if tips else _NO_YEARS
 
 
 def _gather(ordered: Iterable[Entry]) -> _Facts:
@@ -269,8 +314,8 @@ class _Run:
     due: Due | None = None  # in force at the end (at the finish, if any); None while suspended
     overdue: Due | None = None  # the deadline that passed with the clock still running
     warnings: list[tuple[datetime, datetime, bool]] = field(default_factory=list)
-    used: list[Entry] = field(default_factory=list)  # extensions that moved the deadline
-    late: list[Entry] = field(default_factory=list)  # extensions after the deadline passed
+    used: Sequence[Entry] = ()  # extensions that moved the deadline
+    late: Sequence[Entry] = ()  # extensions after the deadline passed
 
 
 _RESUME, _EXTEND, _PAUSE = 0, 1, 2
@@ -297,6 +342,7 @@ def _walk(
                 marks.append((e, _RESUME, 0))
     marks.sort()
     run = _Run()
+    used: list[Entry] = []
     due: Due | None = base
     held: Due | None = None
     since = start
@@ -315,7 +361,7 @@ def _walk(
             due, held = _shift(held, moved), None
         elif what == _EXTEND:
             x = extensions[k]
-            run.used.append(x)
+            used.append(x)
             if due is not None:
                 due = _extend(cal, due, x)
             elif held is not None:
@@ -326,7 +372,7 @@ def _walk(
         _warn(run, cal, t, finish, due, warn_days)
         if finish is None or finish > due.at:
             run.overdue = due
-    run.due = due
+    run.due, run.used = due, used
     over = run.overdue
     late = [extensions[k] for u, what, k in marks[rest:] if what == _EXTEND]
     run.late = [x for x in late if over is not None and x.ts > over.at]
@@ -409,16 +455,24 @@ def _first(*entries: Entry | None, after: datetime | None = None) -> Entry | Non
 # --- the limit in force: promised, legal, special ----------------------------------------
 
 
-def _limits(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) -> Due | None:
-    acc = f.accepted
+def _limits(
+    acc: Entry | None,
+    kind: CaseKind | None,
+    done: Entry | None,
+    pauses: Sequence[Pause],
+    extensions: Sequence[Entry],
+    cal: WorkCalendar,
+    policy: Policy,
+    out: list[Condition],
+) -> Due | None:
     if acc is None:
         return None
-    ev, kind = acc.event, f.kind
-    finish = f.finished.ts if f.finished else None
+    ev = acc.event
+    finish = done.ts if done else None
     legal_days = _days(ev.legal_days)
     if kind in _PROMISED_KINDS and legal_days is not None:
-        legal = _walk(cal, acc.ts, cal.add_working_days(acc.ts, legal_days), f.pauses, finish)
-        _overdue(out, RuleId.LEGAL_OVERDUE, "", legal, (acc.event_id,), f.finished)
+        legal = _walk(cal, acc.ts, cal.add_working_days(acc.ts, legal_days), pauses, finish)
+        _overdue(out, RuleId.LEGAL_OVERDUE, "", legal, (acc.event_id,), done)
     promised_days = _days(ev.promised_days)
     if kind is CaseKind.SPECIAL and ev.deadline is not None:
         base = Due(ev.deadline, False)
@@ -429,7 +483,7 @@ def _limits(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) 
     else:
         return None
     lead = policy.warning_for(kind)
-    run = _walk(cal, acc.ts, base, f.pauses, finish, f.extensions, lead)
+    run = _walk(cal, acc.ts, base, pauses, finish, extensions, lead)
     for x in run.late:
         late = Condition(RuleId.EXTENSION_LATE, x.event_id, x.ts, x.ts, False, (x.event_id,))
         out.append(late)
@@ -437,7 +491,7 @@ def _limits(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) 
     estimated = run.due.estimated if run.due else base.estimated
     for begin, end, superseded in run.warnings:
         out.append(Condition(warn, "", begin, end, estimated, ids, superseded))
-    _overdue(out, over, "", run, ids, f.finished)
+    _overdue(out, over, "", run, ids, done)
     return run.due
 
 

@@ -15,16 +15,17 @@ Measured, each against a baseline from the same run:
   cases whose warning or limit passed during the 10 days carry their cards: counted too.
 - cost per event: time inside `on_case_event` (the deadlines that came due between two
   acceptances are fired by an `advance` just before, and counted below, not here).
-- cost per due deadline: time in `advance` over the case wake-ups it made, counted as the
-  distinct (case, instant) pairs among the transitions it returned (the warning
-  raised; at the limit the warning cleared and the overdue raised; the escalation when the
-  answer is late), stepping the clock 15 minutes at a time until every case is past its
-  escalation. The baseline is a heappush plus a heappop of a (datetime, id) tuple.
+- cost per due deadline: time in `advance` (and in the daemon's garbage-collection policy,
+  monitor/gcpolicy.py, called before it as the daemon's writer does between batches) over
+  the case wake-ups it made, counted as the distinct (case, instant) pairs among the
+  transitions it returned (the warning raised; at the limit the warning cleared and the
+  overdue raised; the escalation when the answer is late), stepping the clock 15 minutes at a
+  time until every case is past its escalation. The baseline is a heappush plus a heappop of a (datetime, id) tuple.
 - start-up to readiness: a restart after a clean stop loads the snapshot the stop wrote
   (monitor/snapshot.py) and replays the journal's tail (empty here): the time to unpickle the
   engine. After a crash the start-up replays everything: a fresh engine fed the same N events
   in one go (second row, no target). Both with the garbage collector off, as the daemon has it
-  (monitor/replay.py); neither counts reading and decoding the journal's tail (about 25 µs
+  (monitor/gcpolicy.py); neither counts reading and decoding the journal's tail (about 25 µs
   per event). The baseline is building the heap of N (instant, id) tuples.
 Times are this process's CPU time (`time.process_time`), so a busy shared machine inflates
 them less; start-up also prints its wall-clock time. Timings run without tracemalloc, and
@@ -54,8 +55,8 @@ from zoneinfo import ZoneInfo
 from alerts.cards import CardEngine, Transition
 from alerts.rules import Policy
 from monitor.events import CaseAction, CaseEvent, CaseKind
+from monitor.gcpolicy import LongLived, uncollected
 from monitor.ids import CaseId, EventId, StaffId, WindowId
-from monitor.replay import uncollected
 from monitor.workdays import Session, Timetable, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -224,6 +225,7 @@ class Feed:
     wakes: int
     transitions: Counter[str]
     rss_bytes: int
+    collector: LongLived
 
 
 def live_feed(cal: WorkCalendar, w: Workload) -> Feed:
@@ -232,8 +234,10 @@ def live_feed(cal: WorkCalendar, w: Workload) -> Feed:
     event_s = due_s = 0.0
     wakes = 0
     rss = _rss()
+    collector = LongLived()  # the daemon's collection policy, run where its writer runs it
     for seq, eid, ev in w.events():
         t0 = cpu()
+        collector.step()
         fired = engine.advance(ev.ts)
         t1 = cpu()
         out = engine.on_case_event(seq, eid, ev, ev.ts)
@@ -242,7 +246,7 @@ def live_feed(cal: WorkCalendar, w: Workload) -> Feed:
         event_s += t2 - t1
         wakes += wake_ups(fired)
         transitions.update(t.state.value for t in (*fired, *out))
-    return Feed(engine, event_s, due_s, wakes, transitions, _rss() - rss)
+    return Feed(engine, event_s, due_s, wakes, transitions, _rss() - rss, collector)
 
 
 def fire_all(feed: Feed) -> tuple[float, int]:
@@ -253,6 +257,7 @@ def fire_all(feed: Feed) -> tuple[float, int]:
     while now < last:
         now += STEP
         started = cpu()
+        feed.collector.step()
         fired = engine.advance(now)
         spent += cpu() - started
         wakes += wake_ups(fired)
@@ -320,6 +325,7 @@ def main() -> int:
     due_us = (feed.due_s + fire_s) / wakes * 1e6 if wakes else 0.0
     event_us = feed.event_s / n * 1e6
     cards, transitions, rss = len(feed.engine.cards), feed.transitions, feed.rss_bytes
+    freezes = feed.collector.freezes
     del feed
     gc.collect()
     replay_s, replay_wall_s, frozen = replay_seconds(cal, w)
@@ -358,6 +364,7 @@ def main() -> int:
     )
     print(f"snapshot: {snapshot_b / n:,.0f} B per case ({snapshot_b / 2**20:,.0f} MiB)")
     print(f"RSS growth during the timed feed: {rss / n:,.0f} B per case (whole process)")
+    print(f"collector: {freezes} freezes of the long-lived state (monitor/gcpolicy.py)")
     print(f"case wake-ups fired: {wakes:,} ({wakes / n:.2f} per case); cards: {cards:,}")
     print("transitions: " + ", ".join(f"{k} {v:,}" for k, v in sorted(transitions.items())))
     ok = case_b < TARGET_BYTES and due_us < TARGET_DEADLINE_US and ready_s < TARGET_READY_S

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from monitor.config import ConfigError, HallConfig, load_config, read_secret
 from monitor.console import Decisions, audit_key
 from monitor.display import DisplayHub
 from monitor.events import CaseEvent
+from monitor.gcpolicy import LongLived
 from monitor.ingest import Classifier, Ingestor, Recorded, Rules
 from monitor.journal import Journal, OutboxRow
 from monitor.localstore import open_sink
@@ -82,6 +83,8 @@ class Daemon:
         self._presenter: Presenter | None = None
         self._refreshed = 0.0
         self._facts_at = 0.0  # monotonic: when attendance facts last went to the rules
+        self._gc = LongLived()
+        self._swept: date | None = None
         self._stale = False
         self.sink_full = 0
         self._sink_card: str | None = None
@@ -266,6 +269,7 @@ class Daemon:
         replay of it) ends with no fact unjudged.
         """
         now, mono = self._now(), time.monotonic()
+        self._collect(now)
         facts = final or mono - self._facts_at >= FACTS_EVERY_S
         with self._state_lock:
             sup = self.supervision
@@ -280,6 +284,18 @@ class Daemon:
             self._stale = self._stale or bool(out) or new is not None
             self._refresh_if_due()
         self._store(out, (after, now))
+
+    def _collect(self, now: datetime) -> None:
+        """Writer thread: the garbage-collection policy (monitor/gcpolicy.py); the full sweep
+        at the first tick of each local day, when the hall is closed."""
+        day = now.astimezone(self.config.hall.zone).date()
+        if self._swept is None:
+            self._swept = day  # the start-up froze what it built
+        elif day != self._swept:
+            self._swept = day
+            self._gc.sweep()
+        else:
+            self._gc.step()
 
     def _final_tick(self) -> None:
         """Writer thread, at a clean stop: the rules on every fact still waiting, journaled."""

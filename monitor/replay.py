@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from alerts.cards import Transition
 from monitor.config import HallConfig
 from monitor.contract import decode_journaled
+from monitor.gcpolicy import uncollected
 from monitor.ingest import Recorded
 from monitor.journal import Journal
 from monitor.snapshot import load
@@ -24,18 +23,6 @@ def recorded(journal: Journal, hall: str, after_seq: int = 0) -> Iterator[Record
     for row in journal.events(after_seq):
         event = decode_journaled(row.topic, row.payload, hall, row.ts)
         yield Recorded(row.seq, row.event_id, row.received_at, event)
-
-
-@contextmanager
-def uncollected() -> Iterator[None]:
-    """No garbage collection while a replay builds millions of long-lived objects (collecting
-    them is waste); afterwards what it built is frozen out of later collections."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.freeze()
 
 
 def replay(

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from itertools import pairwise
+from typing import NamedTuple
 
 import chinese_calendar
 
@@ -126,9 +127,13 @@ class DayStatus:
     source: DaySource
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
-    """A computed instant (UTC); `estimated` when it depended on a year of unknown schedule."""
+class Due(NamedTuple):
+    """A computed instant (UTC); `estimated` when it depended on a year of unknown schedule.
+
+    The hot path's immutable values (Due, Condition, Assessment, Subject, Transition) are
+    NamedTuples: built several times per due deadline, a frozen dataclass's __init__ was a
+    fifth of the engine's time at a million cases (bench/timers.py).
+    """
 
     at: datetime
     estimated: bool

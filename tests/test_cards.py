@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -723,5 +722,5 @@ def test_command_payload_says_who() -> None:
     hall.advance(at(2026, 3, 13))
     red = hall.card(R.PROMISED_OVERDUE)
     [t] = hall.command(red.id, ANSWER, OFFICER, at(2026, 3, 13, 9), "材料补正中")
-    assert replace(t, text=None).payload().get("text") is None
+    assert t._replace(text=None).payload().get("text") is None
     assert t.payload()["by"] == "S001" and t.payload()["text"] == "材料补正中"

@@ -1,0 +1,59 @@
+"""The daemon's garbage-collection policy (monitor/gcpolicy.py), on this process's collector."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from monitor.gcpolicy import LongLived
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the cycle collector frees it
+
+
+@pytest.fixture(autouse=True)
+def _thawed() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+    gc.collect()
+
+
+def test_step_freezes_only_after_enough_collections() -> None:
+    policy = LongLived(every=3)
+    assert not policy.step()
+    gc.collect(1)
+    gc.collect(1)
+    assert not policy.step() and policy.freezes == 0
+    gc.collect(1)
+    assert policy.step() and policy.freezes == 1
+    assert gc.get_freeze_count() > 0
+    assert not policy.step(), "counted again from the freeze on"
+
+
+def test_a_frozen_cycle_that_dies_is_freed_by_the_nightly_sweep() -> None:
+    policy = LongLived(every=1)
+    node = Node()
+    ref = weakref.ref(node)
+    gc.collect(1)
+    assert policy.step()  # the cycle is alive: frozen with the rest
+    del node
+    gc.collect()
+    assert ref() is not None, "a frozen cycle is not looked at by ordinary collections"
+    policy.sweep()
+    assert ref() is None and policy.sweeps == 1
+
+
+def test_a_young_cycle_is_collected_before_the_freeze() -> None:
+    policy = LongLived(every=1)
+    node = Node()
+    ref = weakref.ref(node)
+    del node
+    gc.collect(1)  # may or may not reach it; the step's full collection does
+    assert policy.step()
+    assert ref() is None
