@@ -20,7 +20,8 @@ Measured, each against a baseline from the same run:
   the case wake-ups it made, counted as the distinct (case, instant) pairs among the
   transitions it returned (the warning raised; at the limit the warning cleared and the
   overdue raised; the escalation when the answer is late), stepping the clock 15 minutes at a
-  time until every case is past its escalation. The baseline is a heappush plus a heappop of a (datetime, id) tuple.
+  time until every case is past its escalation. The baseline is a heappush plus a heappop of
+  a (datetime, id) tuple.
 - start-up to readiness: a restart after a clean stop loads the snapshot the stop wrote
   (monitor/snapshot.py) and replays the journal's tail (empty here): the time to unpickle the
   engine. After a crash the start-up replays everything: a fresh engine fed the same N events
