@@ -29,6 +29,8 @@ from datetime import MAXYEAR, UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+import msgspec
+
 from alerts.cases import Assessment, Condition, Entry, assess
 from alerts.rules import RULES, Level, Policy, RuleId
 from monitor.events import CardAction, CardCommand, CaseEvent
@@ -71,13 +73,13 @@ _OPEN = (CardState.RAISED, CardState.ESCALATED, CardState.ANSWERED)
 _DECIDED = (CardState.UPHELD, CardState.REVOKED)
 
 
-class Subject(NamedTuple):
+class Subject(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     case: CaseId | None = None
     window: WindowId | None = None
     staff: StaffId | None = None
 
 
-class Transition(NamedTuple):
+class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     card: CardId
     rule: RuleId
     level: Level

@@ -32,7 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+
+import msgspec
 
 from alerts.rules import Policy, RuleId
 from monitor.events import CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
@@ -58,7 +59,7 @@ class Entry:
     event: CaseEvent
 
 
-class Condition(NamedTuple):
+class Condition(msgspec.Struct, frozen=True, gc=False):
     rule: RuleId
     qualifier: str  # which step or extension, or "" when the rule has one condition per case
     start: datetime  # when it began to hold
@@ -68,7 +69,7 @@ class Condition(NamedTuple):
     superseded: bool = False  # a warning that ended because its deadline passed (the red's turn)
 
 
-class Assessment(NamedTuple):
+class Assessment(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     case: CaseId
     kind: CaseKind | None
     window: WindowId | None

@@ -28,6 +28,7 @@ from bench import e2e, latency, scale, tsdb
 from bench.common import Result, Size, Verdict, loadavg, machine, size_arg
 
 PARTS = ("e2e", "latency", "scale", "tsdb", "ingest")
+SCALE_PARTS = ("scale-large", "scale-province", "scale-timers")  # --only one part of scale
 INGEST_ARGS = {Size.TINY: None, Size.QUICK: ("20000", "1"), Size.FULL: ("100000", "3")}
 
 
@@ -86,6 +87,8 @@ def run_all(size: Size, only: Sequence[str]) -> list[Result]:
         "tsdb": [("tsdb", lambda: [tsdb.run(size)])],
         "ingest": [("ingest", lambda: [r for r in [ingest_result(size)] if r is not None])],
     }
+    for pair in steps["scale"]:
+        steps[pair[0]] = [pair]  # one part of the scale benchmark alone: --only scale-timers
     out: list[Result] = []
     for name, step in (pair for part in only for pair in steps[part]):
         print(f"--- {name} ({size})", flush=True)
@@ -217,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--size", type=size_arg, default=Size.FULL, help="tiny, quick or full")
     ap.add_argument("--quick", action="store_true", help="same as --size quick")
     ap.add_argument("--write", type=Path, help="write the Markdown page here")
-    ap.add_argument("--only", nargs="+", choices=PARTS, help=f"default: {' '.join(PARTS)}")
+    ap.add_argument(
+        "--only", nargs="+", choices=(*PARTS, *SCALE_PARTS), help=f"default: {' '.join(PARTS)}"
+    )
     ap.add_argument(
         "--splice",
         type=Path,

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from itertools import pairwise
-from typing import NamedTuple
 
 import chinese_calendar
+import msgspec
 
 _ONE_DAY = timedelta(days=1)
 _ZERO = timedelta(0)
@@ -127,12 +127,13 @@ class DayStatus:
     source: DaySource
 
 
-class Due(NamedTuple):
+class Due(msgspec.Struct, frozen=True, gc=False):
     """A computed instant (UTC); `estimated` when it depended on a year of unknown schedule.
 
-    The hot path's immutable values (Due, Condition, Assessment, Subject, Transition) are
-    NamedTuples: built several times per due deadline, a frozen dataclass's __init__ was a
-    fifth of the engine's time at a million cases (bench/timers.py).
+    The hot path's values (Due, Condition, Assessment, Subject, Transition) are frozen
+    msgspec Structs: built several times per due deadline, a frozen dataclass's __init__ was
+    a fifth of the engine's time at a million cases (bench/timers.py). `gc=False`: immutable
+    values built from their parts, so they cannot form a reference cycle.
     """
 
     at: datetime

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -722,5 +723,5 @@ def test_command_payload_says_who() -> None:
     hall.advance(at(2026, 3, 13))
     red = hall.card(R.PROMISED_OVERDUE)
     [t] = hall.command(red.id, ANSWER, OFFICER, at(2026, 3, 13, 9), "材料补正中")
-    assert t._replace(text=None).payload().get("text") is None
+    assert msgspec.structs.replace(t, text=None).payload().get("text") is None
     assert t.payload()["by"] == "S001" and t.payload()["text"] == "材料补正中"
