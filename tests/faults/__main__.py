@@ -202,9 +202,13 @@ def render(results: dict[str, Result], started: datetime, elapsed: float, soak: 
         "events that have arrived by then, and a closed warning is never rewritten. When a "
         "backlog streams in, where the ticks fall (batch boundaries, and each restart adds "
         "one) moves such a warning's clearing time: the result depends on timing, not only on "
-        "the events (not measured here for two undisturbed runs). The kill test therefore "
-        "requires every other card to be identical and the same seat cards to stand, and "
-        "counts the seat cards whose history differs (`seat_cards_differing`).",
+        "the events (not measured here for two undisturbed runs). Likewise, the injected clock "
+        "stands after the streamed day, so a tick inside the backlog raises what is due before "
+        "the evidence that voids it has arrived: which cards are raised and then voided on the "
+        "way is timing too. The kill test therefore requires every card that stands, but the "
+        "seat warnings, to be identical transition for transition, and the same seat cards to "
+        "stand; it counts the seat cards whose history differs (`seat_cards_differing`) and "
+        "the voided cards only one run raised (`voided_differing`).",
         "",
         "Related, run with every `./dev test`: tests/test_durability.py (20,000 events, two "
         "SIGKILLs), tests/test_broker_config.py (the ACL topic by topic, a queued message "
