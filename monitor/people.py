@@ -117,8 +117,14 @@ class People:
         """New facts, then checkpoints at or before `now` (each at its own time)."""
         out = self._flush(now)
         self._plan_until(self._day(now))
+        # Several checkpoints of one day come due at once only when the daemon catches up
+        # (a backlog, a restart after hours): the latest of each judges with all it knows,
+        # and the earlier ones would only judge the same facts as pending and be voided.
+        latest: dict[str, datetime] = {}
         while self._checks and self._checks[0][0] <= now:
             at, what = heapq.heappop(self._checks)
+            latest[what] = at
+        for what, at in sorted(latest.items(), key=lambda item: (item[1], item[0])):
             kind, _, arg = what.partition(":")
             day = date.fromisoformat(arg[:10])
             if kind == "sheets":
