@@ -94,6 +94,7 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     estimated: bool = False
     by: StaffId | None = None
     text: str | None = None
+    step: int = 0  # its position in the card's history: orders a card's points at one instant
 
     def payload(self) -> dict[str, Any]:
         """The contract's card payload (CONTRACT.md), plus optional fields of our own."""
@@ -513,6 +514,7 @@ class CardEngine:
             estimated=card.estimated,
             by=cmd.by if cmd else None,
             text=cmd.text if cmd else None,
+            step=len(card.history),
         )
         card.history.append(t)
         return t

@@ -81,7 +81,7 @@ def spread(key: str) -> timedelta:
 
 def points_for_transition(hall: str, t: Transition) -> list[Point]:
     """A card transition as a `card` point and a `statuses` point (InfluxDB check shape)."""
-    at = t.ts + spread(t.card)
+    at = t.ts + spread(t.card) + t.step * _MICRO  # a card's transitions at one instant apart
     tags = _tags(hall=hall, window=t.subject.window, rule=t.rule.value, level=t.level.value)
     fields: dict[str, FieldValue] = {
         "card": t.card,

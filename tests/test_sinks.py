@@ -200,6 +200,21 @@ def test_spread_is_stable_below_a_second_and_separates_cards() -> None:
     assert len(offsets) == 200
 
 
+def test_a_cards_transitions_at_one_instant_are_points_apart(tmp_path: Path) -> None:
+    """A red re-raised by late evidence and ended at the instant it learned of it: two
+    transitions of one card in one state at one instant. Each is its own point, in the
+    card's order, and the store keeps both (it merges points of one series and instant)."""
+    raised = transition(3, step=2)
+    ended = transition(3, step=3, why=Why.CONDITION_ENDED, holds=False)
+    first, second = points_for_transition("H1", raised)[0], points_for_transition("H1", ended)[0]
+    assert first.tags == second.tags and first.time < second.time
+    store = LocalStore.open(tmp_path)
+    store.write([first, second])
+    kept = store.query("card", T0, T0 + timedelta(minutes=1))
+    assert [p.fields["reason"] for p in kept] == ["condition_met", "condition_ended"]
+    store.close()
+
+
 def test_lights_stats_attendance_points() -> None:
     lights = points_for_lights("H1", {"W02": "red", "W01": "green"}, T0, cards={"W02": 2})
     assert [(p.tags, p.fields) for p in lights] == [
