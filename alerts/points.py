@@ -35,6 +35,7 @@ CHECK_LEVEL: dict[str, str] = {"green": "ok", "yellow": "warn", "red": "crit", "
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
+_MILLI = timedelta(milliseconds=1)  # VictoriaMetrics keeps milliseconds (docs/timeseries.md)
 
 
 class PointError(ValueError):
@@ -81,7 +82,7 @@ def spread(key: str) -> timedelta:
 
 def points_for_transition(hall: str, t: Transition) -> list[Point]:
     """A card transition as a `card` point and a `statuses` point (InfluxDB check shape)."""
-    at = t.ts + spread(t.card) + t.step * _MICRO  # a card's transitions at one instant apart
+    at = t.ts + spread(t.card) + t.step * _MILLI  # a card's transitions at one instant apart
     tags = _tags(hall=hall, window=t.subject.window, rule=t.rule.value, level=t.level.value)
     fields: dict[str, FieldValue] = {
         "card": t.card,
