@@ -65,6 +65,7 @@ TIMER_CASES = {Size.TINY: 500, Size.QUICK: 100_000, Size.FULL: 1_000_000}
 DEPARTMENTS = 20
 READY_TIMEOUT_S = 1800.0
 DRAIN_TIMEOUT_S = 1800.0
+VISIBLE_S = 10.0  # VictoriaMetrics: from a sample taken to a sample seen by queries, at most
 
 
 # --- a generated hall -------------------------------------------------------------------------
@@ -344,10 +345,16 @@ def run_province(workdir: Path, vm: VictoriaMetrics, halls: int, per_hall: int) 
     finally:
         _stop_all(daemons)  # SIGTERM: each flushes its outbox on the way out
         broker.stop()
-    # Ticks after the wait may have added transitions: count both sides once all stopped.
+    # Ticks after the wait (a clean stop runs one last tick) may have added transitions: count
+    # both sides once all stopped. VictoriaMetrics shows new samples to queries about a second
+    # after it took them, so the count is given a few seconds to catch up.
     expected = sum(_transitions(workdir / n / "data") for n in names)
-    exact = sum(card_samples(vm, n) for n in names)
     waiting = sum(_outbox_cards(workdir / n / "data") for n in names)
+    settle = time.monotonic() + VISIBLE_S
+    while (exact := sum(card_samples(vm, n) for n in names)) + waiting < expected:
+        if time.monotonic() > settle:
+            break
+        time.sleep(0.25)
     lights = sum(card_samples(vm, n, "light_code") for n in names)
     return Province(
         halls=halls,
