@@ -7,15 +7,23 @@ queue sizes, persistence, message size) are the limits a hall deploys.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.hall import HALL
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_CONF = PROJECT_ROOT / "config" / "mosquitto.conf"
@@ -229,3 +237,34 @@ class Mosquitto:
         out_path = self.workdir / "mosquitto.out"
         output = out_path.read_text(errors="replace") if out_path.exists() else ""
         return f"--- output ---\n{output}--- log ---\n{self.log_text()}"
+
+
+class ConsoleWatch:
+    """The supervisor console's MQTT account: watches cards, sends commands."""
+
+    def __init__(self, broker: Mosquitto, client_id: str = "test-console") -> None:
+        self.seen: list[dict[str, Any]] = []
+        self.topics: list[str] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.username_pw_set("console", broker.password("console"))
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe(f"hall/{HALL}/cards/#", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.topics.append(msg.topic)
+            self.seen.append(json.loads(msg.payload))
+
+    def states(self, rule: str) -> list[str]:
+        with self._lock:
+            return [t["state"] for t in self.seen if t["rule"] == rule]
+
+    def command(self, card: str, doc: dict[str, Any]) -> None:
+        self.client.publish(f"hall/{HALL}/card/{card}/command", json.dumps(doc), qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

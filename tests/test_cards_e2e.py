@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,42 +13,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.brokers import Mosquitto
+from tests.brokers import ConsoleWatch, Mosquitto
 from tests.hall import HALL
 from tests.running import DaemonProcess, start_daemon, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-class Console:
-    """The supervisor console's MQTT account: watches cards, sends commands."""
-
-    def __init__(self, broker: Mosquitto) -> None:
-        self.seen: list[dict[str, Any]] = []
-        self.topics: list[str] = []
-        self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-console")
-        self.client.username_pw_set("console", broker.password("console"))
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
-        self.client.subscribe(f"hall/{HALL}/cards/#", qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.topics.append(msg.topic)
-            self.seen.append(json.loads(msg.payload))
-
-    def states(self, rule: str) -> list[str]:
-        with self._lock:
-            return [t["state"] for t in self.seen if t["rule"] == rule]
-
-    def command(self, card: str, doc: dict[str, Any]) -> None:
-        self.client.publish(f"hall/{HALL}/card/{card}/command", json.dumps(doc), qos=1)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def _lights(broker: Mosquitto) -> dict[str, dict[str, Any]]:
@@ -83,7 +51,7 @@ def test_case_events_in_card_transitions_out(
     mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     daemon, cfg = start_daemon(mosquitto.port, mosquitto.password("hallwatch"), tmp_path, daemons)
-    console = Console(mosquitto)
+    console = ConsoleWatch(mosquitto)
     cases = account(mosquitto, "case-system")
     now = datetime.now(UTC)
     accepted = {

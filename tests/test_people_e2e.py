@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.brokers import Mosquitto
+from tests.brokers import ConsoleWatch, Mosquitto
 from tests.hall import HALL
 from tests.running import DaemonProcess, start_daemon, wait_until
-from tests.test_cards_e2e import Console, _lights, account
+from tests.test_cards_e2e import _lights, account
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def test_a_scripted_morning_gives_the_expected_cards_and_lights(
     mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     daemon, cfg = start_daemon(mosquitto.port, mosquitto.password("hallwatch"), tmp_path, daemons)
-    console = Console(mosquitto)
+    console = ConsoleWatch(mosquitto)
     lights = _lights(mosquitto)
     clock, cam, office = (account(mosquitto, u) for u in ("CLK-EAST", "CAM1", "case-system"))
 

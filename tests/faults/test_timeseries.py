@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.cards import CardState, Subject, Transition, Why
 from alerts.points import points_for_transition
@@ -32,7 +29,7 @@ from monitor.daemon import SINK_FULL_RULE
 from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
 from monitor.journal import Journal
 from monitor.replay import replay
-from tests.brokers import Mosquitto
+from tests.brokers import ConsoleWatch, Mosquitto
 from tests.faults.common import publish_window, read_only
 from tests.hall import HALL
 from tests.running import DaemonProcess, free_port, wait_until, write_config
@@ -131,32 +128,6 @@ def _stored(vm: VictoriaMetrics) -> Counter[tuple[frozenset[tuple[str, str]], in
     return out
 
 
-class CardWatch:
-    """The console's MQTT account watching card transitions."""
-
-    def __init__(self, broker: Mosquitto) -> None:
-        self.seen: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fault-cardwatch")
-        self.client.username_pw_set("console", broker.password("console"))
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
-        self.client.subscribe(f"hall/{HALL}/cards/#", qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.seen.append(json.loads(msg.payload))
-
-    def states(self, rule: str) -> list[str]:
-        with self._lock:
-            return [t["state"] for t in self.seen if t["rule"] == rule]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def test_server_outage_loses_nothing_and_a_full_outbox_raises_its_card(
     mosquitto: Mosquitto,
     tmp_path: Path,
@@ -182,7 +153,7 @@ def test_server_outage_loses_nothing_and_a_full_outbox_raises_its_card(
         record_property("backlog_points", waiting)
 
         # A bound of 300 points while the server is down: refused past it, a card raised.
-        watch = CardWatch(mosquitto)
+        watch = ConsoleWatch(mosquitto, "fault-cardwatch")
         try:
             bounded, _ = _daemon(
                 mosquitto, tmp_path / "bounded", vm, daemons, max_outbox_rows=BOUND
