@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from monitor.events import EventKind
 from monitor.ids import EventId
@@ -264,20 +265,10 @@ class Journal:
         while True:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT seq, event_id, kind, topic, received_at, ts, payload FROM events "
-                    "WHERE seq > ? ORDER BY seq LIMIT ?",
+                    _SELECT_EVENTS + "WHERE seq > ? ORDER BY seq LIMIT ?",
                     (last, chunk),
                 ).fetchall()
-            for r in rows:
-                yield JournalRow(
-                    r[0],
-                    EventId(r[1]),
-                    EventKind(r[2]),
-                    r[3],
-                    from_micros(r[4]),
-                    from_micros(r[5]),
-                    bytes(r[6]),
-                )
+            yield from map(_journal_row, rows)
             if len(rows) < chunk:
                 return
             last = rows[-1][0]
@@ -295,22 +286,10 @@ class Journal:
     def _rows(self, where: str, args: list[object]) -> list[JournalRow]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, event_id, kind, topic, received_at, ts, payload FROM events "
-                f"WHERE {where}",
+                _SELECT_EVENTS + f"WHERE {where}",
                 args,
             ).fetchall()
-        return [
-            JournalRow(
-                r[0],
-                EventId(r[1]),
-                EventKind(r[2]),
-                r[3],
-                from_micros(r[4]),
-                from_micros(r[5]),
-                bytes(r[6]),
-            )
-            for r in rows
-        ]
+        return [_journal_row(r) for r in rows]
 
     def rejects(self, limit: int = 100) -> list[RejectRow]:
         with self._lock:
@@ -430,3 +409,19 @@ def _claim(conn: sqlite3.Connection, hall: str, path: Path) -> None:
         return
     if rows.get("schema") != str(SCHEMA_VERSION):
         raise JournalError(f"{path} has schema {rows.get('schema')}, expected {SCHEMA_VERSION}")
+
+
+_SELECT_EVENTS = "SELECT seq, event_id, kind, topic, received_at, ts, payload FROM events "
+
+
+def _journal_row(r: Sequence[Any]) -> JournalRow:
+    """A row of `_SELECT_EVENTS`."""
+    return JournalRow(
+        r[0],
+        EventId(r[1]),
+        EventKind(r[2]),
+        r[3],
+        from_micros(r[4]),
+        from_micros(r[5]),
+        bytes(r[6]),
+    )
