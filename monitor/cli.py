@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -110,8 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(words[1:]))
     args = _parser().parse_args(argv)
     logs.setup(args.log_level, args.log_format)
+    return guarded(lambda: _dispatch(args))
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """A command's exit code; a broken configuration or journal says why and exits non-zero."""
     try:
-        return int(_dispatch(args))
+        return int(command())
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_CONFIG
@@ -130,7 +136,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if args.command == "run":
-        return _run(load_config(args.config), args.config)
+        return run_daemon(load_config(args.config), args.config)
     if args.command == "replay":
         return _replay(load_config(args.config))
     if args.command == "rejects":
@@ -148,14 +154,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _demo(args)
 
 
-def _run(cfg: HallConfig, path: Path | None, duration: float | None = None) -> int:
-    daemon = Daemon(cfg, path)
+def run_daemon(
+    cfg: HallConfig,
+    path: Path | None,
+    now: Callable[[], datetime] | None = None,
+) -> int:
+    """`hallwatch run`: the daemon until SIGTERM or SIGINT (SIGHUP reloads); `now` replaces
+    the wall clock (tests/faults/clockd.py)."""
+    daemon = Daemon(cfg, path) if now is None else Daemon(cfg, path, now=now)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
-    if duration is not None:
-        threading.Timer(duration, stop.set).start()
     return daemon.run(stop)
 
 

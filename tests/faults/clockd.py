@@ -6,7 +6,8 @@ The daemon takes its clock as a `now` callable (monitor/daemon.py); here it read
 instant from `--clock`, re-read when the file changes. The clock stands still between writes,
 so two runs of the same stream see the same receive times and fire the same ticks at the same
 instants, and a test steps it back or forward by rewriting the file. Everything else is the
-production daemon: same process shape, same signals, same exit codes as `hallwatch run`.
+production daemon (monitor.cli.run_daemon): same process shape, same signals, same exit
+codes as `hallwatch run`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -22,9 +22,8 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor import logs
-from monitor.config import ConfigError, load_config
-from monitor.daemon import EXIT_CONFIG, EXIT_FAILURE, Daemon
-from monitor.journal import JournalError
+from monitor.cli import guarded, run_daemon
+from monitor.config import load_config
 
 logger = logging.getLogger(__name__)
 
@@ -72,19 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", type=Path, required=True)
     args = parser.parse_args(argv)
     logs.setup("INFO", "text")
-    try:
-        cfg = load_config(args.config)
-        daemon = Daemon(cfg, args.config, now=FileClock(args.clock))
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        return daemon.run(stop)
-    except ConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return EXIT_CONFIG
-    except JournalError as exc:
-        logger.error("%s", exc)
-        return EXIT_FAILURE
+    clock = FileClock(args.clock)
+    return guarded(lambda: run_daemon(load_config(args.config), args.config, now=clock))
 
 
 if __name__ == "__main__":
