@@ -201,13 +201,18 @@ def _rule(history: tuple[bytes, ...]) -> str:
 
 def replayed(config: Path) -> Replayed:
     """Rebuild a stopped daemon's state from its journal, as `hallwatch replay` does."""
+    return of(rebuilt(config))
+
+
+def rebuilt(config: Path) -> Supervision:
+    """The state a replay of a stopped daemon's journal gives."""
     cfg = load_config(config)
     journal = Journal.open(cfg.journal.data_dir, cfg.hall.id)
     try:
         sup, _ = replay(journal, cfg)
     finally:
         journal.close()
-    return of(sup)
+    return sup
 
 
 def of(sup: Supervision) -> Replayed:

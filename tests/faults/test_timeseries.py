@@ -24,13 +24,10 @@ from alerts.cards import CardState, Subject, Transition, Why
 from alerts.points import points_for_transition
 from alerts.rules import Level, RuleId
 from alerts.sinks import OUTBOX_FILE, Outbox
-from monitor.config import load_config
 from monitor.daemon import SINK_FULL_RULE
 from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
-from monitor.journal import Journal
-from monitor.replay import replay
 from tests.brokers import ConsoleWatch, Mosquitto
-from tests.faults.common import publish_window, read_only
+from tests.faults.common import publish_window, read_only, rebuilt
 from tests.hall import HALL
 from tests.running import DaemonProcess, free_port, wait_until, write_config
 from tests.victoria import VictoriaMetrics
@@ -105,12 +102,7 @@ def _cards_journaled(data: Path) -> int:
 
 def _expected(config: Path) -> Counter[tuple[frozenset[tuple[str, str]], int]]:
     """The `card` points of every transition a replay of the journal gives: labels, ms."""
-    cfg = load_config(config)
-    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id)
-    try:
-        sup, _ = replay(journal, cfg)
-    finally:
-        journal.close()
+    sup = rebuilt(config)
     out: Counter[tuple[frozenset[tuple[str, str]], int]] = Counter()
     for card in sup.engine.cards.values():
         for t in card.history:
