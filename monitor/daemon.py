@@ -24,7 +24,7 @@ from monitor.console import Decisions, audit_key
 from monitor.display import DisplayHub
 from monitor.events import CaseEvent
 from monitor.gcpolicy import LongLived
-from monitor.ingest import Classifier, Ingestor, Recorded, Rules
+from monitor.ingest import Classifier, IngestHealth, Ingestor, Recorded, Rules
 from monitor.journal import Journal, OutboxRow
 from monitor.localstore import open_sink
 from monitor.mqtt import MqttLink
@@ -297,9 +297,15 @@ class Daemon:
         else:
             self._gc.step()
 
+    @property
+    def _ingest_health(self) -> IngestHealth | None:
+        """The ingest's health, once the ingest exists (start-up stores outputs before)."""
+        ingestor: Ingestor | None = getattr(self, "ingestor", None)
+        return ingestor.health if ingestor is not None else None
+
     def _final_tick(self) -> None:
         """Writer thread, at a clean stop: the rules on every fact still waiting, journaled."""
-        health = getattr(getattr(self, "ingestor", None), "health", None)
+        health = self._ingest_health
         if health is not None and health.journal_error is not None:
             logger.warning("no final tick (%s): the next start runs it", health.journal_error)
             return
@@ -354,7 +360,7 @@ class Daemon:
         It runs on the writer thread, so while it waits nothing more is journaled or
         acknowledged: the broker keeps the messages, /healthz says why, nothing is lost.
         """
-        delay, health = 0.5, getattr(getattr(self, "ingestor", None), "health", None)
+        delay, health = 0.5, self._ingest_health
         while True:
             try:
                 done = write()

@@ -63,10 +63,6 @@ class _Counter:
             cls.middle += 1
 
 
-def _middle_collections() -> int:
-    return _Counter.middle
-
-
 class LongLived:
     """Keeps the cycle collector's work proportional to what is new, not to what is kept."""
 
@@ -75,16 +71,16 @@ class LongLived:
         self.freezes = 0
         self.sweeps = 0
         _Counter.install()
-        self._mark = _middle_collections()
+        self._mark = _Counter.middle
 
     def step(self) -> bool:
         """Collect the young and freeze the survivors if enough was allocated since the last
         time; True when it did. Cheap otherwise (one counter read)."""
-        if _middle_collections() - self._mark < self.every:
+        if _Counter.middle - self._mark < self.every:
             return False
         gc.collect()  # walks the objects not yet frozen: those since the last freeze
         gc.freeze()
-        self._mark = _middle_collections()
+        self._mark = _Counter.middle
         self.freezes += 1
         return True
 
@@ -94,7 +90,7 @@ class LongLived:
         gc.unfreeze()
         found = gc.collect()
         gc.freeze()
-        self._mark = _middle_collections()
+        self._mark = _Counter.middle
         self.sweeps += 1
         logger.info(
             "nightly collection: %d unreachable objects freed, %d kept, %.1f s",
