@@ -1,7 +1,7 @@
 """Attendance (考勤): one officer's working day, from punches and statuses to a sheet. Pure.
 
 Rules (001_… 第一篇(十): 上午、下午上下班签到签退; DOMAIN.md numbers table; issue 4):
-- Each service session of the day (monitor/workdays.py, seasonal timetables included) expects
+- Each service session of the day (alerts/workdays.py, seasonal timetables included) expects
   two punches: in at its start, out at its end, each inside an accepted window around that
   anchor. Windows never overlap: neighbours are split at the midpoint between their anchors.
   The earliest punch of an in-window counts, the latest of an out-window.
@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING
 from pydantic import Field, model_validator
 
 from alerts.cases import Condition
+from alerts.events import DeviceStatus, LeaveCategory, Punch, StaffState, StaffStatus, Verify
+from alerts.ids import DeviceId, EventId, StaffId
+from alerts.model import ConfigModel
 from alerts.rules import RuleId
-from monitor.events import DeviceStatus, LeaveCategory, Punch, StaffState, StaffStatus, Verify
-from monitor.ids import DeviceId, EventId, StaffId
-from monitor.model import ConfigModel
-from monitor.workdays import Span, WorkCalendar
+from alerts.workdays import Span, WorkCalendar
 
-if TYPE_CHECKING:  # monitor.config mounts AttendanceConfig: no import cycle at run time
-    from monitor.config import Staff
+if TYPE_CHECKING:  # alerts.config mounts AttendanceConfig: no import cycle at run time
+    from alerts.config import Staff
 
 MAKEUP_PREFIX = "makeup:"
 _MINUTE = timedelta(minutes=1)

@@ -32,10 +32,10 @@ from typing import Any, NamedTuple
 import msgspec
 
 from alerts.cases import Assessment, Condition, Entry, assess
+from alerts.events import CardAction, CardCommand, CaseEvent
+from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.rules import RULES, Level, Policy, RuleId
-from monitor.events import CardAction, CardCommand, CaseEvent
-from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
 
 
 class CardState(StrEnum):

@@ -13,7 +13,7 @@ engine void a card only when late evidence shows its condition never held.
 
 Clock rules (DOMAIN.md "Case kinds and their clocks"; thresholds from `Policy`):
 - The promised (or legal) limit of N working days runs from acceptance to close of business of
-  the Nth working day (monitor/workdays.py). A special case carries its own instant.
+  the Nth working day (alerts/workdays.py). A special case carries its own instant.
 - A suspension (`suspended` → `resumed`, or a reported-up case from `reported_up` to
   `reply_received`) that begins before the deadline moves it forward by exactly the working
   time it covered after the clock started; while a suspension is open the clock has no deadline
@@ -35,10 +35,10 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from alerts.events import CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
+from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.rules import Policy, RuleId
-from monitor.events import CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
-from monitor.ids import CaseId, EventId, StaffId, WindowId
-from monitor.workdays import Due, WorkCalendar
+from alerts.workdays import Due, WorkCalendar
 
 A = CaseAction
 _PROMISED_KINDS = (CaseKind.PROMISED, CaseKind.JOINT, CaseKind.REPORTED, CaseKind.SUPPLEMENT)

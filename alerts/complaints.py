@@ -39,11 +39,11 @@ from datetime import datetime
 from pydantic import Field
 
 from alerts.cases import Condition
+from alerts.events import ComplaintAction, ComplaintEvent, Rating
+from alerts.ids import CaseId, ComplaintId, EventId, StaffId, WindowId
+from alerts.model import ConfigModel
 from alerts.rules import RuleId
-from monitor.events import ComplaintAction, ComplaintEvent, Rating
-from monitor.ids import CaseId, ComplaintId, EventId, StaffId, WindowId
-from monitor.model import ConfigModel
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
 
 BAD_LEVELS = frozenset({1, 2})
 _RANK = {action: i for i, action in enumerate(ComplaintAction)}  # lifecycle order at one instant

@@ -26,10 +26,10 @@ from pydantic import Field
 
 from alerts.attendance import MAKEUP_PREFIX, AttendanceConfig, PunchIn, session_keys
 from alerts.cases import Condition
+from alerts.ids import DeviceId, EventId, StaffId
+from alerts.model import ConfigModel
 from alerts.rules import RuleId
-from monitor.ids import DeviceId, EventId, StaffId
-from monitor.model import ConfigModel
-from monitor.workdays import Span, WorkCalendar
+from alerts.workdays import Span, WorkCalendar
 
 Half = Literal["am", "pm"]
 date_type = date  # `date` is also a field name below

@@ -20,8 +20,8 @@ from datetime import date, datetime
 from fractions import Fraction
 
 from alerts.cards import Card, CardState
+from alerts.ids import CardId, WindowId
 from alerts.rules import RULES, Level, RuleId
-from monitor.ids import CardId, WindowId
 
 # Worst first: the order in which levels win a window.
 _RANK = {Level.RED: 3, Level.UNKNOWN: 2, Level.YELLOW: 1, Level.GREEN: 0}

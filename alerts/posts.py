@@ -34,11 +34,11 @@ from datetime import datetime, timedelta
 from pydantic import Field
 
 from alerts.cases import Condition
+from alerts.events import StaffState, StaffStatus
+from alerts.ids import EventId, StaffId, WindowId
+from alerts.model import ConfigModel
 from alerts.rules import RuleId
-from monitor.events import StaffState, StaffStatus
-from monitor.ids import EventId, StaffId, WindowId
-from monitor.model import ConfigModel
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
 
 _AWAY = (StaffState.AWAY, StaffState.MEETING, StaffState.TRIP, StaffState.LEAVE, StaffState.OFF)
 Interval = tuple[datetime, datetime | None]

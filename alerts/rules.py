@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from monitor.events import CaseKind
+from alerts.events import CaseKind
 
 
 class Level(StrEnum):

@@ -28,10 +28,10 @@ from pydantic import Field, field_validator
 
 from alerts.cards import Card, CardState, Why
 from alerts.cases import Assessment
+from alerts.ids import CardId, CaseId, EventId, WindowId
+from alerts.model import ConfigModel
 from alerts.rules import Level, RuleId
-from monitor.ids import CardId, CaseId, EventId, WindowId
-from monitor.model import ConfigModel
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
 
 Who = Literal["officer", "window", "both"]
 Month = tuple[int, int]

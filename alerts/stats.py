@@ -44,9 +44,9 @@ from fractions import Fraction
 from typing import Literal, get_args
 
 from alerts.cases import Assessment
-from monitor.events import CaseKind, Outcome
-from monitor.ids import CaseId
-from monitor.workdays import WorkCalendar
+from alerts.events import CaseKind, Outcome
+from alerts.ids import CaseId
+from alerts.workdays import WorkCalendar
 
 GroupBy = Literal["hall", "window", "staff", "day", "month"]
 GROUPS: tuple[GroupBy, ...] = get_args(GroupBy)

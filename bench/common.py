@@ -24,8 +24,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.config import HallConfig
 from devices.simulator import Message, simulate_days
-from monitor.config import HallConfig
 from tests.brokers import TEST_ADMIN, Mosquitto, find_executable
 
 PUBLISH_INFLIGHT = 1000  # the broker's max_inflight_messages (config/mosquitto.conf)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from alerts.config import load_config
 from bench.common import (
     Result,
     Size,
@@ -50,11 +51,10 @@ from bench.common import (
 )
 from devices.simulator import Message
 from monitor import daemon as daemon_module
-from monitor.config import load_config
 from monitor.daemon import Daemon
-from monitor.ingest import Ingestor
-from monitor.mqtt import inbound_filters
-from monitor.sdnotify import SdNotifier
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.mqtt import inbound_filters
+from monitor.kit.sdnotify import SdNotifier
 from tests.brokers import Mosquitto
 from tests.hall import HALL, example
 from tests.running import free_port, write_config
@@ -147,13 +147,13 @@ def _daemon(broker: Mosquitto, workdir: Path, msgs: Sequence[Message]) -> Daemon
 
 # Where the writer thread's time goes: (label, file, function), cumulative time.
 PROFILE_KEYS = (
-    ("decode and classify", "monitor/ingest.py", "classify"),
-    ("journal commits", "monitor/journal.py", "append"),
-    ("acknowledgements", "monitor/mqtt.py", "ack"),
+    ("decode and classify", "monitor/ingest/ingestor.py", "classify"),
+    ("journal commits", "monitor/ingest/journal.py", "append"),
+    ("acknowledgements", "monitor/ingest/mqtt.py", "ack"),
     ("rules on each event (with storing their outputs)", "monitor/daemon.py", "_apply"),
     ("time-driven checks between batches (with outputs)", "monitor/daemon.py", "_tick"),
     ("… of which attendance day sheets", "alerts/attendance.py", "build_sheet"),
-    ("… of which lights, totals, display", "monitor/outputs.py", "refresh"),
+    ("… of which lights, totals, display", "monitor/outputs/publish.py", "refresh"),
     ("card outputs: points, outbox (inside the two above)", "monitor/daemon.py", "_store"),
 )
 
@@ -188,7 +188,7 @@ def profile_shares(workdir: Path, msgs: Sequence[Message]) -> list[tuple[str, fl
     def cumulative(path: str, func: str) -> float:
         return float(sum(v[3] for k, v in table.items() if k[0].endswith(path) and k[2] == func))
 
-    total = cumulative("monitor/ingest.py", "run")
+    total = cumulative("monitor/ingest/ingestor.py", "run")
     return [(label, cumulative(p, f) / total) for label, p, f in PROFILE_KEYS if total]
 
 

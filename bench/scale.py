@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from alerts.config import HallConfig, example_config_path, load_config
+from alerts.supervision import work_calendar
 from bench.common import (
     Result,
     Size,
@@ -51,8 +53,6 @@ from bench.common import (
 )
 from devices.simulation.model import Params
 from devices.simulator import Message, simulate_days
-from monitor.config import HallConfig, example_config_path, load_config
-from monitor.supervision import work_calendar
 from tests.brokers import Mosquitto
 from tests.running import DaemonProcess, free_port, write_config
 from tests.victoria import VictoriaMetrics

@@ -16,17 +16,17 @@ Measured, each against a baseline from the same run:
 - cost per event: time inside `on_case_event` (the deadlines that came due between two
   acceptances are fired by an `advance` just before, and counted below, not here).
 - cost per due deadline: time in `advance` (and in the daemon's garbage-collection policy,
-  monitor/gcpolicy.py, called before it as the daemon's writer does between batches) over
+  monitor/ingest/gcpolicy.py, called before it as the daemon's writer does between batches) over
   the case wake-ups it made, counted as the distinct (case, instant) pairs among the
   transitions it returned (the warning raised; at the limit the warning cleared and the
   overdue raised; the escalation when the answer is late), stepping the clock 15 minutes at a
   time until every case is past its escalation. The baseline is a heappush plus a heappop of
   a (datetime, id) tuple.
 - start-up to readiness: a restart after a clean stop loads the snapshot the stop wrote
-  (monitor/snapshot.py) and replays the journal's tail (empty here): the time to unpickle the
+  (monitor/ingest/snapshot.py) and replays the journal's tail (empty here): the time to unpickle the
   engine. After a crash the start-up replays everything: a fresh engine fed the same N events
   in one go (second row, no target). Both with the garbage collector off, as the daemon has it
-  (monitor/gcpolicy.py); neither counts reading and decoding the journal's tail (about 25 µs
+  (monitor/ingest/gcpolicy.py); neither counts reading and decoding the journal's tail (about 25 µs
   per event). The baseline is building the heap of N (instant, id) tuples.
 Times are this process's CPU time (`time.process_time`), so a busy shared machine inflates
 them less; start-up also prints its wall-clock time. Timings run without tracemalloc, and
@@ -54,11 +54,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from alerts.cards import CardEngine, Transition
+from alerts.events import CaseAction, CaseEvent, CaseKind
+from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.rules import Policy
-from monitor.events import CaseAction, CaseEvent, CaseKind
-from monitor.gcpolicy import LongLived, uncollected
-from monitor.ids import CaseId, EventId, StaffId, WindowId
-from monitor.workdays import Session, Timetable, WorkCalendar
+from alerts.workdays import Session, Timetable, WorkCalendar
+from monitor.ingest.gcpolicy import LongLived, uncollected
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 READY_DAY = date(2026, 3, 2)  # a Monday after the Spring Festival
@@ -268,7 +268,7 @@ def fire_all(feed: Feed) -> tuple[float, int]:
 
 def replay_seconds(cal: WorkCalendar, w: Workload) -> tuple[float, float, bytes]:
     """(CPU seconds, wall seconds) to rebuild a fresh engine from the N events, and the
-    snapshot of what it built (pickled, as monitor/snapshot.py writes it)."""
+    snapshot of what it built (pickled, as monitor/ingest/snapshot.py writes it)."""
     engine = new_engine(cal)
     wall, started = time.perf_counter(), cpu()
     with uncollected():  # as the daemon's replay does
@@ -365,7 +365,7 @@ def main() -> int:
     )
     print(f"snapshot: {snapshot_b / n:,.0f} B per case ({snapshot_b / 2**20:,.0f} MiB)")
     print(f"RSS growth during the timed feed: {rss / n:,.0f} B per case (whole process)")
-    print(f"collector: {freezes} freezes of the long-lived state (monitor/gcpolicy.py)")
+    print(f"collector: {freezes} freezes of the long-lived state (monitor/ingest/gcpolicy.py)")
     print(f"case wake-ups fired: {wakes:,} ({wakes / n:.2f} per case); cards: {cards:,}")
     print("transitions: " + ", ".join(f"{k} {v:,}" for k, v in sorted(transitions.items())))
     ok = case_b < TARGET_BYTES and due_us < TARGET_DEADLINE_US and ready_s < TARGET_READY_S

@@ -6,7 +6,7 @@ The same N card points (the shape alerts/points.py gives a card transition: tags
 window, rule, level, state; fields card, case, staff, owner, reason, level_code, ...; each at
 its own instant) are written to VictoriaMetrics twice per round, each time to a fresh server:
 
-- sink: alerts/sinks.py `RemoteSink` as the daemon opens it (durable outbox in SQLite with
+- sink: monitor/outputs/sinks.py `RemoteSink` as the daemon opens it (durable outbox in SQLite with
   synchronous=FULL, the sender thread, influxdb-client v2 write API, gzip, batches of 5,000):
   `write` in calls of 100 points, as the daemon hands over a batch's transitions, then `flush`;
   timed until the sender counted every point accepted;
@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerts.points import CARD, Point, spread, to_line
-from alerts.sinks import RemoteSink, TimeSeriesConfig
 from bench.common import Result, Size, Verdict, median, ratio, size_arg
+from monitor.outputs.sinks import RemoteSink, TimeSeriesConfig
 from tests.victoria import VictoriaMetrics
 
 SIZES = {Size.TINY: (2_000, 1), Size.QUICK: (50_000, 1), Size.FULL: (200_000, 3)}

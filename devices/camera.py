@@ -27,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from alerts.config import ConfigError, read_secret
 from devices.seats import (
     Announcer,
     Hysteresis,
@@ -46,8 +47,7 @@ from devices.vision.features import (
     median_descriptor,
 )
 from devices.vision.source import FrameSource, OpenCVSource, redact
-from monitor import logs
-from monitor.config import ConfigError, read_secret
+from monitor.kit import logs
 
 logger = logging.getLogger("hallwatch.camera")
 
@@ -258,7 +258,7 @@ def loop(
 
 def run(cfg: CameraConfig, config_path: Path | None, stop: threading.Event) -> int:
     from devices.spool import SpooledPublisher
-    from monitor.sdnotify import SdNotifier
+    from monitor.kit.sdnotify import SdNotifier
 
     password = read_secret(cfg.broker.password_file, config_path) if (
         cfg.broker.password_file

@@ -28,13 +28,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from alerts.config import ConfigError, HallConfig, TlsConfig, load_config, read_secret
+from alerts.supervision import work_calendar
 from devices.simulation.cases import plan_cases, plan_complaints
 from devices.simulation.model import CASE_SYSTEM, Hall, Message, Mix, Params
 from devices.simulation.people import plan_staffing
-from monitor import logs
-from monitor.config import ConfigError, HallConfig, TlsConfig, load_config, read_secret
-from monitor.mqtt import authenticate
-from monitor.supervision import work_calendar
+from monitor.ingest.mqtt import authenticate
+from monitor.kit import logs
 
 __all__ = [
     "CASE_SYSTEM",

@@ -26,8 +26,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from monitor.config import BrokerConfig
-from monitor.mqtt import authenticate
+from alerts.config import BrokerConfig
+from monitor.ingest.mqtt import authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ DEFAULT_MAX_ROWS = 1_000_000
 # Rows handed to paho at once: bounds memory while the broker is away (paho keeps them
 # and re-sends them itself after a reconnect).
 WINDOW = 500
-# CONNACK codes after which retrying cannot help (as in monitor/mqtt.py).
+# CONNACK codes after which retrying cannot help (as in monitor/ingest/mqtt.py).
 _FATAL_CONNECT = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
 
 _SCHEMA = """

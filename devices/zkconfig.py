@@ -1,6 +1,6 @@
 """Configuration of the ZKTeco PUSH bridge (`hallwatch zkpush --config FILE`).
 
-Same rules as the hall configuration (monitor/config.py): typed frozen models that forbid
+Same rules as the hall configuration (alerts/config.py): typed frozen models that forbid
 unknown keys, every problem reported at once with its key path, no I/O in validation.
 """
 
@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from monitor.config import BrokerConfig, Ident, read_toml, validate
-from monitor.events import Verify
-from monitor.model import ConfigModel, check_zone
+from alerts.config import BrokerConfig, Ident, read_toml, validate
+from alerts.events import Verify
+from alerts.model import ConfigModel, check_zone
 
 Serial = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]
 Pin = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,24}$")]

@@ -28,6 +28,8 @@ from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from alerts.config import ConfigError, read_secret
+from alerts.events import Verify
 from devices.spool import Outgoing, SpooledPublisher, SpoolError, WhenFull
 from devices.zkconfig import Device, ZkConfig, load_zk_config
 from devices.zkproto import (
@@ -45,10 +47,8 @@ from devices.zkproto import (
     upload_reply,
 )
 from devices.zkstate import DeviceWatch, StampStore, Transition
-from monitor import logs
-from monitor.config import ConfigError, read_secret
-from monitor.events import Verify
-from monitor.sdnotify import SdNotifier
+from monitor.kit import logs
+from monitor.kit.sdnotify import SdNotifier
 
 logger = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from alerts.config import ConfigError, HallConfig, load_config
 from alerts.rules import RULES
-from monitor import logs
-from monitor.config import ConfigError, HallConfig, load_config
 from monitor.daemon import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Daemon
-from monitor.journal import Journal, JournalError
-from monitor.replay import replay
+from monitor.ingest.journal import Journal, JournalError
+from monitor.ingest.replay import replay
+from monitor.kit import logs
 
 logger = logging.getLogger("hallwatch")
 
@@ -220,10 +220,10 @@ def _month(text: str) -> tuple[int, int]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from alerts import report
-    from alerts.charts import ChartError
-    from monitor import console
-    from monitor.pdf import PdfError, print_pdf
+    from monitor.reports import monthly
+    from monitor.reports.charts import ChartError
+    from monitor.reports.pdf import PdfError, print_pdf
+    from monitor.web import console
 
     cfg = load_config(args.config)
     journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
@@ -234,15 +234,15 @@ def _report(args: argparse.Namespace) -> int:
     month = args.month
     r = console.month_report(sup, cfg, month, datetime.now(UTC))
     try:
-        charts = report.month_charts(r)
+        charts = monthly.month_charts(r)
     except ChartError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_CONFIG
     name = f"hallwatch-{cfg.hall.id}-{month[0]}-{month[1]:02d}"
     args.out.mkdir(parents=True, exist_ok=True)
     html_path, xlsx_path = args.out / f"{name}.html", args.out / f"{name}.xlsx"
-    html_path.write_text(report.render_month_html(r, charts), encoding="utf-8")
-    xlsx_path.write_bytes(report.render_month_xlsx(r, charts))
+    html_path.write_text(monthly.render_month_html(r, charts), encoding="utf-8")
+    xlsx_path.write_bytes(monthly.render_month_xlsx(r, charts))
     state = "本月已结束" if r.scores.closed else "本月尚未结束，数字会变"
     _out(f"{cfg.hall.name} {month[0]}年{month[1]}月 效能考评（{state}）")
     _out(f"  {html_path}\n  {xlsx_path}")
@@ -259,7 +259,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _attendance(args: argparse.Namespace) -> int:
-    from alerts import daysheet
+    from monitor.reports import daysheet
 
     cfg = load_config(args.config)
     journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
@@ -296,7 +296,7 @@ def _passwd(args: argparse.Namespace) -> int:
     """Print a scrypt hash for `password_hash` in [[users]]; the password is never echoed."""
     import getpass
 
-    from monitor.auth import MAX_PASSWORD, hash_password
+    from monitor.web.auth import MAX_PASSWORD, hash_password
 
     if args.user is not None and args.role is None:
         sys.stderr.write("passwd: --user needs --role\n")
@@ -323,7 +323,7 @@ def _passwd(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from monitor.localstore import LocalStore, render_query
+    from monitor.outputs.localstore import LocalStore, render_query
 
     cfg = load_config(args.config)
     if cfg.timeseries.url is not None:
@@ -347,7 +347,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _rejects(args: argparse.Namespace) -> int:
-    from monitor.contract import RejectReason
+    from alerts.contract import RejectReason
 
     if args.config is not None:
         cfg = load_config(args.config)

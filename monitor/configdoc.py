@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from monitor.config import HallConfig
+from alerts.config import HallConfig
 
 _IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -31,7 +31,7 @@ hall id and the data directory cannot change without a restart.
 An `id` is 1–64 letters, digits, `_`, `.` or `-`, starting with a letter or digit (it
 appears in MQTT topics). Times of day are TOML local times (`08:30:00`) in the hall's zone.
 
-This page is generated from `monitor/config.py` (`python -m monitor.configdoc`); a test keeps
+This page is generated from `alerts/config.py` (`python -m monitor.configdoc`); a test keeps
 it equal to the code.
 """
 

@@ -16,24 +16,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from alerts.cards import Transition
+from alerts.config import ConfigError, HallConfig, load_config, read_secret
+from alerts.events import CaseEvent
 from alerts.points import points_for_transition
-from monitor import __version__, snapshot
-from monitor.api import Console, Hall
-from monitor.config import ConfigError, HallConfig, load_config, read_secret
-from monitor.console import Decisions, audit_key
-from monitor.display import DisplayHub
-from monitor.events import CaseEvent
-from monitor.gcpolicy import LongLived
-from monitor.ingest import Classifier, IngestHealth, Ingestor, Recorded, Rules
-from monitor.journal import Journal, OutboxRow
-from monitor.localstore import open_sink
-from monitor.mqtt import MqttLink
-from monitor.outbox import OutboxSender, rows
-from monitor.outputs import Presenter
-from monitor.replay import replay
-from monitor.sdnotify import SdNotifier
-from monitor.supervision import Supervision
-from monitor.web import Response, Route, WebServer, get_only, prometheus
+from alerts.supervision import Supervision
+from monitor import __version__
+from monitor.ingest import snapshot
+from monitor.ingest.gcpolicy import LongLived
+from monitor.ingest.ingestor import Classifier, IngestHealth, Ingestor, Recorded, Rules
+from monitor.ingest.journal import Journal, OutboxRow
+from monitor.ingest.mqtt import MqttLink
+from monitor.ingest.replay import replay
+from monitor.kit.sdnotify import SdNotifier
+from monitor.outputs.localstore import open_sink
+from monitor.outputs.outbox import OutboxSender, rows
+from monitor.outputs.publish import Presenter
+from monitor.web.api import Console, Hall
+from monitor.web.console import Decisions, audit_key
+from monitor.web.display import DisplayHub
+from monitor.web.server import Response, Route, WebServer, get_only, prometheus
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class Daemon:
         return code
 
     def _save_snapshot(self, journal: Journal) -> None:
-        """The next start replays only what comes after this (monitor/snapshot.py)."""
+        """The next start replays only what comes after this (monitor/ingest/snapshot.py)."""
         path, sup = snapshot.path_in(self.config.journal.data_dir), self.supervision
         if sup is None:
             return
@@ -286,7 +287,7 @@ class Daemon:
         self._store(out, (after, now))
 
     def _collect(self, now: datetime) -> None:
-        """Writer thread: the garbage-collection policy (monitor/gcpolicy.py); the full sweep
+        """Writer thread: the garbage-collection policy (monitor/ingest/gcpolicy.py); the full sweep
         at the first tick of each local day, when the hall is closed."""
         day = now.astimezone(self.config.hall.zone).date()
         if self._swept is None:

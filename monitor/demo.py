@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.config import HallConfig, load_config
+from alerts.config import HallConfig, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def embedded_broker(port: int) -> Iterator[int]:
 
 
 def demo_config(data_dir: Path, broker_port: int, web_port: int) -> HallConfig:
-    from monitor.config import example_config_path
+    from alerts.config import example_config_path
 
     base = load_config(example_config_path())
     return base.model_copy(
@@ -106,8 +106,8 @@ def live_hall(
     Today's morning up to now is sent at once, the rest follows the clock (speed 1): the
     daemon rejects events stamped more than its skew ahead of their receipt.
     """
+    from alerts.supervision import work_calendar
     from devices.simulator import PublishError, publish_messages, simulate_day, simulate_days
-    from monitor.supervision import work_calendar
 
     today = now.astimezone(cfg.hall.zone).date()
     cal = work_calendar(cfg)

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from alerts.cards import Card, CardEngine, CardState, Transition, Why
 from alerts.cases import Assessment, Condition, Entry, assess
+from alerts.events import CardAction, CardCommand, CaseAction, CaseEvent, CaseKind
+from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.rules import Policy, RuleId
-from monitor.events import CardAction, CardCommand, CaseAction, CaseEvent, CaseKind
-from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
-from monitor.workdays import Session, Timetable, WorkCalendar
+from alerts.workdays import Session, Timetable, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOURS = Timetable(

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 
+from alerts.config import HallConfig
+from alerts.ids import CardId, StaffId, WindowId
 from alerts.lights import HallTotals, Light, short_reason
 from alerts.rules import Level, RuleId
-from monitor.config import HallConfig
-from monitor.display import DisplayHub, Snapshot, snapshot
-from monitor.ids import CardId, StaffId, WindowId
-from monitor.web import WebServer
+from monitor.web.display import DisplayHub, Snapshot, snapshot
+from monitor.web.server import WebServer
 from tests.chromium import Chromium
 from tests.hall import example
 

@@ -21,16 +21,16 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 
-from alerts import report
-from alerts.charts import Chart
+from alerts.config import HallConfig
+from alerts.supervision import Supervision
 from devices.simulator import Message, Params, simulate_days
-from monitor import console
-from monitor.config import HallConfig
-from monitor.ingest import Classifier, Inbound, Ingestor, Recorded, Rules
-from monitor.journal import Journal
-from monitor.outbox import rows
-from monitor.replay import replay
-from monitor.supervision import Supervision
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.journal import Journal
+from monitor.ingest.replay import replay
+from monitor.outputs.outbox import rows
+from monitor.reports import monthly
+from monitor.reports.charts import Chart
+from monitor.web import console
 from tests.chromium import Chromium
 from tests.hall import example
 
@@ -100,7 +100,7 @@ def _tick(journal: Journal, sup: Supervision, cfg: HallConfig, at: datetime) -> 
     journal.record_outputs(rows(cfg.hall.id, out), (sup.state.last_seq, at), at)
 
 
-def month_report(cfg: HallConfig, sup: Supervision, now: datetime = NOW) -> report.MonthReport:
+def month_report(cfg: HallConfig, sup: Supervision, now: datetime = NOW) -> monthly.MonthReport:
     return console.month_report(sup, cfg, MONTH, now)
 
 
@@ -133,9 +133,9 @@ def shoot(out_dir: Path) -> None:
         finally:
             journal.close()
         r = month_report(cfg, sup)
-        charts = report.month_charts(r)
+        charts = monthly.month_charts(r)
         html = Path(tmp) / "report.html"
-        html.write_text(report.render_month_html(r, charts), encoding="utf-8")
+        html.write_text(monthly.render_month_html(r, charts), encoding="utf-8")
         first_page(html, out_dir / "report.png", Path(tmp))
     chart = next(c for c in charts if c.name == "on_time")
     write_chart(chart, out_dir / "report-chart.png")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from monitor.config import example_config_path
+from alerts.config import example_config_path
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Attendance (alerts/attendance.py) and the leader's daily sheet (alerts/daysheet.py).
+"""Attendance (alerts/attendance.py) and the leader's daily sheet (monitor/reports/daysheet.py).
 
 Worked examples at fixed instants (the "fake clock" is the explicit `now`). Sources:
 - 001_cb60fd17e648c454.txt 第一篇(十)1: 指纹打卡签到签退, morning and afternoon, four a day;
@@ -39,10 +39,8 @@ from alerts.attendance import (
     heard_until,
     makeup_deadline,
 )
-from alerts.daysheet import CSV_HEAD, SIGNATURE, render_csv, render_html, render_text, width
-from alerts.rules import RuleId
-from monitor.config import Staff
-from monitor.events import (
+from alerts.config import Staff
+from alerts.events import (
     DeviceKind,
     DeviceStatus,
     LeaveCategory,
@@ -51,8 +49,17 @@ from monitor.events import (
     StaffStatus,
     Verify,
 )
-from monitor.ids import DeviceId, EventId, StaffId
-from monitor.workdays import Session, Timetable, WorkCalendar
+from alerts.ids import DeviceId, EventId, StaffId
+from alerts.rules import RuleId
+from alerts.workdays import Session, Timetable, WorkCalendar
+from monitor.reports.daysheet import (
+    CSV_HEAD,
+    SIGNATURE,
+    render_csv,
+    render_html,
+    render_text,
+    width,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar(

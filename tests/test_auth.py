@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.auth import (
+from alerts.config import ConfigError, parse_config, read_toml
+from alerts.ids import StaffId
+from monitor.web.auth import (
     DEMO_HASHES,
     GRANTS,
     Account,
@@ -26,8 +28,6 @@ from monitor.auth import (
     session_cookie,
     verify_password,
 )
-from monitor.config import ConfigError, parse_config, read_toml
-from monitor.ids import StaffId
 from tests.hall import example
 
 T0 = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
@@ -200,7 +200,7 @@ def test_csrf_verdicts() -> None:
 
 
 def _with_users(**web: object) -> dict[str, object]:
-    from monitor.config import example_config_path
+    from alerts.config import example_config_path
 
     data = read_toml(example_config_path())
     data["web"] = {**data["web"], **web}

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from alerts.contract import Accepted, Limits, decode
+from alerts.events import Presence
 from devices import camera
 from devices.seats import (
     Announcer,
@@ -31,8 +33,6 @@ from devices.vision.detect import Detection, Detectors, DetectParams, Kind, Turn
 from devices.vision.engine import EngineParams, PresenceEngine, Seat
 from devices.vision.features import Frame, Geometry, analyse, fit_light
 from devices.vision.source import FakeSource, OpenCVSource, backoff, redact
-from monitor.contract import Accepted, Limits, decode
-from monitor.events import Presence
 from tests import camera_scenes as cs
 from tests.hall import example
 
@@ -342,7 +342,7 @@ def test_every_problem_is_reported_with_its_key_path(
     ],
 )  # fmt: skip
 def test_cross_checks(change: dict[str, object], problem: str) -> None:
-    from monitor.config import ConfigError
+    from alerts.config import ConfigError
 
     doc = example_doc() | change
     with pytest.raises(ConfigError) as info:

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from alerts.cards import CardEngine, CardState, Refusal, Transition, Why, card_id
 from alerts.cases import Entry
+from alerts.events import CardAction, CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
+from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.rules import RULES, Level, Policy, RuleId
-from monitor.events import CardAction, CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
-from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
-from monitor.workdays import LIBRARY_YEARS, DayOverride, WorkCalendar
+from alerts.workdays import LIBRARY_YEARS, DayOverride, WorkCalendar
 from tests.case_builders import (
     CAL,
     HOURS,

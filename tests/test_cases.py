@@ -16,9 +16,9 @@ from datetime import timedelta
 import pytest
 
 from alerts.cases import Condition
+from alerts.events import CaseAction, CaseKind, Outcome, ReviewVerdict
 from alerts.rules import Policy, RuleId
-from monitor.events import CaseAction, CaseKind, Outcome, ReviewVerdict
-from monitor.workdays import LIBRARY_YEARS, WorkCalendar
+from alerts.workdays import LIBRARY_YEARS, WorkCalendar
 from tests.case_builders import CAL, HOURS, SHANGHAI, Story, at, only, rules
 
 R = RuleId

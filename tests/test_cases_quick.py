@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.cases import Entry, _accepted_only, _assess, assess
+from alerts.events import CaseAction, CaseEvent, CaseKind
+from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.rules import Policy
-from monitor.events import CaseAction, CaseEvent, CaseKind
-from monitor.ids import CaseId, EventId, StaffId, WindowId
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
 from tests.case_builders import CAL, HOURS, SHANGHAI
 
 # The national schedule is known to the library up to some year: instants from 2025 to 2029

@@ -22,9 +22,7 @@ from alerts.complaints import (
     assess_complaint,
     assess_review,
 )
-from alerts.rules import RuleId
-from alerts.scores import Verdict, score_month
-from monitor.events import (
+from alerts.events import (
     CardAction,
     CardCommand,
     CaseAction,
@@ -35,9 +33,11 @@ from monitor.events import (
     Event,
     Rating,
 )
-from monitor.ids import CardId, CaseId, ComplaintId, EventId, StaffId, WindowId
-from monitor.ingest import Recorded
-from monitor.supervision import Supervision
+from alerts.ids import CardId, CaseId, ComplaintId, EventId, StaffId, WindowId
+from alerts.rules import RuleId
+from alerts.scores import Verdict, score_month
+from alerts.supervision import Supervision
+from monitor.ingest.ingestor import Recorded
 from tests.case_builders import CAL, at
 from tests.hall import example
 

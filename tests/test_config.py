@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from alerts.config import ConfigError, example_config_path, load_config
 from monitor.cli import main
-from monitor.config import ConfigError, example_config_path, load_config
 
 BROKEN = """
 [hall]

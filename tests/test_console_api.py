@@ -19,14 +19,14 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.cards import CardState
-from monitor.api import PUBLIC_ASSETS
-from monitor.config import load_config
+from alerts.config import load_config
+from alerts.ids import CardId
 from monitor.daemon import Daemon
-from monitor.ids import CardId
-from monitor.ingest import Inbound
-from monitor.journal import Journal
-from monitor.openapi import spec
-from monitor.replay import replay
+from monitor.ingest.ingestor import Inbound
+from monitor.ingest.journal import Journal
+from monitor.ingest.replay import replay
+from monitor.web.api import PUBLIC_ASSETS
+from monitor.web.openapi import spec
 from tests.brokers import Mosquitto
 from tests.hall import HALL, body, topic
 from tests.running import wait_until, write_config

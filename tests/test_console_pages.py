@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from alerts.cards import CardState
-from monitor.ids import CardId
+from alerts.ids import CardId
 from tests.brokers import Mosquitto
 from tests.chromium import INSTALL_HINT, Chromium, find_chromium
 from tests.test_console_api import NOW, Clock, red_card_of, running, submit_case

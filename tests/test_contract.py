@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
-from monitor.events import CaseAction, CaseKind, EventKind, Punch
+from alerts.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
+from alerts.events import CaseAction, CaseKind, EventKind, Punch
 from tests.hall import HALL, T0, body, example, punch, topic
 
 DIRECTORY = example().directory()

@@ -20,12 +20,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.config import HallConfig
+from alerts.ids import CardId, StaffId, WindowId
 from alerts.lights import HallTotals, Light, light_payload, window_lights
 from alerts.rules import Level
-from monitor.config import HallConfig
-from monitor.display import DisplayHub, _numbers, snapshot
-from monitor.ids import CardId, StaffId, WindowId
-from monitor.web import WebServer
+from monitor.web.display import DisplayHub, _numbers, snapshot
+from monitor.web.server import WebServer
 from tests.brokers import Mosquitto
 from tests.chromium import INSTALL_HINT, Chromium, find_chromium
 from tests.hall import HALL, example

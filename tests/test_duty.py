@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from alerts.attendance import AttendanceConfig, PunchIn
 from alerts.cases import Condition
-from alerts.daysheet import render_text
 from alerts.duty import (
     DutySlot,
     DutySlotConfig,
@@ -31,10 +30,11 @@ from alerts.duty import (
     quota_missed,
     rota_of,
 )
+from alerts.events import Punch, Verify
+from alerts.ids import DeviceId, EventId, StaffId
 from alerts.rules import RuleId
-from monitor.events import Punch, Verify
-from monitor.ids import DeviceId, EventId, StaffId
-from monitor.workdays import Session, Timetable, WorkCalendar
+from alerts.workdays import Session, Timetable, WorkCalendar
+from monitor.reports.daysheet import render_text
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar(

@@ -1,4 +1,5 @@
-"""The daemon's garbage-collection policy (monitor/gcpolicy.py), on this process's collector."""
+"""The daemon's garbage-collection policy (monitor/ingest/gcpolicy.py), on this process's
+collector."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.gcpolicy import LongLived
+from monitor.ingest.gcpolicy import LongLived
 
 
 class Node:

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from monitor.contract import RejectReason
+from alerts.contract import RejectReason
 from tests.brokers import Mosquitto
 from tests.hall import HALL, punch
 from tests.running import (

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.contract import decode, decode_journaled
-from monitor.events import DeviceStatus, Event
-from monitor.ingest import Classifier, Inbound, Ingestor, Recorded, Rules
-from monitor.journal import Entry, Journal
-from monitor.replay import replay
-from monitor.supervision import Supervision
+from alerts.contract import decode, decode_journaled
+from alerts.events import DeviceStatus, Event
+from alerts.supervision import Supervision
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.journal import Entry, Journal
+from monitor.ingest.replay import replay
 from tests.hall import HALL, T0, body, example, punch, topic
 
 CFG = example()

@@ -9,6 +9,7 @@ from fractions import Fraction
 import pytest
 
 from alerts.cards import Card, CardState, Subject
+from alerts.ids import CardId, WindowId
 from alerts.lights import (
     SHORT_ZH,
     HallTotals,
@@ -22,7 +23,6 @@ from alerts.lights import (
     window_lights,
 )
 from alerts.rules import RULES, Level, RuleId
-from monitor.ids import CardId, WindowId
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 CST = timezone(timedelta(hours=8))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from alerts.events import StaffState, StaffStatus
+from alerts.ids import EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
 from alerts.rules import RuleId
-from monitor.events import StaffState, StaffStatus
-from monitor.ids import EventId, StaffId, WindowId
-from monitor.supervision import work_calendar
+from alerts.supervision import work_calendar
 from tests.hall import example
 
 CAL = work_calendar(example())
@@ -153,8 +153,8 @@ def test_checkpoints_fire_on_a_swapped_saturday_never_on_a_holiday_and_catch_up(
     """The time-driven checks follow the calendar (2026: 10-10 worked, 10-01..07 off), and a
     daemon down for days runs every missed day's checks at their own times (issue 4)."""
     from alerts.cards import CardEngine
-    from monitor.people import People
-    from monitor.supervision import policy
+    from alerts.people import People
+    from alerts.supervision import policy
 
     cfg = example()
     people = People(cfg, CAL, CardEngine(CAL, policy(cfg), {}))

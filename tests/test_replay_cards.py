@@ -18,11 +18,11 @@ from pathlib import Path
 
 from alerts.cards import CardState, Why
 from alerts.stats import GroupBy, StatsRow, compute
-from monitor.ingest import Classifier, Inbound, Ingestor, Recorded, Rules
-from monitor.journal import Journal
-from monitor.outbox import rows
-from monitor.replay import replay
-from monitor.supervision import Supervision
+from alerts.supervision import Supervision
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.journal import Journal
+from monitor.ingest.replay import replay
+from monitor.outputs.outbox import rows
 from tests.hall import HALL, example
 from tests.running import write_config
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from alerts import report
+from alerts.config import HallConfig
 from alerts.stats import TOTAL_KEY
-from monitor.config import HallConfig
-from monitor.journal import Journal
-from monitor.replay import replay
-from monitor.supervision import Supervision, work_calendar
-from monitor.workdays import WorkCalendar
+from alerts.supervision import Supervision, work_calendar
+from alerts.workdays import WorkCalendar
+from monitor.ingest.journal import Journal
+from monitor.ingest.replay import replay
+from monitor.reports import monthly
 from tests.hall import example
 from tests.report_shot import NOW, generate_month, month_report
 from tests.report_shot import month_messages as _all_messages
@@ -40,7 +40,7 @@ class _Journaled:
     cfg: HallConfig
     rows: list[tuple[str, dict[str, Any]]]  # (topic, payload) in journal order
     sup: Supervision
-    report: report.MonthReport
+    report: monthly.MonthReport
 
 
 @pytest.fixture(scope="module")
@@ -283,11 +283,11 @@ def test_the_report_renders_the_month_and_says_it_is_closed(month: _Journaled) -
     r = month.report
     assert [label for label, _ in r.trend][:1] == ["2026-10"]
     assert r.trend[r.trend_days_from][0] == "1日"
-    charts = report.month_charts(r)
-    page = report.render_month_html(r, charts)
+    charts = monthly.month_charts(r)
+    page = monthly.render_month_html(r, charts)
     assert "本月尚未结束" not in page and page.count("data:image/svg+xml;base64,") == 3
-    again = report.month_charts(r)
+    again = monthly.month_charts(r)
     assert [c.svg for c in again] == [c.svg for c in charts], "same month, same bytes"
-    assert report.render_month_xlsx(r, charts) == report.render_month_xlsx(r, again)
+    assert monthly.render_month_xlsx(r, charts) == monthly.render_month_xlsx(r, again)
     opened = month_report(month.cfg, month.sup, datetime(2026, 11, 20, 4, tzinfo=UTC))
-    assert "本月尚未结束" in report.render_month_html(opened, [])
+    assert "本月尚未结束" in monthly.render_month_html(opened, [])

@@ -15,8 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.cards import Card, CardState, Subject, Transition, Why
-from alerts.charts import cards_by_rule
-from alerts.report import render_html, render_xlsx
+from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.rules import RULES, RuleId
 from alerts.scores import (
     MonthScores,
@@ -30,8 +29,9 @@ from alerts.scores import (
     stars_for,
 )
 from alerts.stats import StatsRow
-from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
+from monitor.reports.charts import cards_by_rule
+from monitor.reports.monthly import render_html, render_xlsx
 from tests.case_builders import CAL
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -17,6 +17,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.config import HallConfig, example_config_path, load_config
+from alerts.contract import Accepted, decode
+from alerts.events import CaseEvent, Presence, Punch
 from devices.simulator import (
     Message,
     Mix,
@@ -26,10 +29,7 @@ from devices.simulator import (
     simulate_day,
     simulate_days,
 )
-from monitor.config import HallConfig, example_config_path, load_config
-from monitor.contract import Accepted, decode
-from monitor.events import CaseEvent, Presence, Punch
-from monitor.ingest import Rules
+from monitor.ingest.ingestor import Rules
 from tests.brokers import TEST_ADMIN, Mosquitto
 
 PEAK = date(2026, 10, 8)  # first working day after the National Day week

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from alerts.cards import CardState, Subject, Transition, Why
+from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.points import (
     Point,
     PointError,
@@ -40,7 +41,8 @@ from alerts.points import (
     to_line,
 )
 from alerts.rules import Level, RuleId
-from alerts.sinks import (
+from monitor.outputs.localstore import LocalStore, open_sink, render_query
+from monitor.outputs.sinks import (
     OUTBOX_FILE,
     InfluxWriter,
     MemoryWriter,
@@ -50,8 +52,6 @@ from alerts.sinks import (
     TimeSeriesConfig,
     WriteRejected,
 )
-from monitor.ids import CardId, CaseId, EventId, StaffId, WindowId
-from monitor.localstore import LocalStore, open_sink, render_query
 from tests.brokers import HOST, free_port
 from tests.running import wait_until
 from tests.victoria import VictoriaMetrics

@@ -1,4 +1,4 @@
-"""Snapshots (monitor/snapshot.py): a start from a snapshot plus the journal's tail gives the
+"""Snapshots (monitor/ingest/snapshot.py): a start from a snapshot plus the journal's tail gives the
 state of a whole replay, bit for bit; a snapshot that no longer fits is not used."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor import snapshot
-from monitor.config import HallConfig
-from monitor.ingest import Classifier, Inbound, Ingestor, Recorded, Rules
-from monitor.journal import Journal
-from monitor.outbox import rows
-from monitor.replay import replay
-from monitor.supervision import Supervision
+from alerts.config import HallConfig
+from alerts.supervision import Supervision
+from monitor.ingest import snapshot
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.journal import Journal
+from monitor.ingest.replay import replay
+from monitor.outputs.outbox import rows
 from tests.hall import HALL, example
 from tests.test_replay_cards import START, Sent, _NoAck, in_order, story
 

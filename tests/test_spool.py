@@ -13,8 +13,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.config import BrokerConfig
 from devices.spool import Outgoing, Spool, SpooledPublisher, SpoolFull, WhenFull
-from monitor.config import BrokerConfig
 from tests.brokers import TEST_ADMIN, Mosquitto
 
 TOPIC = "hall/demo-county/clock/CLK-EAST/punch"

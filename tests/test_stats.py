@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.cases import Assessment, Entry, assess
+from alerts.events import CaseAction, CaseEvent, CaseKind, Outcome
+from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.rules import Policy
 from alerts.stats import (
     TOTAL_KEY,
@@ -52,9 +54,7 @@ from alerts.stats import (
     rounded,
     to_csv,
 )
-from monitor.events import CaseAction, CaseEvent, CaseKind, Outcome
-from monitor.ids import CaseId, EventId, StaffId, WindowId
-from monitor.workdays import Session, Timetable, WorkCalendar
+from alerts.workdays import Session, Timetable, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar(

@@ -1,4 +1,4 @@
-"""The working-day calendar (monitor/workdays.py): worked examples at fixed instants, properties.
+"""The working-day calendar (alerts/workdays.py): worked examples at fixed instants, properties.
 
 National schedule: chinesecalendar's encoding of the State Council notices
 (国务院办公厅关于20xx年部分节假日安排的通知); the 2026 rows below match the 2026 notice:
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.workdays import (
+from alerts.workdays import (
     LIBRARY_YEARS,
     DayOverride,
     DaySource,

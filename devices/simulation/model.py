@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.config import Camera, Clock, HallConfig, Staff, Window
-from monitor.workdays import WorkCalendar
+from alerts.config import Camera, Clock, HallConfig, Staff, Window
+from alerts.workdays import WorkCalendar
 
 CASE_SYSTEM = "case-system"  # the MQTT account of the hall's case-handling system
 Span = tuple[datetime, datetime]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from alerts.config import Staff
 from devices.simulation.model import (
     Hall,
     Message,
@@ -30,7 +31,6 @@ from devices.simulation.model import (
     seconds,
     subtract,
 )
-from monitor.config import Staff
 
 Occupant = tuple[datetime, datetime, str]  # seated from, to, who
 

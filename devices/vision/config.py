@@ -1,6 +1,6 @@
 """Camera agent configuration: one TOML file per camera (config/camera.example.toml).
 
-Typed, frozen models that forbid unknown keys, like the hall's (`monitor.config`); every
+Typed, frozen models that forbid unknown keys, like the hall's (`alerts.config`); every
 problem is reported with its key path (``seats[2].region[1]``), all at once. Validation never
 does I/O: reading the file, the secrets and the reference statistics happens in `load_*`.
 """
@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from pydantic import Field, field_validator
 
-from monitor.config import BrokerConfig, ConfigError, read_toml, validate
-from monitor.model import ConfigModel, check_zone
+from alerts.config import BrokerConfig, ConfigError, read_toml, validate
+from alerts.model import ConfigModel, check_zone
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 DetectorName = Literal["face", "profile", "upperbody", "hog"]

@@ -21,9 +21,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from monitor import logs
+from alerts.config import load_config
 from monitor.cli import guarded, run_daemon
-from monitor.config import load_config
+from monitor.kit import logs
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from monitor.contract import RejectReason as R
+from alerts.contract import RejectReason as R
 from tests.brokers import Mosquitto
 from tests.faults.common import journal_rows, publish_window, read_only, reject_reasons
 from tests.hall import HALL

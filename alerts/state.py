@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.events import (
+from alerts.events import (
     CardCommand,
     CaseAction,
     CaseEvent,
@@ -28,7 +28,7 @@ from monitor.events import (
     Rating,
     StaffStatus,
 )
-from monitor.ids import CaseId, ComplaintId, DeviceId, StaffId, WindowId
+from alerts.ids import CaseId, ComplaintId, DeviceId, StaffId, WindowId
 
 
 @dataclass(frozen=True, slots=True)

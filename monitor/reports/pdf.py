@@ -1,9 +1,9 @@
 """Print an HTML page to PDF with headless Chromium (`--print-to-pdf`), when one is installed.
 
-The report's page is made for A4 (`@page` in alerts/report.py) and its charts are pictures in
-the page, so the browser's print is the PDF: the same layout as the HTML, CJK text from the
-system's fonts (Debian `fonts-noto-cjk`). Chromium is found as `$CHROMIUM`, `chromium`,
-`chromium-browser` or `google-chrome`.
+The report's page is made for A4 (`@page` in monitor/reports/monthly.py) and its charts are
+pictures in the page, so the browser's print is the PDF: the same layout as the HTML, CJK
+text from the system's fonts (Debian `fonts-noto-cjk`). Chromium is found as `$CHROMIUM`,
+`chromium`, `chromium-browser` or `google-chrome`.
 """
 
 from __future__ import annotations

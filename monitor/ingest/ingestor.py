@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from monitor.config import Directory, HallConfig
-from monitor.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
-from monitor.events import Event, EventKind
-from monitor.ids import EventId
-from monitor.journal import AcceptEntry, Entry, Journal, RejectEntry
+from alerts.config import Directory, HallConfig
+from alerts.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
+from alerts.events import Event, EventKind
+from alerts.ids import EventId
+from monitor.ingest.journal import AcceptEntry, Entry, Journal, RejectEntry
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from monitor.config import BrokerConfig, TlsConfig
-from monitor.contract import INBOUND_AREAS
-from monitor.ingest import Inbound
+from alerts.config import BrokerConfig, TlsConfig
+from alerts.contract import INBOUND_AREAS
+from monitor.ingest.ingestor import Inbound
 
 logger = logging.getLogger(__name__)
 

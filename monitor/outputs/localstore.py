@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from alerts.points import FieldValue, Point, from_ns, time_ns
-from alerts.sinks import PointSink, RemoteSink, TimeSeriesConfig
+from monitor.outputs.sinks import PointSink, RemoteSink, TimeSeriesConfig
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
-from monitor.config import HallConfig
-from monitor.journal import Journal
-from monitor.supervision import Supervision
+from alerts.config import HallConfig
+from alerts.supervision import Supervision
+from monitor.ingest.journal import Journal
 
 logger = logging.getLogger(__name__)
 

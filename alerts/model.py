@@ -1,6 +1,6 @@
-"""The base of every configuration model, apart from monitor.config so alerts/ can use it.
+"""The base of every configuration model, apart from alerts.config so alerts/ can use it.
 
-(monitor.config mounts sections defined in alerts/, so alerts/ must not import it.)
+(alerts.config mounts sections defined in alerts/, so alerts/ must not import it.)
 """
 
 from __future__ import annotations

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from alerts.cards import Transition
-from monitor.config import HallConfig
-from monitor.contract import decode_journaled
-from monitor.gcpolicy import uncollected
-from monitor.ingest import Recorded
-from monitor.journal import Journal
-from monitor.snapshot import load
-from monitor.supervision import Supervision, Tick, replay_all
+from alerts.config import HallConfig
+from alerts.contract import decode_journaled
+from alerts.supervision import Supervision, Tick, replay_all
+from monitor.ingest.gcpolicy import uncollected
+from monitor.ingest.ingestor import Recorded
+from monitor.ingest.journal import Journal
+from monitor.ingest.snapshot import load
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ def replay(
 ) -> tuple[Supervision, list[Transition]]:
     """The journal replayed into a fresh Supervision, and every transition the replay produced.
 
-    With `snapshot` (the daemon's start-up), a usable snapshot there (monitor/snapshot.py) stands
+    With `snapshot` (the daemon's start-up), a usable snapshot there
+    (monitor/ingest/snapshot.py) stands
     for the journal up to its position, and only the events and ticks after it are replayed.
     """
     started = time.monotonic()

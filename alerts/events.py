@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from monitor.ids import CardId, CaseId, ComplaintId, DeviceId, StaffId, WindowId
+from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, StaffId, WindowId
 
 
 class EventKind(StrEnum):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from monitor.ids import StaffId
+from alerts.ids import StaffId
 
 COOKIE = "hallwatch_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from monitor.config import Directory
-from monitor.events import (
+from alerts.config import Directory
+from alerts.events import (
     CardAction,
     CardCommand,
     CaseAction,
@@ -40,7 +40,7 @@ from monitor.events import (
     StaffStatus,
     Verify,
 )
-from monitor.ids import CardId, CaseId, ComplaintId, DeviceId, EventId, StaffId, WindowId
+from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, EventId, StaffId, WindowId
 
 
 class RejectReason(StrEnum):

@@ -15,12 +15,12 @@ from datetime import date, datetime, time, timedelta
 
 from alerts.attendance import AttendanceConfig, DaySheet, PunchIn, build_sheet, heard_until
 from alerts.cards import CardEngine, Subject, Transition
+from alerts.config import HallConfig
 from alerts.duty import DutyOutcome, HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
+from alerts.events import DeviceKind, DeviceStatus, Presence, Punch, StaffStatus, Verify
+from alerts.ids import DeviceId, EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
-from monitor.config import HallConfig
-from monitor.events import DeviceKind, DeviceStatus, Presence, Punch, StaffStatus, Verify
-from monitor.ids import DeviceId, EventId, StaffId, WindowId
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
 
 _KEEP = timedelta(days=35)  # punches kept for the half-month quota and make-ups
 _EVERY = timedelta(minutes=15)  # attendance is looked at again this often in the day

@@ -1,7 +1,7 @@
 """The console API described as OpenAPI 3.1 (served at /api/openapi.json), written as data.
 
 tests/test_console_schemathesis.py runs schemathesis against this document and a running daemon;
-tests/test_console_api.py checks that every route of `monitor.api` is in it and vice versa.
+tests/test_console_api.py checks that every route of `monitor.web.api` is in it and vice versa.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every route here but the login page, its assets and the OpenAPI document needs a session;
 without one the API answers 401 and a page redirects to the login. A session whose role lacks
-the permission gets 403 (the permissions of each role: `monitor.auth.GRANTS`). Every POST of a
+the permission gets 403 (the permissions of each role: `monitor.web.auth.GRANTS`). Every POST of a
 session needs its CSRF token in `X-CSRF-Token` and, if the browser sends an Origin, this
 host's (or one of `web.origins`); the cookie is also SameSite=Strict.
 """
@@ -20,9 +20,14 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
 from alerts.cards import CardState
+from alerts.config import HallConfig
+from alerts.events import CardAction, EventKind
+from alerts.ids import CardId
 from alerts.rules import RULES, Level, RuleId
+from alerts.supervision import Supervision
 from monitor import __version__
-from monitor.auth import (
+from monitor.ingest.journal import Journal
+from monitor.web.auth import (
     COOKIE,
     CSRF_HEADER,
     Account,
@@ -39,8 +44,7 @@ from monitor.auth import (
     session_cookie,
     verify_password,
 )
-from monitor.config import HallConfig
-from monitor.console import (
+from monitor.web.console import (
     MAX_TEXT,
     CardFilter,
     ConsoleError,
@@ -56,12 +60,8 @@ from monitor.console import (
     month_report_html,
     transition_row,
 )
-from monitor.events import CardAction, EventKind
-from monitor.ids import CardId
-from monitor.journal import Journal
-from monitor.openapi import spec
-from monitor.supervision import Supervision
-from monitor.web import Request, Response, Route, method_not_allowed
+from monitor.web.openapi import spec
+from monitor.web.server import Request, Response, Route, method_not_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class Console:
         )
         lockout = timedelta(minutes=web.login_lockout_minutes)
         self.throttle = Throttle(web.login_attempts, lockout, lockout)
-        folder = files("monitor").joinpath("static").joinpath("console")
+        folder = files("monitor.web").joinpath("static").joinpath("console")
         self._assets = {i.name: Response.asset(i.name, i.read_bytes()) for i in folder.iterdir()}
 
     def routes(self) -> dict[str, Route]:

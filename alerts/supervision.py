@@ -18,9 +18,8 @@ from typing import Any
 from alerts.cards import CardEngine, CardState, Subject, Transition
 from alerts.cases import Condition
 from alerts.complaints import Book, assess_complaint, assess_review, named
-from alerts.rules import Policy
-from monitor.config import HallConfig, SeasonalTimetable, ServiceSession
-from monitor.events import (
+from alerts.config import HallConfig, SeasonalTimetable, ServiceSession
+from alerts.events import (
     CardCommand,
     CaseEvent,
     CaseKind,
@@ -31,11 +30,12 @@ from monitor.events import (
     Rating,
     StaffStatus,
 )
-from monitor.ids import CaseId, EventId, StaffId, WindowId
-from monitor.ingest import Recorded
-from monitor.people import People
-from monitor.state import HallState
-from monitor.workdays import DayOverride, Session, Timetable, WorkCalendar
+from alerts.ids import CaseId, EventId, StaffId, WindowId
+from alerts.people import People
+from alerts.rules import Policy
+from alerts.state import HallState
+from alerts.workdays import DayOverride, Session, Timetable, WorkCalendar
+from monitor.ingest.ingestor import Recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from alerts.attendance import (
     Verdict,
 )
 from alerts.duty import DutyOutcome, DutyState
-from monitor.events import LeaveCategory, StaffState
+from alerts.events import LeaveCategory, StaffState
 
 SIGNATURE = "值班领导签字：____________        日期：____________"
 _WEEKDAYS = "一二三四五六日"

@@ -1,10 +1,10 @@
 """The monthly report for the hall director: a printable Chinese HTML page and an XLSX. Pure.
 
 `month_report` gathers a month's figures from cards, case assessments and ratings (what a
-replay of the journal gives); `month_charts` draws its charts (alerts/charts.py); the renderers
-turn them into bytes. Nothing here reads the journal or the clock: `now` is passed in. The XLSX
-is minimal SpreadsheetML written with the standard library: inline strings, no styles, one
-sheet per table, the charts as pictures on their own sheet.
+replay of the journal gives); `month_charts` draws its charts (monitor/reports/charts.py);
+the renderers turn them into bytes. Nothing here reads the journal or the clock: `now` is
+passed in. The XLSX is minimal SpreadsheetML written with the standard library: inline
+strings, no styles, one sheet per table, the charts as pictures on their own sheet.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from alerts.cards import Card, CardState, Why
 from alerts.cases import Assessment
-from alerts.charts import Chart, cards_by_rule, heat_map, on_time_trend
+from alerts.ids import CaseId
 from alerts.rules import RULES, RuleId
 from alerts.scores import (
     MonthScores,
@@ -45,8 +45,8 @@ from alerts.stats import (
     compute,
     rounded,
 )
-from monitor.ids import CaseId
-from monitor.workdays import WorkCalendar
+from alerts.workdays import WorkCalendar
+from monitor.reports.charts import Chart, cards_by_rule, heat_map, on_time_trend
 
 VERDICT_ZH: dict[Verdict, str] = {
     Verdict.UPHELD: "经申辩维持",

@@ -7,7 +7,7 @@
     │     LineWriter
     │       ├── InfluxWriter            influxdb-client, v2 write API, gzip, synchronous
     │       └── MemoryWriter            the in-package fake
-    └── monitor.localstore.LocalStore   the embedded default (no server configured)
+    └── monitor.outputs.localstore.LocalStore   the embedded default (no server configured)
 
 The outbox has its own SQLite file so a backlog never contends with the journal's writer.
 A batch leaves it only after the server answered 2xx; while the server is down the sender
@@ -33,8 +33,8 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
+from alerts.model import ConfigModel
 from alerts.points import Point, to_line
-from monitor.model import ConfigModel
 
 logger = logging.getLogger(__name__)
 
@@ -518,7 +518,7 @@ class RemoteSink:
 def read_token(cfg: TimeSeriesConfig, config_path: Path | None) -> str | None:
     if cfg.token_file is None:
         return None
-    # Imported here: monitor.config mounts TimeSeriesConfig, so a top-level import would cycle.
-    from monitor.config import read_secret
+    # Imported here: alerts.config mounts TimeSeriesConfig, so a top-level import would cycle.
+    from alerts.config import read_secret
 
     return read_secret(cfg.token_file, config_path)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.events import EventKind
-from monitor.ids import EventId
+from alerts.events import EventKind
+from alerts.ids import EventId
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
+from alerts.config import HallConfig
+from alerts.ids import StaffId, WindowId
 from alerts.lights import (
     HallTotals,
     Light,
@@ -23,10 +25,8 @@ from alerts.lights import (
 )
 from alerts.points import Point, points_for_lights
 from alerts.stats import compute
-from monitor.config import HallConfig
-from monitor.display import DisplayHub, snapshot
-from monitor.ids import StaffId, WindowId
-from monitor.supervision import Supervision
+from alerts.supervision import Supervision
+from monitor.web.display import DisplayHub, snapshot
 
 logger = logging.getLogger(__name__)
 

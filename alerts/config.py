@@ -23,12 +23,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from alerts.attendance import AttendanceConfig
 from alerts.complaints import ComplaintsConfig
 from alerts.duty import DutySlotConfig
+from alerts.ids import DeviceId, HallId, StaffId, WindowId
+from alerts.model import ConfigModel, check_zone
 from alerts.posts import PostsConfig
 from alerts.scores import ScoresConfig
-from alerts.sinks import TimeSeriesConfig
-from monitor.auth import DEMO_HASHES, Account, Role, check_hash
-from monitor.ids import DeviceId, HallId, StaffId, WindowId
-from monitor.model import ConfigModel, check_zone
+from monitor.outputs.sinks import TimeSeriesConfig
+from monitor.web.auth import DEMO_HASHES, Account, Role, check_hash
 
 date_type = date  # `date` is also a field name below
 

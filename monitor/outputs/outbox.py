@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from alerts.cards import Transition
-from monitor.journal import Journal, OutboxRow
-from monitor.supervision import transition_bytes, transition_id
+from alerts.supervision import transition_bytes, transition_id
+from monitor.ingest.journal import Journal, OutboxRow
 
 logger = logging.getLogger(__name__)
 

@@ -28,20 +28,20 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from alerts import daysheet, report
 from alerts.attendance import DaySheet
 from alerts.cards import Card, CardState, Refusal, Transition, Why
-from alerts.charts import ChartError
 from alerts.complaints import add_months, assess_complaint
+from alerts.config import HallConfig
+from alerts.contract import Rejected, decode, decode_journaled
 from alerts.duty import DutyOutcome
+from alerts.events import CardAction, CardCommand, ComplaintAction
 from alerts.rules import RULES, Level, RuleId
-from monitor.auth import Session
-from monitor.config import HallConfig
-from monitor.contract import Rejected, decode, decode_journaled
-from monitor.events import CardAction, CardCommand, ComplaintAction
-from monitor.ingest import Inbound, Recorded, Rules
-from monitor.journal import JournalRow
-from monitor.supervision import Supervision
+from alerts.supervision import Supervision
+from monitor.ingest.ingestor import Inbound, Recorded, Rules
+from monitor.ingest.journal import JournalRow
+from monitor.reports import daysheet, monthly
+from monitor.reports.charts import ChartError
+from monitor.web.auth import Session
 
 logger = logging.getLogger(__name__)
 
@@ -335,10 +335,10 @@ def attendance_html(sup: Supervision, cfg: HallConfig, day: date, now: datetime)
 
 def month_report(
     sup: Supervision, cfg: HallConfig, month: tuple[int, int], now: datetime
-) -> report.MonthReport:
+) -> monthly.MonthReport:
     """The month's figures, for `hallwatch report`, the console's page and the docs' picture
     (charts are drawn after, with the daemon's state lock released)."""
-    return report.month_report(
+    return monthly.month_report(
         cards=sup.engine.cards.values(),
         assessments=sup.engine.assessments(),
         ratings=sup.state.ratings,
@@ -353,13 +353,13 @@ def month_report(
     )
 
 
-def month_report_html(r: report.MonthReport) -> str:
+def month_report_html(r: monthly.MonthReport) -> str:
     try:
-        charts = report.month_charts(r)
+        charts = monthly.month_charts(r)
     except ChartError as exc:  # no CJK font for the charts: the tables still tell it all
         logger.warning("report charts left out: %s", exc)
         charts = []
-    return report.render_month_html(r, charts)
+    return monthly.render_month_html(r, charts)
 
 
 # --- decisions and their audit --------------------------------------------------------------

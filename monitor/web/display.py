@@ -21,12 +21,12 @@ from importlib.resources import files
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from alerts.config import HallConfig
+from alerts.ids import StaffId, WindowId
 from alerts.lights import HallTotals, Light, rate
 from alerts.rules import Level
 from monitor import __version__
-from monitor.config import HallConfig
-from monitor.ids import StaffId, WindowId
-from monitor.web import Response, Route, get_only, static_routes
+from monitor.web.server import Response, Route, get_only, static_routes
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class DisplayHub:
             self._cond.notify_all()
 
     def routes(self) -> dict[str, Route]:
-        assets = static_routes("/display/static/", files("monitor").joinpath("static"))
+        assets = static_routes("/display/static/", files("monitor.web").joinpath("static"))
         page = assets["/display/static/display.html"]
         return {
             **assets,
