@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import Field, model_validator
 
@@ -37,8 +37,17 @@ from alerts.model import ConfigModel
 from alerts.rules import RuleId
 from alerts.workdays import Span, WorkCalendar
 
-if TYPE_CHECKING:  # alerts.config mounts AttendanceConfig: no import cycle at run time
-    from alerts.config import Staff
+
+class Officer(Protocol):
+    """What a sheet needs of a staff member (alerts.config.Staff is one)."""
+
+    @property
+    def staff_id(self) -> StaffId: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+
 
 MAKEUP_PREFIX = "makeup:"
 _MINUTE = timedelta(minutes=1)
@@ -648,7 +657,7 @@ def _conditions(
 
 
 def build_sheet(
-    staff: Staff,
+    staff: Officer,
     day: date,
     punches: Sequence[PunchIn],
     statuses: Iterable[tuple[EventId, StaffStatus]],

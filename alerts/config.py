@@ -1,47 +1,36 @@
 """Hall configuration: one TOML file per hall, validated into typed, frozen models.
 
-Validation never does I/O. Reading the file and the broker password are done by
-`load_config` and `read_secret`, the only functions here that touch the disk.
-Every problem is reported with its key path (``windows[3].a_post``), all at once.
+Validation never does I/O: reading the file and the broker password is the shell's
+(`load_config` and `read_secret` in monitor/kit/config.py). The sections of the rules are
+defined beside their rules (alerts/attendance.py, posts, duty, complaints) or here (scores,
+time series); this module imports them, never the reverse. Every problem is reported
+with its key path (``windows[3].a_post``), all at once.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
-import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, time
 from itertools import pairwise
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from alerts.accounts import DEMO_HASHES, Account, Role, check_hash
 from alerts.attendance import AttendanceConfig
 from alerts.complaints import ComplaintsConfig
 from alerts.duty import DutySlotConfig
 from alerts.ids import DeviceId, HallId, StaffId, WindowId
-from alerts.model import ConfigModel, check_zone
+from alerts.model import ConfigModel, check_zone, validate
 from alerts.posts import PostsConfig
-from alerts.scores import ScoresConfig
-from monitor.outputs.sinks import TimeSeriesConfig
-from monitor.web.auth import DEMO_HASHES, Account, Role, check_hash
+from alerts.rules import RuleId
 
 date_type = date  # `date` is also a field name below
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` lists each one with its key path."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
 
 
 class HallInfo(ConfigModel):
@@ -322,6 +311,123 @@ class Camera(ConfigModel):
     _zone = field_validator("timezone")(lambda v: v if v is None else check_zone(v))
 
 
+Who = Literal["officer", "window", "both"]
+
+
+class DeductionRule(ConfigModel):
+    points: int = Field(ge=0, description="Points deducted per occurrence; 0 turns it off.")
+    who: Who = Field(description="Whose score it lowers: the officer, the window or both.")
+    cap: int | None = Field(
+        None, ge=0, description="Most points this rule takes from one subject in a month."
+    )
+    source: str = Field("", description="Where the number comes from (shown in docs).")
+
+
+def _rule(points: int, who: Who, source: str) -> DeductionRule:
+    return DeductionRule(points=points, who=who, source=source)
+
+
+_NUMBERS = "DOMAIN.md numbers"
+DEFAULT_RULES: dict[str, DeductionRule] = {
+    RuleId.ATTENDANCE_LATE: _rule(1, "officer", f"{_NUMBERS}: late ≤ 10 min −1 (苍南)"),
+    RuleId.ATTENDANCE_EARLY: _rule(1, "officer", f"{_NUMBERS}: early ≤ 10 min −1 (苍南)"),
+    RuleId.ATTENDANCE_MISSING_PUNCH: _rule(2, "officer", f"{_NUMBERS}: hall rules, missing punch"),
+    RuleId.ATTENDANCE_ABSENT_HALF_DAY: _rule(5, "officer", f"{_NUMBERS}: half-day absence"),
+    RuleId.POST_UNSTAFFED: _rule(3, "officer", f"{_NUMBERS}: away ≥ 15 min −3 (苍南)"),
+    RuleId.PROMISED_OVERDUE: _rule(5, "window", "000_… 八(四)5: 扣窗口单位当月考评5—10分"),
+    RuleId.LEGAL_OVERDUE: _rule(10, "officer", "000_… 八(五)1: 扣岗位责任人当月考评10—15分"),
+    RuleId.RETURNED_NO_REASON: _rule(2, "officer", "issue 7: refusal without reasons −2"),
+    RuleId.COMPLAINT_FOUNDED: _rule(5, "officer", "issue 7: founded complaint −5 (000_… 五(八))"),
+    RuleId.REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_NUMBERS}: 好差评, issue 7 −2 (window)"),
+}
+
+
+class GradeBand(ConfigModel):
+    min_score: int = Field(description="Lowest score of the band (included).")
+    name: str = Field(min_length=1, description="Grade shown on the report, e.g. 合格.")
+
+
+class StarBand(ConfigModel):
+    min_score: int = Field(description="Lowest score for the stars (included).")
+    stars: int = Field(ge=1, le=5, description="Stars awarded.")
+
+
+class ScoresConfig(ConfigModel):
+    """`[scores]`: monthly efficiency scores. Defaults and sources in docs/scores.md."""
+
+    base: int = Field(100, description="Score at the start of each month.")
+    max_score: int = Field(110, description="Highest score with bonuses (DOMAIN.md numbers).")
+    min_score: int = Field(0, description="Scores never fall below this.")
+    rules: dict[str, DeductionRule] = Field(
+        default_factory=lambda: dict(DEFAULT_RULES),
+        description="Card rule id → deduction; merged over the defaults.",
+    )
+    grades: list[GradeBand] = Field(
+        default_factory=lambda: [
+            GradeBand(min_score=80, name="合格"),
+            GradeBand(min_score=60, name="基本合格"),
+        ],
+        description="Grade bands, any order; below all of them is `below_grades`.",
+    )
+    below_grades: str = Field("不合格", description="Grade below every band.")
+    stars: list[StarBand] = Field(
+        default_factory=lambda: [
+            StarBand(min_score=95, stars=5),
+            StarBand(min_score=90, stars=4),
+            StarBand(min_score=85, stars=3),
+        ],
+        description="Star bands (seed 004_… 三(二)); an upheld red card in the month removes them.",
+    )
+    unrated_after_days: int = Field(
+        7, ge=0, description="A completed case unrated this many days later counts as 3 (基本满意)."
+    )
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _merge(cls, given: Any) -> Any:
+        if not isinstance(given, Mapping):
+            return given
+        known = {r.value for r in RuleId}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"unknown rule id(s): {', '.join(unknown)}")
+        return {**DEFAULT_RULES, **given}
+
+
+class TimeSeriesConfig(ConfigModel):
+    """`[timeseries]`: where points go. Without `url` they go to the local store."""
+
+    url: str | None = Field(
+        None,
+        description="Server base URL, e.g. http://127.0.0.1:8086 (InfluxDB) or "
+        "http://127.0.0.1:8428 (VictoriaMetrics); absent: points go to points.sqlite3.",
+    )
+    org: str = Field("-", description="InfluxDB organization (ignored by 1.8 and VictoriaMetrics).")
+    bucket: str = Field(
+        "hallwatch", description="Bucket; InfluxDB 3: the database; 1.8: database/retention."
+    )
+    token_file: str | None = Field(
+        None,
+        description="File holding the API token (1.8: user:password); a relative name is looked "
+        "up in $CREDENTIALS_DIRECTORY, else beside the config file. Absent: no authentication.",
+    )
+    batch_size: int = Field(5000, ge=1, le=100_000, description="Most points in one request.")
+    flush_interval_s: float = Field(
+        1.0, gt=0, le=3600, description="A point waits at most this long for its batch to fill."
+    )
+    max_outbox_rows: int = Field(
+        2_000_000,
+        ge=1,
+        description="Outbox bound in points; when full, new points are refused and a card raised.",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=600, description="HTTP timeout of one write request.")
+    retry_min_s: float = Field(1.0, gt=0, description="First delay after a failed write.")
+    retry_max_s: float = Field(
+        60.0, gt=0, description="Longest delay between retries (backoff cap)."
+    )
+    gzip: bool = Field(True, description="gzip-compress request bodies.")
+
+
 class HallConfig(ConfigModel):
     hall: HallInfo
     broker: BrokerConfig = BrokerConfig()
@@ -490,79 +596,6 @@ def _session_problems(sessions: list[ServiceSession]) -> Iterator[str]:
             yield f"sessions[{j}].start: {b.start} overlaps session {a.name!r} ending {a.end}"
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def validate(
-    model: type[M],
-    data: dict[str, Any],
-    source: str,
-    cross: Callable[[M], list[str]] = lambda _m: [],
-) -> M:
-    """A typed model from decoded TOML, or ConfigError with every problem and its key path."""
-    try:
-        cfg = model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append(f"{_loc(err['loc'])}: {msg}")
-        raise ConfigError(source, problems) from exc
-    problems = cross(cfg)
-    if problems:
-        raise ConfigError(source, problems)
-    return cfg
-
-
-def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A TOML file as data; unreadable, non-UTF-8 or bad syntax is a ConfigError."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(str(p), [f"cannot read file: {exc.strerror}"]) from exc
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(p), [f"not UTF-8 at byte {exc.start}"]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), [f"TOML syntax: {exc}"]) from exc
-
-
 def parse_config(data: dict[str, Any], source: str = "<config>") -> HallConfig:
     """Validate a decoded TOML document; raise ConfigError listing every problem."""
     return validate(HallConfig, data, source, _cross_problems)
-
-
-def load_config(path: str | os.PathLike[str]) -> HallConfig:
-    return parse_config(read_toml(path), str(path))
-
-
-def read_secret(name: str, config_path: Path | None) -> str:
-    """Resolve a secret file: absolute path, $CREDENTIALS_DIRECTORY, or beside the config."""
-    candidates = [Path(name)] if os.path.isabs(name) else []
-    if not candidates:
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        if creds:
-            candidates.append(Path(creds) / name)
-        if config_path is not None:
-            candidates.append(config_path.parent / name)
-    for c in candidates:
-        if c.is_file():
-            return c.read_text(encoding="utf-8").strip()
-    raise ConfigError("broker.password_file", [f"secret {name!r} not found in {candidates}"])
-
-
-def example_config_path() -> Path:
-    """The embedded example hall: packaged copy first, then the source tree's config/."""
-    packaged = Path(__file__).parent / "_embedded" / "hall.example.toml"
-    if packaged.is_file():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "config" / "hall.example.toml"

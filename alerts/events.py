@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
-from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, StaffId, WindowId
+from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, EventId, StaffId, WindowId
 
 
 class EventKind(StrEnum):
@@ -218,3 +219,12 @@ Event = (
     | Rating
     | CardCommand
 )
+
+
+class Recorded(NamedTuple):
+    """An event as the journal holds it: what derived state is built from."""
+
+    seq: int
+    event_id: EventId
+    received_at: datetime
+    event: Event

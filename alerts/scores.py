@@ -22,99 +22,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, Literal
-
-from pydantic import Field, field_validator
+from typing import Literal
 
 from alerts.cards import Card, CardState, Why
 from alerts.cases import Assessment
+from alerts.config import DeductionRule, ScoresConfig, Who
 from alerts.ids import CardId, CaseId, EventId, WindowId
-from alerts.model import ConfigModel
-from alerts.rules import Level, RuleId
+from alerts.rules import Level
 from alerts.workdays import WorkCalendar
 
-Who = Literal["officer", "window", "both"]
 Month = tuple[int, int]
-
-
-class DeductionRule(ConfigModel):
-    points: int = Field(ge=0, description="Points deducted per occurrence; 0 turns it off.")
-    who: Who = Field(description="Whose score it lowers: the officer, the window or both.")
-    cap: int | None = Field(
-        None, ge=0, description="Most points this rule takes from one subject in a month."
-    )
-    source: str = Field("", description="Where the number comes from (shown in docs).")
-
-
-def _rule(points: int, who: Who, source: str) -> DeductionRule:
-    return DeductionRule(points=points, who=who, source=source)
-
-
-_NUMBERS = "DOMAIN.md numbers"
-DEFAULT_RULES: dict[str, DeductionRule] = {
-    RuleId.ATTENDANCE_LATE: _rule(1, "officer", f"{_NUMBERS}: late ≤ 10 min −1 (苍南)"),
-    RuleId.ATTENDANCE_EARLY: _rule(1, "officer", f"{_NUMBERS}: early ≤ 10 min −1 (苍南)"),
-    RuleId.ATTENDANCE_MISSING_PUNCH: _rule(2, "officer", f"{_NUMBERS}: hall rules, missing punch"),
-    RuleId.ATTENDANCE_ABSENT_HALF_DAY: _rule(5, "officer", f"{_NUMBERS}: half-day absence"),
-    RuleId.POST_UNSTAFFED: _rule(3, "officer", f"{_NUMBERS}: away ≥ 15 min −3 (苍南)"),
-    RuleId.PROMISED_OVERDUE: _rule(5, "window", "000_… 八(四)5: 扣窗口单位当月考评5—10分"),
-    RuleId.LEGAL_OVERDUE: _rule(10, "officer", "000_… 八(五)1: 扣岗位责任人当月考评10—15分"),
-    RuleId.RETURNED_NO_REASON: _rule(2, "officer", "issue 7: refusal without reasons −2"),
-    RuleId.COMPLAINT_FOUNDED: _rule(5, "officer", "issue 7: founded complaint −5 (000_… 五(八))"),
-    RuleId.REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_NUMBERS}: 好差评, issue 7 −2 (window)"),
-}
-
-
-class GradeBand(ConfigModel):
-    min_score: int = Field(description="Lowest score of the band (included).")
-    name: str = Field(min_length=1, description="Grade shown on the report, e.g. 合格.")
-
-
-class StarBand(ConfigModel):
-    min_score: int = Field(description="Lowest score for the stars (included).")
-    stars: int = Field(ge=1, le=5, description="Stars awarded.")
-
-
-class ScoresConfig(ConfigModel):
-    """`[scores]`: monthly efficiency scores. Defaults and sources in docs/scores.md."""
-
-    base: int = Field(100, description="Score at the start of each month.")
-    max_score: int = Field(110, description="Highest score with bonuses (DOMAIN.md numbers).")
-    min_score: int = Field(0, description="Scores never fall below this.")
-    rules: dict[str, DeductionRule] = Field(
-        default_factory=lambda: dict(DEFAULT_RULES),
-        description="Card rule id → deduction; merged over the defaults.",
-    )
-    grades: list[GradeBand] = Field(
-        default_factory=lambda: [
-            GradeBand(min_score=80, name="合格"),
-            GradeBand(min_score=60, name="基本合格"),
-        ],
-        description="Grade bands, any order; below all of them is `below_grades`.",
-    )
-    below_grades: str = Field("不合格", description="Grade below every band.")
-    stars: list[StarBand] = Field(
-        default_factory=lambda: [
-            StarBand(min_score=95, stars=5),
-            StarBand(min_score=90, stars=4),
-            StarBand(min_score=85, stars=3),
-        ],
-        description="Star bands (seed 004_… 三(二)); an upheld red card in the month removes them.",
-    )
-    unrated_after_days: int = Field(
-        7, ge=0, description="A completed case unrated this many days later counts as 3 (基本满意)."
-    )
-
-    @field_validator("rules", mode="before")
-    @classmethod
-    def _merge(cls, given: Any) -> Any:
-        if not isinstance(given, Mapping):
-            return given
-        known = {r.value for r in RuleId}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            raise ValueError(f"unknown rule id(s): {', '.join(unknown)}")
-        return {**DEFAULT_RULES, **given}
 
 
 class Verdict(StrEnum):

@@ -28,6 +28,7 @@ from alerts.events import (
     Presence,
     Punch,
     Rating,
+    Recorded,
     StaffStatus,
 )
 from alerts.ids import CaseId, EventId, StaffId, WindowId
@@ -35,7 +36,6 @@ from alerts.people import People
 from alerts.rules import Policy
 from alerts.state import HallState
 from alerts.workdays import DayOverride, Session, Timetable, WorkCalendar
-from monitor.ingest.ingestor import Recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from alerts.config import load_config
 from bench.common import (
     Result,
     Size,
@@ -54,6 +53,7 @@ from monitor import daemon as daemon_module
 from monitor.daemon import Daemon
 from monitor.ingest.ingestor import Ingestor
 from monitor.ingest.mqtt import inbound_filters
+from monitor.kit.config import load_config
 from monitor.kit.sdnotify import SdNotifier
 from tests.brokers import Mosquitto
 from tests.hall import HALL, example

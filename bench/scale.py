@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from alerts.config import HallConfig, example_config_path, load_config
+from alerts.config import HallConfig
 from alerts.supervision import work_calendar
 from bench.common import (
     Result,
@@ -53,6 +53,7 @@ from bench.common import (
 )
 from devices.simulation.model import Params
 from devices.simulator import Message, simulate_days
+from monitor.kit.config import example_config_path, load_config
 from tests.brokers import Mosquitto
 from tests.running import DaemonProcess, free_port, write_config
 from tests.victoria import VictoriaMetrics

@@ -24,9 +24,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alerts.config import TimeSeriesConfig
 from alerts.points import CARD, Point, spread, to_line
 from bench.common import Result, Size, Verdict, median, ratio, size_arg
-from monitor.outputs.sinks import RemoteSink, TimeSeriesConfig
+from monitor.outputs.sinks import RemoteSink
 from tests.victoria import VictoriaMetrics
 
 SIZES = {Size.TINY: (2_000, 1), Size.QUICK: (50_000, 1), Size.FULL: (200_000, 3)}

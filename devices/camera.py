@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from alerts.config import ConfigError, read_secret
+from alerts.errors import ConfigError
 from devices.seats import (
     Announcer,
     Hysteresis,
@@ -48,6 +48,7 @@ from devices.vision.features import (
 )
 from devices.vision.source import FrameSource, OpenCVSource, redact
 from monitor.kit import logs
+from monitor.kit.config import read_secret
 
 logger = logging.getLogger("hallwatch.camera")
 

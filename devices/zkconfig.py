@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from alerts.config import BrokerConfig, Ident, read_toml, validate
+from alerts.config import BrokerConfig, Ident
 from alerts.events import Verify
-from alerts.model import ConfigModel, check_zone
+from alerts.model import ConfigModel, check_zone, validate
+from monitor.kit.config import read_toml
 
 Serial = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]
 Pin = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,24}$")]

@@ -28,7 +28,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from alerts.config import ConfigError, read_secret
+from alerts.errors import ConfigError
 from alerts.events import Verify
 from devices.spool import Outgoing, SpooledPublisher, SpoolError, WhenFull
 from devices.zkconfig import Device, ZkConfig, load_zk_config
@@ -48,6 +48,7 @@ from devices.zkproto import (
 )
 from devices.zkstate import DeviceWatch, StampStore, Transition
 from monitor.kit import logs
+from monitor.kit.config import read_secret
 from monitor.kit.sdnotify import SdNotifier
 
 logger = logging.getLogger(__name__)

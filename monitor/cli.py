@@ -12,12 +12,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from alerts.config import ConfigError, HallConfig, load_config
+from alerts.config import HallConfig
+from alerts.errors import ConfigError
 from alerts.rules import RULES
 from monitor.daemon import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Daemon
 from monitor.ingest.journal import Journal, JournalError
 from monitor.ingest.replay import replay
 from monitor.kit import logs
+from monitor.kit.config import load_config
 
 logger = logging.getLogger("hallwatch")
 

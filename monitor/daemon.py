@@ -16,17 +16,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from alerts.cards import Transition
-from alerts.config import ConfigError, HallConfig, load_config, read_secret
-from alerts.events import CaseEvent
+from alerts.config import HallConfig
+from alerts.errors import ConfigError
+from alerts.events import CaseEvent, Recorded
 from alerts.points import points_for_transition
 from alerts.supervision import Supervision
 from monitor import __version__
 from monitor.ingest import snapshot
 from monitor.ingest.gcpolicy import LongLived
-from monitor.ingest.ingestor import Classifier, IngestHealth, Ingestor, Recorded, Rules
+from monitor.ingest.ingestor import Classifier, IngestHealth, Ingestor, Rules
 from monitor.ingest.journal import Journal, OutboxRow
 from monitor.ingest.mqtt import MqttLink
 from monitor.ingest.replay import replay
+from monitor.kit.config import load_config, read_secret
 from monitor.kit.sdnotify import SdNotifier
 from monitor.outputs.localstore import open_sink
 from monitor.outputs.outbox import OutboxSender, rows

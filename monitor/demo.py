@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerts.config import HallConfig, load_config
+from alerts.config import HallConfig
+from monitor.kit.config import load_config
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def embedded_broker(port: int) -> Iterator[int]:
 
 
 def demo_config(data_dir: Path, broker_port: int, web_port: int) -> HallConfig:
-    from alerts.config import example_config_path
+    from monitor.kit.config import example_config_path
 
     base = load_config(example_config_path())
     return base.model_copy(

@@ -22,9 +22,10 @@ from itertools import groupby
 from pathlib import Path
 
 from alerts.config import HallConfig
+from alerts.events import Recorded
 from alerts.supervision import Supervision
 from devices.simulator import Message, Params, simulate_days
-from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Rules
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
 from monitor.outputs.outbox import rows

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alerts.config import example_config_path
+from monitor.kit.config import example_config_path
 
 
 def free_port() -> int:

@@ -9,20 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.config import ConfigError, parse_config, read_toml
+from alerts.accounts import DEMO_HASHES, Account, HashError, Role, check_hash
+from alerts.config import parse_config
+from alerts.errors import ConfigError
 from alerts.ids import StaffId
+from monitor.kit.config import read_toml
 from monitor.web.auth import (
-    DEMO_HASHES,
     GRANTS,
-    Account,
     CsrfVerdict,
-    HashError,
     Permission,
-    Role,
     Sessions,
     Throttle,
     check_csrf,
-    check_hash,
     client_address,
     hash_password,
     session_cookie,
@@ -200,7 +198,7 @@ def test_csrf_verdicts() -> None:
 
 
 def _with_users(**web: object) -> dict[str, object]:
-    from alerts.config import example_config_path
+    from monitor.kit.config import example_config_path
 
     data = read_toml(example_config_path())
     data["web"] = {**data["web"], **web}

@@ -342,7 +342,7 @@ def test_every_problem_is_reported_with_its_key_path(
     ],
 )  # fmt: skip
 def test_cross_checks(change: dict[str, object], problem: str) -> None:
-    from alerts.config import ConfigError
+    from alerts.errors import ConfigError
 
     doc = example_doc() | change
     with pytest.raises(ConfigError) as info:

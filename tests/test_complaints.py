@@ -32,12 +32,12 @@ from alerts.events import (
     ComplaintEvent,
     Event,
     Rating,
+    Recorded,
 )
 from alerts.ids import CardId, CaseId, ComplaintId, EventId, StaffId, WindowId
 from alerts.rules import RuleId
 from alerts.scores import Verdict, score_month
 from alerts.supervision import Supervision
-from monitor.ingest.ingestor import Recorded
 from tests.case_builders import CAL, at
 from tests.hall import example
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.config import ConfigError, example_config_path, load_config
+from alerts.errors import ConfigError
 from monitor.cli import main
+from monitor.kit.config import example_config_path, load_config
 
 BROKEN = """
 [hall]

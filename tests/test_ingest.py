@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.contract import decode, decode_journaled
-from alerts.events import DeviceStatus, Event
+from alerts.events import DeviceStatus, Event, Recorded
 from alerts.supervision import Supervision
-from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Rules
 from monitor.ingest.journal import Entry, Journal
 from monitor.ingest.replay import replay
 from tests.hall import HALL, T0, body, example, punch, topic

@@ -17,9 +17,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from alerts.cards import CardState, Why
+from alerts.events import Recorded
 from alerts.stats import GroupBy, StatsRow, compute
 from alerts.supervision import Supervision
-from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Rules
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
 from monitor.outputs.outbox import rows

@@ -15,12 +15,12 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.cards import Card, CardState, Subject, Transition, Why
+from alerts.config import ScoresConfig
 from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.rules import RULES, RuleId
 from alerts.scores import (
     MonthScores,
     SatisfactionRow,
-    ScoresConfig,
     SubjectScore,
     Verdict,
     grade_for,

@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.config import HallConfig, example_config_path, load_config
+from alerts.config import HallConfig
 from alerts.contract import Accepted, decode
 from alerts.events import CaseEvent, Presence, Punch
 from devices.simulator import (
@@ -30,6 +30,7 @@ from devices.simulator import (
     simulate_days,
 )
 from monitor.ingest.ingestor import Rules
+from monitor.kit.config import example_config_path, load_config
 from tests.brokers import TEST_ADMIN, Mosquitto
 
 PEAK = date(2026, 10, 8)  # first working day after the National Day week

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from alerts.cards import CardState, Subject, Transition, Why
+from alerts.config import TimeSeriesConfig
 from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.points import (
     Point,
@@ -49,7 +50,6 @@ from monitor.outputs.sinks import (
     Outbox,
     RemoteSink,
     Sender,
-    TimeSeriesConfig,
     WriteRejected,
 )
 from tests.brokers import HOST, free_port

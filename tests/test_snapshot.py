@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from alerts.config import HallConfig
+from alerts.events import Recorded
 from alerts.supervision import Supervision
 from monitor.ingest import snapshot
-from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Recorded, Rules
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Rules
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
 from monitor.outputs.outbox import rows

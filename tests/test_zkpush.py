@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.config import ConfigError
+from alerts.errors import ConfigError
 from devices import zkpush
 from devices.spool import Outgoing, SpoolFull
 from devices.zkconfig import ZkConfig, load_zk_config, parse_zk_config

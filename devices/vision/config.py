@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from pydantic import Field, field_validator
 
-from alerts.config import BrokerConfig, ConfigError, read_toml, validate
-from alerts.model import ConfigModel, check_zone
+from alerts.config import BrokerConfig
+from alerts.errors import ConfigError
+from alerts.model import ConfigModel, check_zone, validate
+from monitor.kit.config import read_toml
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 DetectorName = Literal["face", "profile", "upperbody", "hog"]

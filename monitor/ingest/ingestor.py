@@ -18,8 +18,7 @@ from typing import NamedTuple, Protocol
 
 from alerts.config import Directory, HallConfig
 from alerts.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
-from alerts.events import Event, EventKind
-from alerts.ids import EventId
+from alerts.events import Event, EventKind, Recorded
 from monitor.ingest.journal import AcceptEntry, Entry, Journal, RejectEntry
 
 logger = logging.getLogger(__name__)
@@ -40,15 +39,6 @@ class Inbound(NamedTuple):
 
 class Acker(Protocol):
     def ack(self, msg: Inbound) -> None: ...
-
-
-class Recorded(NamedTuple):
-    """An event as the journal holds it: what derived state is built from."""
-
-    seq: int
-    event_id: EventId
-    received_at: datetime
-    event: Event
 
 
 Committed = Callable[[Sequence[Recorded]], None]

@@ -10,9 +10,9 @@ from pathlib import Path
 from alerts.cards import Transition
 from alerts.config import HallConfig
 from alerts.contract import decode_journaled
+from alerts.events import Recorded
 from alerts.supervision import Supervision, Tick, replay_all
 from monitor.ingest.gcpolicy import uncollected
-from monitor.ingest.ingestor import Recorded
 from monitor.ingest.journal import Journal
 from monitor.ingest.snapshot import load
 

@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 
+from alerts.config import TimeSeriesConfig
 from alerts.points import FieldValue, Point, from_ns, time_ns
-from monitor.outputs.sinks import PointSink, RemoteSink, TimeSeriesConfig
+from monitor.outputs.sinks import PointSink, RemoteSink
 
 logger = logging.getLogger(__name__)
 

@@ -31,10 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import Field
-
-from alerts.model import ConfigModel
+from alerts.config import TimeSeriesConfig
 from alerts.points import Point, to_line
+from monitor.kit.config import read_secret
 
 logger = logging.getLogger(__name__)
 
@@ -55,40 +54,6 @@ CREATE TABLE IF NOT EXISTS rejected (
     at INTEGER NOT NULL
 );
 """
-
-
-class TimeSeriesConfig(ConfigModel):
-    """`[timeseries]`: where points go. Without `url` they go to the local store."""
-
-    url: str | None = Field(
-        None,
-        description="Server base URL, e.g. http://127.0.0.1:8086 (InfluxDB) or "
-        "http://127.0.0.1:8428 (VictoriaMetrics); absent: points go to points.sqlite3.",
-    )
-    org: str = Field("-", description="InfluxDB organization (ignored by 1.8 and VictoriaMetrics).")
-    bucket: str = Field(
-        "hallwatch", description="Bucket; InfluxDB 3: the database; 1.8: database/retention."
-    )
-    token_file: str | None = Field(
-        None,
-        description="File holding the API token (1.8: user:password); a relative name is looked "
-        "up in $CREDENTIALS_DIRECTORY, else beside the config file. Absent: no authentication.",
-    )
-    batch_size: int = Field(5000, ge=1, le=100_000, description="Most points in one request.")
-    flush_interval_s: float = Field(
-        1.0, gt=0, le=3600, description="A point waits at most this long for its batch to fill."
-    )
-    max_outbox_rows: int = Field(
-        2_000_000,
-        ge=1,
-        description="Outbox bound in points; when full, new points are refused and a card raised.",
-    )
-    timeout_s: float = Field(10.0, gt=0, le=600, description="HTTP timeout of one write request.")
-    retry_min_s: float = Field(1.0, gt=0, description="First delay after a failed write.")
-    retry_max_s: float = Field(
-        60.0, gt=0, description="Longest delay between retries (backoff cap)."
-    )
-    gzip: bool = Field(True, description="gzip-compress request bodies.")
 
 
 # --- errors and the writer seam --------------------------------------------------------------
@@ -518,7 +483,4 @@ class RemoteSink:
 def read_token(cfg: TimeSeriesConfig, config_path: Path | None) -> str | None:
     if cfg.token_file is None:
         return None
-    # Imported here: alerts.config mounts TimeSeriesConfig, so a top-level import would cycle.
-    from alerts.config import read_secret
-
     return read_secret(cfg.token_file, config_path)

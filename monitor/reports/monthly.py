@@ -21,13 +21,13 @@ from xml.sax.saxutils import escape as xml_escape
 
 from alerts.cards import Card, CardState, Why
 from alerts.cases import Assessment
+from alerts.config import ScoresConfig
 from alerts.ids import CaseId
 from alerts.rules import RULES, RuleId
 from alerts.scores import (
     MonthScores,
     Pending,
     SatisfactionRow,
-    ScoresConfig,
     SubjectScore,
     Verdict,
     completions_from,

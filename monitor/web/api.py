@@ -19,6 +19,7 @@ from importlib.resources import files
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
+from alerts.accounts import Account, Role
 from alerts.cards import CardState
 from alerts.config import HallConfig
 from alerts.events import CardAction, EventKind
@@ -30,10 +31,8 @@ from monitor.ingest.journal import Journal
 from monitor.web.auth import (
     COOKIE,
     CSRF_HEADER,
-    Account,
     CsrfVerdict,
     Permission,
-    Role,
     Session,
     Sessions,
     Throttle,

@@ -16,12 +16,10 @@ Every function that depends on time takes `now`.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
 import ipaddress
-import re
 import secrets
 import threading
 from collections.abc import Collection, Mapping, Sequence
@@ -29,47 +27,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from alerts.accounts import SCRYPT_LN, SCRYPT_P, SCRYPT_R, Account, Role, Scrypt, b64, parse_hash
 from alerts.ids import StaffId
 
 COOKIE = "hallwatch_session"
 CSRF_HEADER = "X-CSRF-Token"
 
-SCRYPT_LN = 15  # N = 2**15, r = 8: 32 MiB and about 0.1 s per check on the 2-core VM
-SCRYPT_R = 8
-SCRYPT_P = 1
-_LN_RANGE = range(10, 21)  # a configured hash outside this is refused (too weak / a DoS)
-_HASH = re.compile(
-    r"^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,88})\$([A-Za-z0-9+/]{43,88})$"
-)
-# The example configuration's users (passwords demo-<role>, README): refused off loopback.
-DEMO_HASHES = frozenset(
-    {
-        "$scrypt$ln=15,r=8,p=1$QQwDefu5LFvhGX5rr7NNNA$harTvIXSgg8J5bL3ASD1qmEp1/KwFZS/rEp3SKL5BLs",
-        "$scrypt$ln=15,r=8,p=1$dz1eRBmrLPxfTpNY0F6ZPA$HH203EQzv2e1mo5ErBwsFUWLyARDae2PVOcVWfPaWUk",
-        "$scrypt$ln=15,r=8,p=1$HLNhQw0/iHxDk51+OI09BA$EOrzQ25Z8JC+vkjlWLl0WZkIvlM/In81TU1F/Ph6TAw",
-        "$scrypt$ln=15,r=8,p=1$oo6ntNLyaSm85HQR1J9HUg$q0wOmO9/V5pfGN0fVvEycu2gKTWasZW0PfTob8sDdwI",
-    }
-)
 MAX_PASSWORD = 1024  # characters; longer input is refused before any hashing
-
-
-class Role(StrEnum):
-    DISPLAY = "display"
-    LEADER = "leader"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-    @property
-    def label_zh(self) -> str:
-        return _ROLE_ZH[self]
-
-
-_ROLE_ZH = {
-    Role.DISPLAY: "显示屏",
-    Role.LEADER: "值班领导",
-    Role.SUPERVISOR: "效能督查员",
-    Role.ADMIN: "系统管理员",
-}
 
 
 class Permission(StrEnum):
@@ -101,44 +65,7 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
 # --- password hashes ------------------------------------------------------------------------
 
 
-class HashError(ValueError):
-    """A configured password hash is not one this program can check."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Scrypt:
-    ln: int
-    r: int
-    p: int
-    salt: bytes
-    digest: bytes
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
-
-
-def _parse(encoded: str) -> _Scrypt:
-    m = _HASH.match(encoded)
-    if m is None:
-        raise HashError("not a scrypt hash $scrypt$ln=..,r=..,p=..$salt$hash (hallwatch passwd)")
-    ln, r, p = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if ln not in _LN_RANGE or not 1 <= r <= 32 or not 1 <= p <= 16:
-        raise HashError(f"scrypt parameters ln={ln}, r={r}, p={p} out of range (ln 10-20)")
-    return _Scrypt(ln, r, p, _unb64(m.group(4)), _unb64(m.group(5)))
-
-
-def check_hash(encoded: str) -> str:
-    """A validator: the string must be a hash `verify_password` can check."""
-    _parse(encoded)
-    return encoded
-
-
-def _scrypt(password: str, s: _Scrypt) -> bytes:
+def _scrypt(password: str, s: Scrypt) -> bytes:
     n = 1 << s.ln
     return hashlib.scrypt(
         password.encode(),
@@ -154,9 +81,9 @@ def _scrypt(password: str, s: _Scrypt) -> bytes:
 def hash_password(password: str, *, ln: int = SCRYPT_LN, salt: bytes | None = None) -> str:
     if not password:
         raise ValueError("empty password")
-    params = _Scrypt(ln, SCRYPT_R, SCRYPT_P, salt or secrets.token_bytes(16), b"\0" * 32)
+    params = Scrypt(ln, SCRYPT_R, SCRYPT_P, salt or secrets.token_bytes(16), b"\0" * 32)
     digest = _scrypt(password, params)
-    return f"$scrypt$ln={ln},r={SCRYPT_R},p={SCRYPT_P}${_b64(params.salt)}${_b64(digest)}"
+    return f"$scrypt$ln={ln},r={SCRYPT_R},p={SCRYPT_P}${b64(params.salt)}${b64(digest)}"
 
 
 @functools.cache
@@ -168,22 +95,12 @@ def _dummy() -> str:
 def verify_password(password: str, encoded: str | None) -> bool:
     if len(password) > MAX_PASSWORD:
         return False
-    params = _parse(encoded or _dummy())
+    params = parse_hash(encoded or _dummy())
     ok = hmac.compare_digest(_scrypt(password, params), params.digest)
     return ok and encoded is not None
 
 
 # --- accounts and sessions ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Account:
-    """A console user as configured (`[[users]]`)."""
-
-    name: str
-    role: Role
-    password_hash: str
-    staff: StaffId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,10 +34,10 @@ from alerts.complaints import add_months, assess_complaint
 from alerts.config import HallConfig
 from alerts.contract import Rejected, decode, decode_journaled
 from alerts.duty import DutyOutcome
-from alerts.events import CardAction, CardCommand, ComplaintAction
+from alerts.events import CardAction, CardCommand, ComplaintAction, Recorded
 from alerts.rules import RULES, Level, RuleId
 from alerts.supervision import Supervision
-from monitor.ingest.ingestor import Inbound, Recorded, Rules
+from monitor.ingest.ingestor import Inbound, Rules
 from monitor.ingest.journal import JournalRow
 from monitor.reports import daysheet, monthly
 from monitor.reports.charts import ChartError

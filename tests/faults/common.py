@@ -20,12 +20,13 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.config import HallConfig, load_config
+from alerts.config import HallConfig
 from alerts.contract import derived_id
 from alerts.supervision import Supervision, transition_bytes, work_calendar
 from devices.simulator import Message, publish_messages, simulate_days
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
+from monitor.kit.config import load_config
 from tests.brokers import TEST_ADMIN, Mosquitto
 from tests.faults.clockd import set_clock
 from tests.running import DaemonProcess, free_port, wait_until, write_config
