@@ -27,6 +27,7 @@ from alerts.ids import DeviceId, HallId, StaffId, WindowId
 from alerts.model import ConfigModel, check_zone, validate
 from alerts.posts import PostsConfig
 from alerts.rules import RuleId
+from alerts.workdays import DayOverride, Session, Timetable, WorkCalendar
 
 date_type = date  # `date` is also a field name below
 
@@ -473,6 +474,32 @@ class HallConfig(ConfigModel):
 
     def directory(self) -> Directory:
         return Directory.of(self)
+
+
+# --- the hall's working calendar -------------------------------------------------------------
+
+
+def work_calendar(cfg: HallConfig) -> WorkCalendar:
+    tables = [_timetable(s.sessions, s) for s in cfg.seasons]
+    tables.append(_timetable(cfg.sessions, None))
+    overrides = [DayOverride(day=d.date, working=d.working, name=d.name) for d in cfg.calendar.days]
+    return WorkCalendar(cfg.hall.zone, tables, overrides, cfg.calendar.complete_years)
+
+
+def _timetable(sessions: list[ServiceSession], season: SeasonalTimetable | None) -> Timetable:
+    spans = tuple(Session(start=s.start, end=s.end, name=s.name) for s in sessions)
+    if season is None:
+        return Timetable(sessions=spans)
+    return Timetable(
+        sessions=spans,
+        valid_from=_month_day(season.valid_from),
+        valid_to=_month_day(season.valid_to),
+    )
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    d = date.fromisoformat(f"2000-{text}")
+    return d.month, d.day
 
 
 class Directory:

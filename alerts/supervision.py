@@ -12,13 +12,13 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from alerts.cards import CardEngine, CardState, Subject, Transition
 from alerts.cases import Condition
 from alerts.complaints import Book, assess_complaint, assess_review, named
-from alerts.config import HallConfig, SeasonalTimetable, ServiceSession
+from alerts.config import HallConfig, work_calendar
 from alerts.events import (
     CardCommand,
     CaseEvent,
@@ -35,7 +35,6 @@ from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.people import People
 from alerts.rules import Policy
 from alerts.state import HallState
-from alerts.workdays import DayOverride, Session, Timetable, WorkCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,29 +43,6 @@ class Tick:
 
     after_seq: int
     at: datetime
-
-
-def work_calendar(cfg: HallConfig) -> WorkCalendar:
-    tables = [_timetable(s.sessions, s) for s in cfg.seasons]
-    tables.append(_timetable(cfg.sessions, None))
-    overrides = [DayOverride(day=d.date, working=d.working, name=d.name) for d in cfg.calendar.days]
-    return WorkCalendar(cfg.hall.zone, tables, overrides, cfg.calendar.complete_years)
-
-
-def _timetable(sessions: list[ServiceSession], season: SeasonalTimetable | None) -> Timetable:
-    spans = tuple(Session(start=s.start, end=s.end, name=s.name) for s in sessions)
-    if season is None:
-        return Timetable(sessions=spans)
-    return Timetable(
-        sessions=spans,
-        valid_from=_month_day(season.valid_from),
-        valid_to=_month_day(season.valid_to),
-    )
-
-
-def _month_day(text: str) -> tuple[int, int]:
-    d = date.fromisoformat(f"2000-{text}")
-    return d.month, d.day
 
 
 def policy(cfg: HallConfig) -> Policy:

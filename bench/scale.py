@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from alerts.config import HallConfig
-from alerts.supervision import work_calendar
+from alerts.config import HallConfig, work_calendar
 from bench.common import (
     Result,
     Size,

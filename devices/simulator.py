@@ -28,15 +28,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from alerts.config import HallConfig, TlsConfig
+from alerts.config import HallConfig, TlsConfig, work_calendar
 from alerts.errors import ConfigError
-from alerts.supervision import work_calendar
 from devices.simulation.cases import plan_cases, plan_complaints
 from devices.simulation.model import CASE_SYSTEM, Hall, Message, Mix, Params
 from devices.simulation.people import plan_staffing
-from monitor.ingest.mqtt import authenticate
 from monitor.kit import logs
 from monitor.kit.config import load_config, read_secret
+from monitor.kit.mqtt import authenticate
 
 __all__ = [
     "CASE_SYSTEM",

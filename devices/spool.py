@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from alerts.config import BrokerConfig
-from monitor.ingest.mqtt import authenticate
+from monitor.kit.mqtt import authenticate, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ DEFAULT_MAX_ROWS = 1_000_000
 # Rows handed to paho at once: bounds memory while the broker is away (paho keeps them
 # and re-sends them itself after a reconnect).
 WINDOW = 500
-# CONNACK codes after which retrying cannot help (as in monitor/ingest/mqtt.py).
-_FATAL_CONNECT = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -364,11 +362,7 @@ class SpooledPublisher:
         self, client: mqtt.Client, _u: Any, _flags: Any, rc: ReasonCode, _p: Any
     ) -> None:
         if rc.is_failure:
-            text = str(rc)
-            logger.error("MQTT broker refused the connection: %s", text)
-            if text in _FATAL_CONNECT:
-                self.fatal = f"broker refused the connection: {text}"
-                client.disconnect()
+            self.fatal = refusal(client, rc, logger) or self.fatal
             return
         logger.info("MQTT connected to %s:%d", self._cfg.host, self._cfg.port)
         if self.status_topic and self._status is not None:

@@ -107,7 +107,7 @@ def live_hall(
     Today's morning up to now is sent at once, the rest follows the clock (speed 1): the
     daemon rejects events stamped more than its skew ahead of their receipt.
     """
-    from alerts.supervision import work_calendar
+    from alerts.config import work_calendar
     from devices.simulator import PublishError, publish_messages, simulate_day, simulate_days
 
     today = now.astimezone(cfg.hall.zone).date()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from alerts.config import work_calendar
 from alerts.events import StaffState, StaffStatus
 from alerts.ids import EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
 from alerts.rules import RuleId
-from alerts.supervision import work_calendar
 from tests.hall import example
 
 CAL = work_calendar(example())

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from alerts.config import HallConfig
+from alerts.config import HallConfig, work_calendar
 from alerts.stats import TOTAL_KEY
-from alerts.supervision import Supervision, work_calendar
+from alerts.supervision import Supervision
 from alerts.workdays import WorkCalendar
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay

@@ -8,7 +8,6 @@ subscriptions and every unacknowledged QoS 1 message while the daemon is down.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,14 +18,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from alerts.config import BrokerConfig, TlsConfig
+from alerts.config import BrokerConfig
 from alerts.contract import INBOUND_AREAS
 from monitor.ingest.ingestor import Inbound
+from monitor.kit.mqtt import authenticate, refusal
 
 logger = logging.getLogger(__name__)
-
-# CONNACK codes after which retrying cannot help: the daemon stops and says why.
-_FATAL_CONNECT = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
 
 
 class _BufferedClient(mqtt.Client):
@@ -68,22 +65,6 @@ class _BufferedClient(mqtt.Client):
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._rpos < len(self._rbuf):
             rc = super().loop_read(max_packets)
         return rc
-
-
-def authenticate(
-    client: mqtt.Client, username: str | None, password: str | None, tls: TlsConfig | None
-) -> None:
-    """Account and TLS for a broker connection: every client of the project sets them here."""
-    if username:
-        client.username_pw_set(username, password)
-    if tls is not None:
-        client.tls_set(
-            ca_certs=tls.ca_file,
-            certfile=tls.cert_file,
-            keyfile=tls.key_file,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
-        client.tls_insecure_set(tls.insecure)
 
 
 def inbound_filters(hall: str) -> list[str]:
@@ -169,11 +150,7 @@ class MqttLink:
         self, client: mqtt.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Any
     ) -> None:
         if rc.is_failure:
-            text = str(rc)
-            logger.error("MQTT broker refused the connection: %s", text)
-            if text in _FATAL_CONNECT:
-                self.fatal = f"broker refused the connection: {text}"
-                client.disconnect()
+            self.fatal = refusal(client, rc, logger) or self.fatal
             return
         self.generation += 1
         self.connects += 1

@@ -20,9 +20,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.config import HallConfig
+from alerts.config import HallConfig, work_calendar
 from alerts.contract import derived_id
-from alerts.supervision import Supervision, transition_bytes, work_calendar
+from alerts.supervision import Supervision, transition_bytes
 from devices.simulator import Message, publish_messages, simulate_days
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from alerts.supervision import work_calendar
+from alerts.config import work_calendar
 from tests.brokers import Mosquitto
 from tests.faults.common import ClockedDaemon, publish_window, read_only, replayed, start_clocked
 from tests.hall import HALL, example
