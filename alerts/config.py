@@ -1,7 +1,7 @@
 """Hall configuration: one TOML file per hall, validated into typed, frozen models.
 
 Validation never does I/O: reading the file and the broker password is the shell's
-(`load_config` and `read_secret` in monitor/kit/config.py). The sections of the rules are
+(`load_config` and `read_secret` in hallkit/config.py). The sections of the rules are
 defined beside their rules (alerts/attendance.py, posts, duty, complaints) or here (scores,
 time series); this module imports them, never the reverse. Every problem is reported
 with its key path (``windows[3].a_post``), all at once.

@@ -49,12 +49,12 @@ from bench.common import (
     stream_mix,
 )
 from devices.simulator import Message
+from hallkit.config import load_config
+from hallkit.sdnotify import SdNotifier
 from monitor import daemon as daemon_module
 from monitor.daemon import Daemon
 from monitor.ingest.ingestor import Ingestor
 from monitor.ingest.mqtt import inbound_filters
-from monitor.kit.config import load_config
-from monitor.kit.sdnotify import SdNotifier
 from tests.brokers import Mosquitto
 from tests.hall import HALL, example
 from tests.running import free_port, write_config

@@ -23,9 +23,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hallkit.config import load_config
+from hallkit.sdnotify import SdNotifier
 from monitor.daemon import Daemon
-from monitor.kit.config import load_config
-from monitor.kit.sdnotify import SdNotifier
 from tests.brokers import PROJECT_CONF, Mosquitto
 from tests.running import free_port, write_config
 

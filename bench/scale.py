@@ -52,7 +52,7 @@ from bench.common import (
 )
 from devices.simulation.model import Params
 from devices.simulator import Message, simulate_days
-from monitor.kit.config import example_config_path, load_config
+from hallkit.config import example_config_path, load_config
 from tests.brokers import Mosquitto
 from tests.running import DaemonProcess, free_port, write_config
 from tests.victoria import VictoriaMetrics

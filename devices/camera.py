@@ -47,12 +47,12 @@ from devices.vision.features import (
     median_descriptor,
 )
 from devices.vision.source import FrameSource, OpenCVSource, redact
-from monitor.kit import logs
-from monitor.kit.config import read_secret
+from hallkit import logs
+from hallkit.config import read_secret
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 
 logger = logging.getLogger("hallwatch.camera")
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 REFERENCE_VERSION = 1
 
 
@@ -259,7 +259,7 @@ def loop(
 
 def run(cfg: CameraConfig, config_path: Path | None, stop: threading.Event) -> int:
     from devices.spool import SpooledPublisher
-    from monitor.kit.sdnotify import SdNotifier
+    from hallkit.sdnotify import SdNotifier
 
     password = read_secret(cfg.broker.password_file, config_path) if (
         cfg.broker.password_file

@@ -33,9 +33,10 @@ from alerts.errors import ConfigError
 from devices.simulation.cases import plan_cases, plan_complaints
 from devices.simulation.model import CASE_SYSTEM, Hall, Message, Mix, Params
 from devices.simulation.people import plan_staffing
-from monitor.kit import logs
-from monitor.kit.config import load_config, read_secret
-from monitor.kit.mqtt import authenticate
+from hallkit import logs
+from hallkit.config import load_config, read_secret
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from hallkit.mqtt import authenticate
 
 __all__ = [
     "CASE_SYSTEM",
@@ -51,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 INFLIGHT = 500  # below Mosquitto's max_inflight_messages (config/mosquitto.conf: 1000)
 CONNECT_TIMEOUT = 10.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from alerts.config import BrokerConfig
-from monitor.kit.mqtt import authenticate, refusal
+from hallkit.mqtt import authenticate, refusal
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from alerts.config import BrokerConfig, Ident
 from alerts.events import Verify
 from alerts.model import ConfigModel, check_zone, validate
-from monitor.kit.config import read_toml
+from hallkit.config import read_toml
 
 Serial = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]
 Pin = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,24}$")]

@@ -47,13 +47,13 @@ from devices.zkproto import (
     upload_reply,
 )
 from devices.zkstate import DeviceWatch, StampStore, Transition
-from monitor.kit import logs
-from monitor.kit.config import read_secret
-from monitor.kit.sdnotify import SdNotifier
+from hallkit import logs
+from hallkit.config import read_secret
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from hallkit.sdnotify import SdNotifier
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 # ZKTeco's verify-mode codes (the PUSH demo server's ATT_VERIFY table) → contract `verify`.
 # A combined mode counts as its biometric part: face before fingerprint before card.

@@ -15,11 +15,12 @@ from pathlib import Path
 from alerts.config import HallConfig
 from alerts.errors import ConfigError
 from alerts.rules import RULES
-from monitor.daemon import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Daemon
+from hallkit import logs
+from hallkit.config import load_config
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from monitor.daemon import Daemon
 from monitor.ingest.journal import Journal, JournalError
 from monitor.ingest.replay import replay
-from monitor.kit import logs
-from monitor.kit.config import load_config
 
 logger = logging.getLogger("hallwatch")
 

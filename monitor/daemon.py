@@ -21,6 +21,9 @@ from alerts.errors import ConfigError
 from alerts.events import CaseEvent, Recorded
 from alerts.points import points_for_transition
 from alerts.supervision import Supervision
+from hallkit.config import load_config, read_secret
+from hallkit.exits import EXIT_CONFIG, EXIT_OK
+from hallkit.sdnotify import SdNotifier
 from monitor import __version__
 from monitor.ingest import snapshot
 from monitor.ingest.gcpolicy import LongLived
@@ -28,8 +31,6 @@ from monitor.ingest.ingestor import Classifier, IngestHealth, Ingestor, Rules
 from monitor.ingest.journal import Journal, OutboxRow
 from monitor.ingest.mqtt import MqttLink
 from monitor.ingest.replay import replay
-from monitor.kit.config import load_config, read_secret
-from monitor.kit.sdnotify import SdNotifier
 from monitor.outputs.localstore import open_sink
 from monitor.outputs.outbox import OutboxSender, rows
 from monitor.outputs.publish import Presenter
@@ -44,10 +45,6 @@ FACTS_EVERY_S = 1.0  # attendance facts gather this long under a stream before t
 SINK_FULL_RULE = "system.timeseries_outbox_full"  # docs/timeseries.md: the outbox bound
 
 T = TypeVar("T")
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
 
 
 def _utcnow() -> datetime:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerts.config import HallConfig
-from monitor.kit.config import load_config
+from hallkit.config import load_config
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def embedded_broker(port: int) -> Iterator[int]:
 
 
 def demo_config(data_dir: Path, broker_port: int, web_port: int) -> HallConfig:
-    from monitor.kit.config import example_config_path
+    from hallkit.config import example_config_path
 
     base = load_config(example_config_path())
     return base.model_copy(

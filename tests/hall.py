@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alerts.config import HallConfig
-from monitor.kit.config import example_config_path, load_config
+from hallkit.config import example_config_path, load_config
 
 HALL = "demo-county"
 T0 = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in the hall

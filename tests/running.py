@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from monitor.kit.config import example_config_path
+from hallkit.config import example_config_path
 
 
 def free_port() -> int:

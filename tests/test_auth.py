@@ -13,7 +13,7 @@ from alerts.accounts import DEMO_HASHES, Account, HashError, Role, check_hash
 from alerts.config import parse_config
 from alerts.errors import ConfigError
 from alerts.ids import StaffId
-from monitor.kit.config import read_toml
+from hallkit.config import read_toml
 from monitor.web.auth import (
     GRANTS,
     CsrfVerdict,
@@ -198,7 +198,7 @@ def test_csrf_verdicts() -> None:
 
 
 def _with_users(**web: object) -> dict[str, object]:
-    from monitor.kit.config import example_config_path
+    from hallkit.config import example_config_path
 
     data = read_toml(example_config_path())
     data["web"] = {**data["web"], **web}

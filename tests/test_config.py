@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from alerts.errors import ConfigError
+from hallkit.config import example_config_path, load_config
 from monitor.cli import main
-from monitor.kit.config import example_config_path, load_config
 
 BROKEN = """
 [hall]

@@ -20,11 +20,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.cards import CardState
 from alerts.ids import CardId
+from hallkit.config import load_config
 from monitor.daemon import Daemon
 from monitor.ingest.ingestor import Inbound
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
-from monitor.kit.config import load_config
 from monitor.web.api import PUBLIC_ASSETS
 from monitor.web.openapi import spec
 from tests.brokers import Mosquitto

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.kit.sdnotify import SdNotifier
+from hallkit.sdnotify import SdNotifier
 
 
 class FakeSystemd:
@@ -125,7 +125,7 @@ def test_send_failure_never_raises_and_warns_once(
 ) -> None:
     notifier = SdNotifier.from_env({"NOTIFY_SOCKET": str(tmp_path / "nobody-listens")})
 
-    with caplog.at_level(logging.DEBUG, logger="monitor.kit.sdnotify"):
+    with caplog.at_level(logging.DEBUG, logger="hallkit.sdnotify"):
         notifier.ready()
         notifier.watchdog()
         notifier.stopping()

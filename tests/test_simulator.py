@@ -29,8 +29,8 @@ from devices.simulator import (
     simulate_day,
     simulate_days,
 )
+from hallkit.config import example_config_path, load_config
 from monitor.ingest.ingestor import Rules
-from monitor.kit.config import example_config_path, load_config
 from tests.brokers import TEST_ADMIN, Mosquitto
 
 PEAK = date(2026, 10, 8)  # first working day after the National Day week

@@ -241,7 +241,7 @@ def test_config_problems_are_all_reported_with_key_paths(tmp_path: Path) -> None
 def test_cli_exit_code_2_lists_every_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("monitor.kit.logs.setup", lambda *_: None)
+    monkeypatch.setattr("hallkit.logs.setup", lambda *_: None)
     bad = tmp_path / "zk.toml"
     bad.write_text(
         '[hall]\nid = "demo county"\n[server]\nport = 70000\ncolour = "red"\n'
@@ -263,7 +263,7 @@ def test_cli_exit_code_2_lists_every_problem(
 def test_cli_checks_the_example_configuration(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("monitor.kit.logs.setup", lambda *_: None)
+    monkeypatch.setattr("hallkit.logs.setup", lambda *_: None)
     example = ROOT / "config" / "zkpush.example.toml"
     assert zkpush.main(["--config", str(example), "--check"]) == 0
     assert "2 clock(s)" in capsys.readouterr().out

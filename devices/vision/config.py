@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from alerts.config import BrokerConfig
 from alerts.errors import ConfigError
 from alerts.model import ConfigModel, check_zone, validate
-from monitor.kit.config import read_toml
+from hallkit.config import read_toml
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 DetectorName = Literal["face", "profile", "upperbody", "hog"]

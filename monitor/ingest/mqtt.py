@@ -20,8 +20,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from alerts.config import BrokerConfig
 from alerts.contract import INBOUND_AREAS
+from hallkit.mqtt import authenticate, refusal
 from monitor.ingest.ingestor import Inbound
-from monitor.kit.mqtt import authenticate, refusal
 
 logger = logging.getLogger(__name__)
 

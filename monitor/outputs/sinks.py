@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from alerts.config import TimeSeriesConfig
 from alerts.points import Point, to_line
-from monitor.kit.config import read_secret
+from hallkit.config import read_secret
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from hallkit import logs
+from hallkit.config import load_config
 from monitor.cli import guarded, run_daemon
-from monitor.kit import logs
-from monitor.kit.config import load_config
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from alerts.config import HallConfig, work_calendar
 from alerts.contract import derived_id
 from alerts.supervision import Supervision, transition_bytes
 from devices.simulator import Message, publish_messages, simulate_days
+from hallkit.config import load_config
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
-from monitor.kit.config import load_config
 from tests.brokers import TEST_ADMIN, Mosquitto
 from tests.faults.clockd import set_clock
 from tests.running import DaemonProcess, free_port, wait_until, write_config

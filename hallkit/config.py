@@ -51,7 +51,7 @@ def read_secret(name: str, config_path: Path | None) -> str:
 
 def example_config_path() -> Path:
     """The embedded example hall: packaged copy first, then the source tree's config/."""
-    packaged = Path(__file__).parents[1] / "_embedded" / "hall.example.toml"
+    packaged = Path(__file__).parents[1] / "monitor" / "_embedded" / "hall.example.toml"
     if packaged.is_file():
         return packaged
-    return Path(__file__).resolve().parents[2] / "config" / "hall.example.toml"
+    return Path(__file__).resolve().parents[1] / "config" / "hall.example.toml"
