@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_QUIET = ("apscheduler", "urllib3", "amqtt", "transitions", "websockets", "influxdb_client")
+_QUIET = ("urllib3", "amqtt", "transitions", "websockets", "influxdb_client")
 
 
 class JsonFormatter(logging.Formatter):
