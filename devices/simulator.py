@@ -32,7 +32,9 @@ from devices.simulation.cases import plan_cases, plan_complaints
 from devices.simulation.model import CASE_SYSTEM, Hall, Message, Mix, Params
 from devices.simulation.people import plan_staffing
 from monitor import logs
-from monitor.config import ConfigError, HallConfig, TlsConfig, load_config, read_secret
+from monitor.brokeracl import DAEMON_ACCOUNT
+from monitor.config import ConfigError, HallConfig, TlsConfig, load_config
+from monitor.exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from monitor.mqtt import authenticate
 from monitor.supervision import work_calendar
 
@@ -50,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 INFLIGHT = 500  # below Mosquitto's max_inflight_messages (config/mosquitto.conf: 1000)
 CONNECT_TIMEOUT = 10.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -326,14 +327,9 @@ def _params(args: argparse.Namespace) -> Params:
     return p
 
 
-def _password(cfg: HallConfig, config: Path, pw_dir: Path | None, account: str) -> str | None:
+def _password(pw_dir: Path | None, account: str) -> str | None:
     if pw_dir is not None and (pw_dir / account).is_file():
         return (pw_dir / account).read_text(encoding="utf-8").strip()
-    if account == cfg.broker.username and cfg.broker.password_file:
-        try:
-            return read_secret(cfg.broker.password_file, config)
-        except ConfigError:
-            return None
     return None
 
 
@@ -344,10 +340,17 @@ def _credentials(cfg: HallConfig, args: argparse.Namespace, users: Iterable[str]
     if pw_dir is None and os.environ.get("CREDENTIALS_DIRECTORY"):
         pw_dir = Path(os.environ["CREDENTIALS_DIRECTORY"])
     accounts = [args.user] if args.user else sorted(set(users))
+    daemon = cfg.broker.username or DAEMON_ACCOUNT
+    if daemon in accounts:
+        # Client ids are accounts (config/mosquitto.conf): a clean-session connection under
+        # the daemon's account would delete the daemon's session and what is queued in it.
+        raise ConfigError(
+            "credentials", [f"{daemon!r} is the daemon's MQTT account: publish as another one"]
+        )
     found: dict[str, str] = {}
     problems: list[str] = []
     for account in accounts:
-        pw = _password(cfg, args.config, pw_dir, account)
+        pw = _password(pw_dir, account)
         if pw is None:
             where = pw_dir / account if pw_dir else f"--password-dir DIR/{account}"
             problems.append(f"no password for MQTT account {account!r} (looked for {where})")
