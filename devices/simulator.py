@@ -34,7 +34,7 @@ from devices.simulation.people import plan_staffing
 from monitor import logs
 from monitor.brokeracl import DAEMON_ACCOUNT
 from monitor.config import ConfigError, HallConfig, TlsConfig, load_config
-from monitor.exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from monitor.exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, UsageParser
 from monitor.mqtt import authenticate
 from monitor.supervision import work_calendar
 
@@ -278,7 +278,7 @@ def _mix(text: str) -> Mix:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = UsageParser(
         prog="hallwatch simulate",
         description="Publish a simulated day (or days) of a configured hall: punches, seats, "
         "leave and notices, cases, ratings, complaints. See docs/simulator.md.",

@@ -29,6 +29,7 @@ from devices.simulator import (
 from monitor.config import HallConfig, example_config_path, load_config
 from monitor.contract import Accepted, decode
 from monitor.events import CaseEvent, Presence, Punch
+from monitor.exitcodes import EXIT_CONFIG
 from monitor.ingest import Rules
 from tests.brokers import TEST_ADMIN, TEST_WATCHER, Mosquitto
 
@@ -328,7 +329,7 @@ def _write_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_a_broken_config_prints_its_problems_and_exits_2(
+def test_a_broken_config_prints_its_problems_and_exits_78(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = (
@@ -336,7 +337,7 @@ def test_a_broken_config_prints_its_problems_and_exits_2(
         .read_text(encoding="utf-8")
         .replace('a_post = "S001"', 'a_post = "S999"')
     )
-    assert main(["--config", str(_write_config(tmp_path, text)), "--print"]) == 2
+    assert main(["--config", str(_write_config(tmp_path, text)), "--print"]) == EXIT_CONFIG
     assert "windows[0].a_post: unknown staff 'S999'" in capsys.readouterr().err
 
 
@@ -344,7 +345,7 @@ def test_the_daemons_account_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     # Its connection would take the daemon's persistent session over (docs/broker.md).
     (tmp_path / "hallwatch").write_text("secret\n", encoding="utf-8")
     argv = ["--config", str(example_config_path()), "--password-dir", str(tmp_path)]
-    assert main([*argv, "--user", "hallwatch"]) == 2
+    assert main([*argv, "--user", "hallwatch"]) == EXIT_CONFIG
     assert "'hallwatch' is the daemon's MQTT account" in capsys.readouterr().err
 
 
@@ -386,4 +387,4 @@ def test_the_command_publishes_as_one_account_with_user(
         sub.disconnect()
         sub.loop_stop()
     assert got == [m.topic for m in sunday]
-    assert main(argv) == 2  # no password for the case-system account: a usage problem
+    assert main(argv) == EXIT_CONFIG  # no password for the case-system account

@@ -1,0 +1,36 @@
+"""Exit codes of every hallwatch command, in one place (README "Exit codes").
+
+The BSD sysexits values, so that systemd and shell scripts can tell a mistake in the command
+line or the configuration, which a restart never fixes, from a failure that one might:
+
+| code | name | meaning |
+| --- | --- | --- |
+| 0 | EXIT_OK | done |
+| 1 | EXIT_FAILURE | a runtime failure (journal, broker refused, a probe of `hallwatch doctor`) |
+| 64 | EXIT_USAGE | the command line is wrong (unknown command, missing argument) |
+| 69 | EXIT_UNAVAILABLE | a component the command needs is not installed (an extra) |
+| 78 | EXIT_CONFIG | the configuration file is missing or invalid |
+
+The units set `RestartPreventExitStatus=78`: a broken configuration stops the service instead
+of restarting it until the start limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 64  # EX_USAGE
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE
+EXIT_CONFIG = 78  # EX_CONFIG
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse with EXIT_USAGE for a wrong command line (argparse's own is 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
