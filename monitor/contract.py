@@ -537,7 +537,9 @@ def decode(
                 RejectReason.FUTURE_TIME,
                 f"ts {event.ts.isoformat()} is more than {limits.max_future_skew} after receipt",
             )
-        if received_at - event.ts > limits.max_past:
+        # A status without `ts` counts from its `from`: a sick leave posted weeks into it is
+        # no reset clock, so the lower bound is for the stamped events only.
+        if not isinstance(event, StaffStatus) and received_at - event.ts > limits.max_past:
             raise _Refuse(
                 RejectReason.PAST_TIME,
                 f"ts {event.ts.isoformat()} is more than {limits.max_past.days} days "
