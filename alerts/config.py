@@ -10,6 +10,7 @@ with its key path (``windows[3].a_post``), all at once.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, time
@@ -32,6 +33,7 @@ from alerts.workdays import DayOverride, Session, Timetable, WorkCalendar
 date_type = date  # `date` is also a field name below
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+_HOSTNAME = re.compile(r"(?i)[a-z0-9]([a-z0-9-]{0,62}\.)*[a-z0-9-]{1,63}\.?")
 
 
 class HallInfo(ConfigModel):
@@ -61,7 +63,9 @@ class BrokerConfig(ConfigModel):
     host: str = Field("127.0.0.1", description="MQTT broker host.")
     port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
     client_id: str | None = Field(
-        None, description="Fixed client id of the persistent session; default hallwatch-{hall}."
+        None,
+        description="Fixed client id of the persistent session; default hallwatch-{hall}. "
+        "The shipped broker (use_username_as_clientid) uses the account name instead.",
     )
     username: str | None = Field(None, description="Broker user name.")
     password_file: str | None = Field(
@@ -95,6 +99,37 @@ class IngestConfig(ConfigModel):
     )
     max_future_skew_s: int = Field(
         300, ge=0, description="An event stamped further than this ahead of receipt is rejected."
+    )
+    max_past_days: int = Field(
+        60,
+        ge=1,
+        le=3650,
+        description="An event stamped further than this before receipt is rejected as "
+        "past_time (a clock whose clock reset); a clock offline for weeks still uploads.",
+    )
+    reject_keep_bytes: int = Field(
+        4096,
+        ge=0,
+        le=65536,
+        description="A rejected message keeps this much of its payload, with its full length "
+        "and SHA-256.",
+    )
+    reject_keep_days: int = Field(
+        30, ge=1, description="Rejected messages older than this are pruned (counters stay)."
+    )
+    reject_max_mb: int = Field(
+        64,
+        ge=1,
+        description="The stored rejects stay under this many MiB: the oldest are pruned first.",
+    )
+    reject_rate_per_s: float = Field(
+        1.0,
+        gt=0,
+        description="Rejects stored per second from one source (a device's topics, or one "
+        "area such as case/); beyond it and its burst they are counted, not stored.",
+    )
+    reject_burst: int = Field(
+        100, ge=1, description="Rejects a source may store at once before its rate applies."
     )
 
 
@@ -130,10 +165,40 @@ class WebConfig(ConfigModel):
         "changes, e.g. https://jiancha.example.gov.cn.",
     )
     login_attempts: int = Field(
-        5, ge=1, le=100, description="Failed logins (per address and per user) before a lockout."
+        5,
+        ge=1,
+        le=100,
+        description="Login attempts from one address, and for one user from one address, "
+        "before a lockout (a stranger elsewhere cannot lock a user out).",
     )
     login_lockout_minutes: int = Field(
         15, ge=1, le=1440, description="Lockout after too many failed logins, and their window."
+    )
+    login_concurrency: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Password checks at once (scrypt, 32 MiB each); a login beyond them is "
+        "answered 503 at once, so many together cannot exhaust memory.",
+    )
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the web server answers besides localhost and IP addresses, "
+        "e.g. the reverse proxy's jiancha.example.gov.cn; any other Host is answered 421 "
+        "(DNS rebinding).",
+    )
+    max_connections: int = Field(
+        256,
+        ge=16,
+        le=4096,
+        description="Open connections at once; a new one beyond closes the one that has "
+        "waited longest for its request (keep below the unit's LimitNOFILE).",
+    )
+    request_timeout_s: float = Field(
+        10.0,
+        ge=1,
+        le=120,
+        description="A request's headers and body must arrive within this (slow clients).",
     )
 
     @field_validator("trusted_proxies")
@@ -142,6 +207,14 @@ class WebConfig(ConfigModel):
         for a in v:
             ipaddress.ip_address(a)  # ValueError names the bad one
         return v
+
+    @field_validator("hosts")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _HOSTNAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a host name (no scheme, port or path)")
+        return [name.lower().rstrip(".") for name in v]
 
 
 class User(ConfigModel):

@@ -57,6 +57,7 @@ class RejectReason(StrEnum):
     BAD_TIME = "bad_time"
     NAIVE_TIME = "naive_time"
     FUTURE_TIME = "future_time"
+    PAST_TIME = "past_time"
     UNKNOWN_DEVICE = "unknown_device"
     UNKNOWN_WINDOW = "unknown_window"
     UNKNOWN_STAFF = "unknown_staff"
@@ -81,6 +82,7 @@ _LABELS_ZH = {
     RejectReason.BAD_TIME: "时间格式错误",
     RejectReason.NAIVE_TIME: "时间缺少时区",
     RejectReason.FUTURE_TIME: "时间超前",
+    RejectReason.PAST_TIME: "时间过旧",
     RejectReason.UNKNOWN_DEVICE: "未登记的设备",
     RejectReason.UNKNOWN_WINDOW: "未登记的窗口",
     RejectReason.UNKNOWN_STAFF: "未登记的人员",
@@ -108,6 +110,7 @@ Decision = Accepted | Rejected
 class Limits:
     max_payload_bytes: int = 65536
     max_future_skew: timedelta = timedelta(minutes=5)
+    max_past: timedelta = timedelta(days=60)
 
 
 class _Refuse(Exception):
@@ -121,6 +124,9 @@ _RFC3339 = re.compile(
 )
 _E = TypeVar("_E", bound=StrEnum)
 _MAX_TEXT = 4096
+# Years a hall's clock can mean. Outside them a time is a device fault (a clock reset to
+# 0001, a filler 9999), and the calendar arithmetic on it would overflow.
+MIN_YEAR, MAX_YEAR = 1970, 2199
 
 
 def parse_time(text: str, naive_zone: tzinfo | None, field: str = "ts") -> datetime:
@@ -131,13 +137,17 @@ def parse_time(text: str, naive_zone: tzinfo | None, field: str = "ts") -> datet
     frac6 = (frac or "")[:7]
     if offset is None and naive_zone is None:
         raise _Refuse(RejectReason.NAIVE_TIME, f"{field} {text!r} has no UTC offset")
+    if not MIN_YEAR <= int(date[:4]) <= MAX_YEAR:
+        raise _Refuse(
+            RejectReason.BAD_TIME, f"{field} {text!r}: year not in {MIN_YEAR}..{MAX_YEAR}"
+        )
     try:
         value = datetime.fromisoformat(f"{date}T{clock}{frac6}{'' if offset is None else offset}")
-    except ValueError as exc:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=naive_zone)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise _Refuse(RejectReason.BAD_TIME, f"{field} {text!r}: {exc}") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=naive_zone)
-    return value.astimezone(UTC)
 
 
 class _Fields:
@@ -383,7 +393,70 @@ def derived_id(topic: str, payload: bytes) -> EventId:
     return EventId("h:" + digest[:40])
 
 
-def _load(payload: bytes, limit: int) -> dict[str, Any]:
+class _NotJson(ValueError):
+    """RFC 8259 says no, though Python's json module would say yes."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        keys = [k for k, _ in pairs]
+        dup = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise _NotJson(RejectReason.BAD_JSON, f"duplicate key {_shown(dup)} (RFC 8259 §4)")
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(RejectReason.BAD_VALUE, f"{name} is not a JSON number (RFC 8259 §6)")
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first string, key or value, holding a lone surrogate (iterative: any depth)."""
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return v
+        elif isinstance(v, dict):
+            stack.extend(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown(text: str) -> str:
+    """A value for a reject's detail: short, and printable whatever it holds."""
+    return ascii(text[:40])
+
+
+def strict_json(text: str) -> Any:
+    """RFC 8259 JSON text, stricter than `json.loads`: the one place these checks live.
+
+    Python's parser accepts three things the RFC does not: duplicate keys (the last one
+    wins, so two readers can disagree on a message), NaN/Infinity, and `\\ud800`-style
+    escapes of lone surrogates (a str that cannot be encoded back to UTF-8, so storing it
+    fails later, far from here). Raises `_NotJson` with the reason, or the parser's own
+    ValueError / RecursionError.
+    """
+    data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    # A lone surrogate can only come from a \u escape: the text itself is valid UTF-8.
+    if "\\u" in text and (bad := _lone_surrogate(data)) is not None:
+        raise _NotJson(
+            RejectReason.NOT_UTF8, f"{_shown(bad)} holds a lone surrogate: not Unicode text"
+        )
+    return data
+
+
+def _load(payload: bytes, limit: int, strict: bool = True) -> dict[str, Any]:
     if len(payload) > limit:
         raise _Refuse(RejectReason.OVERSIZE, f"{len(payload)} bytes, limit {limit}")
     try:
@@ -391,9 +464,11 @@ def _load(payload: bytes, limit: int) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise _Refuse(RejectReason.NOT_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
     try:
-        data = json.loads(text)
+        data = strict_json(text) if strict else json.loads(text)
     except RecursionError:
         raise _Refuse(RejectReason.TOO_DEEP, "JSON nested too deeply") from None
+    except _NotJson as exc:
+        raise _Refuse(exc.reason, str(exc)) from None
     except ValueError as exc:
         raise _Refuse(RejectReason.BAD_JSON, str(exc)[:200]) from None
     if not isinstance(data, dict):
@@ -424,13 +499,18 @@ _BUILDERS: dict[EventKind, _Builder] = {
 
 
 def _build(
-    r: Route, payload: bytes, received_at: datetime, zone: tzinfo | None, limits: Limits
+    r: Route,
+    payload: bytes,
+    received_at: datetime,
+    zone: tzinfo | None,
+    limits: Limits,
+    strict: bool = True,
 ) -> tuple[Event, EventId]:
     if r.kind in (EventKind.CLOCK_STATUS, EventKind.CAMERA_STATUS):
         if len(payload) > limits.max_payload_bytes:
             raise _Refuse(RejectReason.OVERSIZE, f"{len(payload)} bytes")
         return _status(payload, r, received_at), EventId("")
-    data = _load(payload, limits.max_payload_bytes)
+    data = _load(payload, limits.max_payload_bytes, strict)
     f = _Fields(data, zone)
     given = f.text("id", False)
     event = _BUILDERS[r.kind](f, r.key, received_at)
@@ -456,6 +536,14 @@ def decode(
             raise _Refuse(
                 RejectReason.FUTURE_TIME,
                 f"ts {event.ts.isoformat()} is more than {limits.max_future_skew} after receipt",
+            )
+        # A status without `ts` counts from its `from`: a sick leave posted weeks into it is
+        # no reset clock, so the lower bound is for the stamped events only.
+        if not isinstance(event, StaffStatus) and received_at - event.ts > limits.max_past:
+            raise _Refuse(
+                RejectReason.PAST_TIME,
+                f"ts {event.ts.isoformat()} is more than {limits.max_past.days} days "
+                "before receipt (ingest.max_past_days)",
             )
     except _Refuse as refusal:
         return Rejected(refusal.reason, refusal.detail)
@@ -518,12 +606,13 @@ def decode_journaled(topic: str, payload: bytes, hall: str, ts: datetime) -> Eve
     """Rebuild an accepted event from the journal, independent of today's configuration.
 
     The journal's `ts` column is authoritative: it already holds the device zone's reading
-    of a naive time, so replay does not depend on the zone configured now.
+    of a naive time, so replay does not depend on the zone configured now. Decoding is not
+    strict here: the journal holds what the rules of its day accepted.
     """
     r = route(topic, hall)
     if r is None:
         raise ValueError(f"journal holds a topic outside the contract: {topic!r}")
-    event, _ = _build(r, payload, ts, UTC, Limits(max_payload_bytes=1 << 30))
+    event, _ = _build(r, payload, ts, UTC, Limits(max_payload_bytes=1 << 30), strict=False)
     return _with_ts(event, ts)
 
 

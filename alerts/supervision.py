@@ -181,7 +181,9 @@ class Supervision:
 
 
 def transition_bytes(t: Transition) -> bytes:
-    return json.dumps(t.payload(), ensure_ascii=False, sort_keys=True).encode()
+    # A lone surrogate (an old journal's text) stays its JSON escape: valid JSON, no crash.
+    text = json.dumps(t.payload(), ensure_ascii=False, sort_keys=True)
+    return text.encode("utf-8", "backslashreplace")
 
 
 def transition_id(t: Transition) -> str:

@@ -198,11 +198,14 @@ def open_session(broker: Mosquitto, user: str, client_id: str, filters: Sequence
 
 
 def publish_all(
-    broker: Mosquitto, msgs: Sequence[Message], client_id: str = "bench-publisher"
+    broker: Mosquitto,
+    msgs: Sequence[Message],
+    client_id: str = "bench-publisher",
+    user: str = TEST_ADMIN,
 ) -> float:
     """Publish every message at QoS 1 (with its retain flag) as the test account and wait for
-    every PUBACK; the seconds it took."""
-    pub = client(broker, TEST_ADMIN, client_id)
+    every PUBACK; the seconds it took. Publishers at the same time need an account each."""
+    pub = client(broker, user, client_id)
     pub.max_inflight_messages_set(PUBLISH_INFLIGHT)
     pub.connect(broker.host, broker.port)
     pub.loop_start()

@@ -47,7 +47,7 @@ from bench.common import (
     start_broker,
 )
 from devices.simulator import Message
-from tests.brokers import TEST_ADMIN, Mosquitto
+from tests.brokers import TEST_ADMIN, TEST_WATCHER, Mosquitto
 from tests.hall import HALL, example
 from tests.running import DaemonProcess, free_port, write_config
 
@@ -204,7 +204,8 @@ def run(size: Size = Size.QUICK, rate: float | None = None, seconds: float | Non
             cards = f"hall/{HALL}/cards/#"
             watchers.append(Watcher(broker, "console", [cards], _on_card(p), "bench-console"))
             cases = f"hall/{HALL}/case/+/event"
-            watchers.append(Watcher(broker, TEST_ADMIN, [cases], _on_case(p), "bench-floor"))
+            floor = Watcher(broker, TEST_WATCHER, [cases], _on_case(p), "bench-floor")
+            watchers.append(floor)  # not the publisher's account: one connection each
             since = (time.time_ns() // 1_000_000_000 - 2) * 1_000_000_000
             poller = StorePoller(Path(tmp) / "data" / "points.sqlite3", since, p.store)
             paced(broker, background[:warm_n], r, warm, None)

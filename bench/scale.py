@@ -53,7 +53,7 @@ from bench.common import (
 from devices.simulation.model import Params
 from devices.simulator import Message, simulate_days
 from hallkit.config import example_config_path, load_config
-from tests.brokers import Mosquitto
+from tests.brokers import Mosquitto, daemon_account, halls_broker, publisher_account
 from tests.running import DaemonProcess, free_port, write_config
 from tests.victoria import VictoriaMetrics
 
@@ -121,10 +121,16 @@ def _leaders() -> list[str]:
     return out
 
 
-def hall_config(workdir: Path, broker: Mosquitto, text: str | None = None, **swap: str) -> Path:
+def hall_config(
+    workdir: Path,
+    broker: Mosquitto,
+    text: str | None = None,
+    account: str = "hallwatch",
+    **swap: str,
+) -> Path:
     """The example hall (or `text`) pointed at `broker`, its own data dir and web port."""
     workdir.mkdir(parents=True, exist_ok=True)
-    path = write_config(workdir, broker.port, broker.password("hallwatch"), free_port())
+    path = write_config(workdir, broker.port, broker.password(account), free_port())
     body = text if text is not None else path.read_text(encoding="utf-8")
     if text is not None:  # keep the test settings write_config made
         head = path.read_text(encoding="utf-8")
@@ -310,25 +316,27 @@ def _count_query(vm: VictoriaMetrics, halls: Sequence[str]) -> int:
 
 
 def run_province(workdir: Path, vm: VictoriaMetrics, halls: int, per_hall: int) -> Province:
-    broker = start_broker(workdir / "broker")
+    names = [f"city-{workdir.name}-{i + 1:02d}" for i in range(halls)]
+    broker = halls_broker(workdir / "broker", names)  # each daemon its own account
+    broker.start()
     daemons: list[DaemonProcess] = []
     try:
-        names = [f"city-{workdir.name}-{i + 1:02d}" for i in range(halls)]
         streams: list[list[Message]] = []
         for name in names:
-            path = hall_config(
-                workdir / name,
-                broker,
-                None,
-                **{'id = "demo-county"': f'id = "{name}"', "[cards]": _ts(vm) + "[cards]"},
-            )
+            account = daemon_account(name)
+            swap = {
+                'id = "demo-county"': f'id = "{name}"',
+                'username = "hallwatch"': f'username = "{account}"',
+                "[cards]": _ts(vm) + "[cards]",
+            }
+            path = hall_config(workdir / name, broker, None, account, **swap)
             streams.append(mixed_stream(load_config(path), per_hall))
             daemons.append(spawn(path, workdir / f"{name}.log"))
         for d in daemons:  # started together: their start-up is not what is measured
             wait_healthy(d)
         started = time.perf_counter()
         pubs = [
-            threading.Thread(target=publish_all, args=(broker, s, f"pub-{n}"))
+            threading.Thread(target=publish_all, args=(broker, s, f"pub-{n}", publisher_account(n)))
             for n, s in zip(names, streams, strict=True)
         ]
         for t in pubs:

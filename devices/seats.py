@@ -27,6 +27,7 @@ class Why(StrEnum):
     LEFT = "left"  # no supporting frame for leave_after, with at least leave_frames negatives
     SEEN_EMPTY = "seen_empty"  # first decision from unknown: enter_frames negatives in a row
     BLIND = "blind"  # no usable frame for blind_after (stream down, lights off)
+    OBJECT = "object"  # the seat differs from empty, but no person stayed in it for object_after
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +41,14 @@ class Hysteresis:
     # Entering needs a people detector to agree at least once in the run: a coat left on
     # the chair changes the seat as much as its owner does. Staying needs no detector.
     confirm: bool = True
+    # A present seat is held only by a steady run: this many non-negative frames in a row, or
+    # a person staying in the seat. A passer-by crossing it for a frame or two holds nothing.
+    steady_frames: int = 3
+    # A seat that differs from empty but in which no person stayed for this long, although
+    # the person evidence looked at least `object_looks` times, holds an object (a coat, a
+    # bag): it is empty. None: never decided so (without a person detector).
+    object_after: timedelta | None = timedelta(seconds=120)
+    object_looks: int = 6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +93,10 @@ class SeatTracker:
         self._support: datetime | None = None  # last frame backing PRESENT
         self._seen: datetime | None = None  # last usable frame
         self._counts: deque[int] = deque(maxlen=6)
+        self._run = 0  # non-negative frames in a row (while present)
+        self._person_at: datetime | None = None  # a person last stayed in the seat
+        self._misses = 0  # looks for a person that found none, since one was last seen
+        self._since: datetime | None = None  # start of the unconfirmed positive run
 
     @property
     def pending(self) -> int:
@@ -91,21 +104,33 @@ class SeatTracker:
         return self._ins
 
     def observe(
-        self, p: float | None, persons: int | None, now: datetime, confirmed: bool = False
+        self,
+        p: float | None,
+        persons: int | None,
+        now: datetime,
+        confirmed: bool = False,
+        person: bool | None = None,
     ) -> SeatReport:
         """One frame: `p` the probability of a person (None: nothing usable), `persons` the
         people detectors counted in the seat (None: not looked for), `confirmed` whether a
-        detector saw one."""
+        person was seen staying in the seat, `person` whether the person evidence found one
+        staying there (None: it did not look)."""
         if p is None:
             return self._blind(now)
         self._seen = now
         self._p += self._smoothing * (p - self._p)
         if persons is not None:
             self._counts.append(persons)
+        if person:
+            self._person_at, self._misses = now, 0
+        elif person is not None:
+            self._misses += 1
         hp = self.params
         positive, negative = p >= hp.p_on, p <= hp.p_off
         if self.state is SeatState.PRESENT:
-            return self._while_present(positive, negative, now)
+            return self._while_present(negative, bool(person), now)
+        if positive and not self._ins:
+            self._since, self._misses = now, 0 if person is not False else 1
         self._ins = self._ins + 1 if positive else 0
         self._outs = self._outs + 1 if negative else 0
         self._confirmed = positive and (self._confirmed or confirmed or not hp.confirm)
@@ -113,17 +138,30 @@ class SeatTracker:
             return self._move(SeatState.PRESENT, Why.ENTERED, now)
         if self.state is SeatState.UNKNOWN and self._outs >= hp.enter_frames:
             return self._move(SeatState.EMPTY, Why.SEEN_EMPTY, now)
+        if self.state is SeatState.UNKNOWN and positive and self._object(self._since, now):
+            return self._move(SeatState.EMPTY, Why.OBJECT, now)
         return self._report(Why.HELD, now)
 
-    def _while_present(self, positive: bool, negative: bool, now: datetime) -> SeatReport:
-        if not negative:
+    def _while_present(self, negative: bool, person: bool, now: datetime) -> SeatReport:
+        hp = self.params
+        self._run = 0 if negative else self._run + 1
+        if person or self._run >= hp.steady_frames:
             self._support, self._negatives = now, 0
-            return self._report(Why.HELD, now)
-        self._negatives += 1
+        elif negative:
+            self._negatives += 1
         since = now - (self._support or now)
-        if self._negatives >= self.params.leave_frames and since >= self.params.leave_after:
+        if self._negatives >= hp.leave_frames and since >= hp.leave_after:
             return self._move(SeatState.EMPTY, Why.LEFT, now)
+        if self._object(self._person_at, now):
+            return self._move(SeatState.EMPTY, Why.OBJECT, now)
         return self._report(Why.HELD, now)
+
+    def _object(self, since: datetime | None, now: datetime) -> bool:
+        """No person stayed in the changed seat since `since`, although looked for."""
+        hp = self.params
+        if hp.object_after is None or since is None:
+            return False
+        return now - since >= hp.object_after and self._misses >= hp.object_looks
 
     def _blind(self, now: datetime) -> SeatReport:
         seen = self._seen
@@ -137,9 +175,11 @@ class SeatTracker:
 
     def _move(self, state: SeatState, why: Why, now: datetime) -> SeatReport:
         self.state = state
-        self._ins = self._outs = self._negatives = 0
+        self._ins = self._outs = self._negatives = self._run = self._misses = 0
         self._confirmed = False
         self._support = now if state is SeatState.PRESENT else None
+        self._person_at = now if state is SeatState.PRESENT else None
+        self._since = None
         return self._report(why, now)
 
     def _report(self, why: Why, now: datetime) -> SeatReport:

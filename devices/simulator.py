@@ -28,14 +28,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from alerts.brokeracl import DAEMON_ACCOUNT
 from alerts.config import HallConfig, TlsConfig, work_calendar
 from alerts.errors import ConfigError
 from devices.simulation.cases import plan_cases, plan_complaints
 from devices.simulation.model import CASE_SYSTEM, Hall, Message, Mix, Params
 from devices.simulation.people import plan_staffing
 from hallkit import logs
-from hallkit.config import load_config, read_secret
-from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from hallkit.config import load_config
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, UsageParser
 from hallkit.mqtt import authenticate
 
 __all__ = [
@@ -278,7 +279,7 @@ def _mix(text: str) -> Mix:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = UsageParser(
         prog="hallwatch simulate",
         description="Publish a simulated day (or days) of a configured hall: punches, seats, "
         "leave and notices, cases, ratings, complaints. See docs/simulator.md.",
@@ -327,14 +328,9 @@ def _params(args: argparse.Namespace) -> Params:
     return p
 
 
-def _password(cfg: HallConfig, config: Path, pw_dir: Path | None, account: str) -> str | None:
+def _password(pw_dir: Path | None, account: str) -> str | None:
     if pw_dir is not None and (pw_dir / account).is_file():
         return (pw_dir / account).read_text(encoding="utf-8").strip()
-    if account == cfg.broker.username and cfg.broker.password_file:
-        try:
-            return read_secret(cfg.broker.password_file, config)
-        except ConfigError:
-            return None
     return None
 
 
@@ -345,10 +341,17 @@ def _credentials(cfg: HallConfig, args: argparse.Namespace, users: Iterable[str]
     if pw_dir is None and os.environ.get("CREDENTIALS_DIRECTORY"):
         pw_dir = Path(os.environ["CREDENTIALS_DIRECTORY"])
     accounts = [args.user] if args.user else sorted(set(users))
+    daemon = cfg.broker.username or DAEMON_ACCOUNT
+    if daemon in accounts:
+        # Client ids are accounts (config/mosquitto.conf): a clean-session connection under
+        # the daemon's account would delete the daemon's session and what is queued in it.
+        raise ConfigError(
+            "credentials", [f"{daemon!r} is the daemon's MQTT account: publish as another one"]
+        )
     found: dict[str, str] = {}
     problems: list[str] = []
     for account in accounts:
-        pw = _password(cfg, args.config, pw_dir, account)
+        pw = _password(pw_dir, account)
         if pw is None:
             where = pw_dir / account if pw_dir else f"--password-dir DIR/{account}"
             problems.append(f"no password for MQTT account {account!r} (looked for {where})")

@@ -53,6 +53,12 @@ class ServerConfig(ConfigModel):
         description="Unsent punches kept per clock; beyond it uploads are refused (503) and "
         "the clock keeps them.",
     )
+    max_kept_lines: int = Field(
+        10_000,
+        ge=100,
+        description="Bad upload lines kept for the operator (state_dir/rejects.sqlite3, "
+        "`hallwatch zkpush --rejects`); beyond it the least recently seen are pruned.",
+    )
 
 
 class Device(ConfigModel):

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
+from alerts.events import Verify
+
 # Lines of an upload that are not attendance records: operation log, user and template
 # records that some firmware mixes into its uploads. They are skipped, never an error.
 NON_ATTENDANCE_TAGS = frozenset(
@@ -35,10 +37,41 @@ NON_ATTENDANCE_TAGS = frozenset(
     }
 )
 OK = "OK"
+# Bad lines of one upload kept one by one; the rest of them are summed up in one more entry.
+MAX_BAD_LINES = 100
+MAX_LINE_KEPT = 512  # bytes of a bad line kept (a record is well under 200)
 _SERIAL = re.compile(r"[A-Za-z0-9]{1,32}")
 _PIN = re.compile(r"[A-Za-z0-9]{1,24}")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 _STAMP = re.compile(r"\d{1,20}")
+
+
+# ZKTeco's verify-mode codes (the PUSH demo server's ATT_VERIFY table) → contract `verify`.
+# A combined mode counts as its biometric part: face before fingerprint before card.
+VERIFY_CODES: dict[int, Verify] = {
+    0: Verify.PASSWORD,  # "FP/PW/RF"; black-and-white firmware reports a password as 0
+    1: Verify.FINGERPRINT,
+    2: Verify.PASSWORD,  # PIN (user id) keyed in
+    3: Verify.PASSWORD,
+    4: Verify.CARD,
+    5: Verify.FINGERPRINT,  # FP/PW
+    6: Verify.FINGERPRINT,  # FP/RF
+    7: Verify.CARD,  # PW/RF
+    8: Verify.FINGERPRINT,  # PIN&FP
+    9: Verify.FINGERPRINT,  # FP&PW
+    10: Verify.FINGERPRINT,  # FP&RF
+    11: Verify.CARD,  # PW&RF
+    12: Verify.FINGERPRINT,  # FP&PW&RF
+    13: Verify.FINGERPRINT,  # PIN&FP&PW
+    14: Verify.FINGERPRINT,  # FP&RF/PIN
+    15: Verify.FACE,
+    16: Verify.FACE,  # FACE&FP
+    17: Verify.FACE,  # FACE&PW
+    18: Verify.FACE,  # FACE&RF
+    19: Verify.FACE,  # FACE&FP&RF
+    20: Verify.FACE,  # FACE&FP&PW
+}
+STATES = {0: "check_in", 1: "check_out", 2: "break_out", 3: "break_in", 4: "ot_in", 5: "ot_out"}
 
 
 class Endpoint(StrEnum):
@@ -61,6 +94,11 @@ class Refusal(StrEnum):
     BAD_PIN = "bad_pin"
     BAD_TIME = "bad_time"
     BAD_NUMBER = "bad_number"
+    TOO_MANY_BAD_LINES = "too_many_bad_lines"
+
+    @property
+    def label_zh(self) -> str:
+        return _LABELS_ZH.get(self, self.value)
 
     @property
     def http_status(self) -> int:
@@ -71,6 +109,16 @@ _STATUS = {
     Refusal.UNKNOWN_ENDPOINT: 404,
     Refusal.BAD_METHOD: 405,
     Refusal.UNKNOWN_DEVICE: 403,
+}
+
+
+_LABELS_ZH = {
+    Refusal.NOT_ASCII: "含非ASCII字符",
+    Refusal.TOO_FEW_FIELDS: "字段不足",
+    Refusal.BAD_PIN: "工号格式错误",
+    Refusal.BAD_TIME: "时间格式错误",
+    Refusal.BAD_NUMBER: "状态或验证方式不是数字",
+    Refusal.TOO_MANY_BAD_LINES: "坏行过多(其余只计数)",
 }
 
 
@@ -103,9 +151,27 @@ class AttRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BadLine:
+    """A line of an ATTLOG upload that is not an attendance record, and why."""
+
+    number: int  # 1-based line number in the upload
+    reason: Refusal
+    detail: str
+    raw: bytes  # the line as sent, cut to MAX_LINE_KEPT bytes
+    length: int  # its whole length
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AttBatch:
     records: tuple[AttRecord, ...]
-    skipped: int  # non-attendance lines (OPLOG, USER, ...) mixed into the upload
+    bad: tuple[BadLine, ...] = ()  # at most MAX_BAD_LINES, then one TOO_MANY_BAD_LINES entry
+    bad_lines: int = 0  # every bad line, also those only counted
+    skipped: int = 0  # non-attendance lines (OPLOG, USER, ...) mixed into the upload
+
+    @property
+    def taken(self) -> int:
+        """Attendance lines the upload carried: the records and the bad lines."""
+        return len(self.records) + self.bad_lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,10 +222,14 @@ def parse_query(query: str) -> Query:
     )
 
 
-def parse_attlog(body: bytes) -> AttBatch:
-    """All records of an ATTLOG upload, or `ProtocolError` naming the first bad line."""
-    records = []
-    skipped = 0
+def parse_attlog(body: bytes, max_bad: int = MAX_BAD_LINES) -> AttBatch:
+    """Every record of an ATTLOG upload, and the lines that are not records (never an error:
+    one corrupt record must not hold back the good ones around it)."""
+    records: list[AttRecord] = []
+    bad: list[BadLine] = []
+    first: BadLine | None = None  # the first bad line past `max_bad`, and the last one's number
+    last = 0
+    bad_lines = skipped = 0
     for number, raw in enumerate(body.split(b"\n"), start=1):
         line = raw.rstrip(b"\r")
         if not line.strip():
@@ -168,8 +238,42 @@ def parse_attlog(body: bytes) -> AttBatch:
         if words[0].upper().decode("ascii", "replace") in NON_ATTENDANCE_TAGS:
             skipped += 1
             continue
-        records.append(_record(line, number))
-    return AttBatch(records=tuple(records), skipped=skipped)
+        try:
+            records.append(_record(line, number))
+        except ProtocolError as exc:
+            bad_lines += 1
+            if len(bad) < max_bad:
+                bad.append(_bad(line, number, exc))
+            elif first is None:
+                first = _bad(line, number, exc)
+            last = number
+    if first is not None:
+        bad.append(_summary(first, last, bad_lines - len(bad)))
+    return AttBatch(records=tuple(records), bad=tuple(bad), bad_lines=bad_lines, skipped=skipped)
+
+
+def _bad(line: bytes, number: int, exc: ProtocolError) -> BadLine:
+    return BadLine(
+        number=number,
+        reason=exc.reason,
+        detail=exc.detail,
+        raw=line[:MAX_LINE_KEPT],
+        length=len(line),
+    )
+
+
+def _summary(first: BadLine, last: int, count: int) -> BadLine:
+    detail = (
+        f"lines {first.number}-{last}: {count} more line(s) that are not attendance "
+        f"records, counted but not kept one by one; the first of them: {first.detail}"
+    )
+    return BadLine(
+        number=first.number,
+        reason=Refusal.TOO_MANY_BAD_LINES,
+        detail=detail,
+        raw=first.raw,
+        length=first.length,
+    )
 
 
 def _record(line: bytes, number: int) -> AttRecord:

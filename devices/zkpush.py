@@ -4,9 +4,12 @@ The clocks speak the PUSH protocol (devices/zkproto.py). Only clocks on the conf
 allow-list are answered. Each attendance record becomes a contract punch on
 ``hall/{hall}/clock/{device}/punch`` with an id derived from (serial, PIN, time), spooled to
 disk before the clock hears ``OK`` (devices/spool.py), so neither a broker outage nor a restart
-of the bridge loses one, and a clock that re-sends counts once. Each clock publishes as its own
-MQTT device user (config/mosquitto.acl lets it write only its own topics), and its retained
-``status`` follows its requests: ``offline`` after `offline_after_s` of silence.
+of the bridge loses one, and a clock that re-sends counts once. Nothing the clock hears ``OK``
+for is dropped: a record whose PIN or verify code the bridge cannot map is published as it is
+for the daemon to reject visibly (``hallwatch rejects``), and a line that is not a record is
+kept in the bridge's own reject store (``hallwatch zkpush --rejects``). Each clock publishes
+as its own MQTT device user (config/mosquitto.acl lets it write only its own topics), and its
+retained ``status`` follows its requests: ``offline`` after `offline_after_s` of silence.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 from collections import Counter
@@ -34,6 +38,9 @@ from devices.spool import Outgoing, SpooledPublisher, SpoolError, WhenFull
 from devices.zkconfig import Device, ZkConfig, load_zk_config
 from devices.zkproto import (
     OK,
+    STATES,
+    VERIFY_CODES,
+    AttBatch,
     AttRecord,
     Endpoint,
     Options,
@@ -46,46 +53,29 @@ from devices.zkproto import (
     parse_query,
     upload_reply,
 )
-from devices.zkstate import DeviceWatch, StampStore, Transition
+from devices.zkstate import (
+    DeviceWatch,
+    RejectStore,
+    StampStore,
+    Transition,
+    read_kept,
+    render_kept,
+)
 from hallkit import logs
 from hallkit.config import read_secret
-from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from hallkit.sdnotify import SdNotifier
 
 logger = logging.getLogger(__name__)
 
-
-# ZKTeco's verify-mode codes (the PUSH demo server's ATT_VERIFY table) → contract `verify`.
-# A combined mode counts as its biometric part: face before fingerprint before card.
-VERIFY_CODES: dict[int, Verify] = {
-    0: Verify.PASSWORD,  # "FP/PW/RF"; black-and-white firmware reports a password as 0
-    1: Verify.FINGERPRINT,
-    2: Verify.PASSWORD,  # PIN (user id) keyed in
-    3: Verify.PASSWORD,
-    4: Verify.CARD,
-    5: Verify.FINGERPRINT,  # FP/PW
-    6: Verify.FINGERPRINT,  # FP/RF
-    7: Verify.CARD,  # PW/RF
-    8: Verify.FINGERPRINT,  # PIN&FP
-    9: Verify.FINGERPRINT,  # FP&PW
-    10: Verify.FINGERPRINT,  # FP&RF
-    11: Verify.CARD,  # PW&RF
-    12: Verify.FINGERPRINT,  # FP&PW&RF
-    13: Verify.FINGERPRINT,  # PIN&FP&PW
-    14: Verify.FINGERPRINT,  # FP&RF/PIN
-    15: Verify.FACE,
-    16: Verify.FACE,  # FACE&FP
-    17: Verify.FACE,  # FACE&PW
-    18: Verify.FACE,  # FACE&RF
-    19: Verify.FACE,  # FACE&FP&RF
-    20: Verify.FACE,  # FACE&FP&PW
-}
-STATES = {0: "check_in", 1: "check_out", 2: "break_out", 3: "break_in", 4: "ot_in", 5: "ot_out"}
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+KEPT_FILE = "rejects.sqlite3"
 
 
-class Skip(StrEnum):
-    UNKNOWN_PIN = "unknown_pin"
-    UNKNOWN_VERIFY = "unknown_verify"
+class Unmapped(StrEnum):
+    """What the bridge could not translate in a record; it is published all the same."""
+
+    UNKNOWN_PIN = "unknown_pin"  # staff "pin:<PIN>": the daemon rejects it as unknown_staff
+    UNKNOWN_VERIFY = "unknown_verify"  # verify "code:<n>": the daemon rejects it as bad_value
 
 
 class Sink(Protocol):
@@ -114,33 +104,49 @@ def to_punch(
     zone: ZoneInfo,
     pins: Mapping[str, str],
     verify_codes: Mapping[int, Verify],
-) -> Outgoing | Skip:
+) -> tuple[Outgoing, tuple[Unmapped, ...]]:
+    """The contract punch of a record, and what of it could not be mapped.
+
+    A PIN missing from `pins` becomes staff ``pin:<PIN>`` (with the PIN in ``pin``), an
+    unknown verify code ``code:<n>``: no hall id has a colon, so the daemon rejects the
+    punch as unknown_staff / bad_value and keeps it with the clock's topic, never counting
+    it for someone else.
+    """
+    unmapped: list[Unmapped] = []
     staff = pins.get(record.pin)
     if staff is None:
-        return Skip.UNKNOWN_PIN
+        unmapped.append(Unmapped.UNKNOWN_PIN)
     verify = verify_codes.get(record.verify)
     if verify is None:
-        return Skip.UNKNOWN_VERIFY
-    doc = {
+        unmapped.append(Unmapped.UNKNOWN_VERIFY)
+    doc: dict[str, str] = {
         "id": punch_id(serial, record),
-        "staff": staff,
+        "staff": staff if staff is not None else f"pin:{record.pin}",
         "ts": record.time.replace(tzinfo=zone).isoformat(),
-        "verify": verify.value,
+        "verify": verify.value if verify is not None else f"code:{record.verify}",
         "state": STATES.get(record.status, str(record.status)),
     }
-    return Outgoing(topic=topic, payload=json.dumps(doc).encode())
+    if staff is None:
+        doc["pin"] = record.pin
+    return Outgoing(topic=topic, payload=json.dumps(doc).encode()), tuple(unmapped)
 
 
 class Bridge:
     """Request in, reply out; publishes through one `Sink` per clock. Thread-safe."""
 
     def __init__(
-        self, cfg: ZkConfig, sinks: Mapping[str, Sink], stamps: StampStore, started: datetime
+        self,
+        cfg: ZkConfig,
+        sinks: Mapping[str, Sink],
+        stamps: StampStore,
+        kept: RejectStore,
+        started: datetime,
     ) -> None:
         self.cfg = cfg
         self.counters: Counter[str] = Counter()
         self._sinks = sinks
         self._stamps = stamps
+        self._kept = kept
         self._verify = {**VERIFY_CODES, **cfg.verify_codes}
         self._options = Options(delay_s=cfg.server.delay_s, error_delay_s=cfg.server.error_delay_s)
         offline_after = timedelta(seconds=cfg.server.offline_after_s)
@@ -176,7 +182,7 @@ class Bridge:
                 self._hello(device, q, now) if q.options is not None else Reply(status=200, body=OK)
             )
         if ep is Endpoint.CDATA and method == "POST":
-            return self._upload(device, q, body)
+            return self._upload(device, q, body, now)
         if ep in (Endpoint.GETREQUEST, Endpoint.PING) and method == "GET":
             if q.info:
                 logger.debug("clock %s reports %s", device.id, q.info[:200])
@@ -218,7 +224,7 @@ class Bridge:
         body = options_reply(device.serial, stamps, self._options, offset, q.pushver)
         return Reply(status=200, body=body)
 
-    def _upload(self, device: Device, q: Query, body: bytes) -> Reply:
+    def _upload(self, device: Device, q: Query, body: bytes, now: datetime) -> Reply:
         table = (q.table or "").upper()
         if not table:
             raise ProtocolError(Refusal.NO_TABLE, "an upload needs table=")
@@ -228,29 +234,48 @@ class Bridge:
                 self._stamps.put(device.serial, table, q.stamp)
             return Reply(status=200, body=OK)
         batch = parse_attlog(body)
-        punches, skipped = self._punches(device, batch.records)
+        punches, unmapped = self._punches(device, batch.records)
         try:
             self._sinks[device.id].publish_many(punches)
         except SpoolError as exc:
             logger.error("clock %s: upload not taken, the clock keeps it: %s", device.id, exc)
             self._count("spool_refused_uploads")
             return Reply(status=503, body="ERROR: spool full, retry later")
+        # Kept before the clock hears OK: a failure here is a 500 and the clock sends it all
+        # again (the punches keep their ids, so nothing counts twice).
+        self._keep_bad(device, batch, now)
         if q.stamp is not None:
             self._stamps.put(device.serial, "ATTLOG", q.stamp)
         self._count("punches_published", len(punches))
-        for why, n in skipped.items():
-            self._count(f"skipped_{why}", n)
+        for why, n in unmapped.items():
+            self._count(f"published_{why}", n)
         logger.debug("clock %s uploaded %d record(s)", device.id, len(batch.records))
-        return Reply(status=200, body=upload_reply(len(batch.records)))
+        # The count is every attendance line taken over, published or kept: the clock moves
+        # its stamp past all of them.
+        return Reply(status=200, body=upload_reply(batch.taken))
+
+    def _keep_bad(self, device: Device, batch: AttBatch, now: datetime) -> None:
+        if not batch.bad:
+            return
+        pruned = self._kept.keep(device.serial, device.id, now, batch.bad)
+        self._count("bad_lines", batch.bad_lines)
+        self._count("bad_lines_pruned", pruned)
+        logger.warning(
+            "clock %s: %d line(s) of an upload are not attendance records; acknowledged and "
+            "kept in rejects.sqlite3 (hallwatch zkpush --rejects): %s",
+            device.id,
+            batch.bad_lines,
+            "; ".join(b.detail for b in batch.bad[:3]),
+        )
 
     def _punches(
         self, device: Device, records: Sequence[AttRecord]
-    ) -> tuple[list[Outgoing], Counter[Skip]]:
+    ) -> tuple[list[Outgoing], Counter[Unmapped]]:
         topic = f"hall/{self.cfg.hall.id}/clock/{device.id}/punch"
         zone = self.cfg.zone(device)
-        punches, skipped, seen = [], Counter[Skip](), set()
+        punches, unmapped, seen, odd = [], Counter[Unmapped](), set(), 0
         for record in records:
-            out = to_punch(
+            out, missing = to_punch(
                 record,
                 serial=device.serial,
                 topic=topic,
@@ -258,20 +283,21 @@ class Bridge:
                 pins=self.cfg.pins,
                 verify_codes=self._verify,
             )
-            if isinstance(out, Skip):
-                skipped[out] += 1
+            punches.append(out)
+            unmapped.update(missing)
+            if missing:
+                odd += 1
                 seen.add(f"{record.pin}/verify {record.verify}")
-            else:
-                punches.append(out)
-        if skipped:
+        if unmapped:
             logger.warning(
-                "clock %s: %d record(s) not published (%s); PIN/verify: %s",
+                "clock %s: %d record(s) published unmapped for the daemon to reject (%s); "
+                "PIN/verify: %s",
                 device.id,
-                skipped.total(),
-                ", ".join(f"{k} {v}" for k, v in skipped.items()),
+                odd,
+                ", ".join(f"{k} {v}" for k, v in unmapped.items()),
                 ", ".join(sorted(seen)[:10]),
             )
-        return punches, skipped
+        return punches, unmapped
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -346,7 +372,8 @@ class ZkPushService:
         state = Path(cfg.server.state_dir)
         self.publishers = {d.id: self._publisher(d, state, config_path) for d in cfg.devices}
         self.stamps = StampStore(state / "stamps.sqlite3")
-        self.bridge = Bridge(cfg, self.publishers, self.stamps, datetime.now(UTC))
+        self.kept = RejectStore(state / KEPT_FILE, cfg.server.max_kept_lines)
+        self.bridge = Bridge(cfg, self.publishers, self.stamps, self.kept, datetime.now(UTC))
         self.http = PushHttpServer(
             (cfg.server.listen, cfg.server.port), self.bridge, cfg.server.max_body_bytes
         )
@@ -413,7 +440,8 @@ class ZkPushService:
         waiting = sum(len(p.spool) for p in self.publishers.values())
         return (
             f"{c['punches_published']} punches spooled, {waiting} unsent, "
-            f"{c['skipped_unknown_pin']} unknown PIN, "
+            f"{c['published_unknown_pin']} with an unknown PIN, "
+            f"{c['bad_lines']} bad lines (kept in {KEPT_FILE}), "
             f"{sum(v for k, v in c.items() if k.startswith('refused_'))} refused requests"
         )
 
@@ -424,6 +452,7 @@ class ZkPushService:
         for p in self.publishers.values():
             p.stop(timeout=3.0)
         self.stamps.close()
+        self.kept.close()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -433,6 +462,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", required=True, type=Path, help="bridge configuration (TOML)")
     p.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    p.add_argument(
+        "--rejects",
+        action="store_true",
+        help="list the kept upload lines that were not attendance records, and exit",
+    )
+    p.add_argument("--limit", type=int, default=20, help="with --rejects: how many (newest first)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--log-format", default="text", choices=["text", "json"])
     return p
@@ -449,11 +484,15 @@ def main(argv: list[str]) -> int:
                 f"{len(cfg.pins)} PIN(s)\n"
             )
             return EXIT_OK
+        if args.rejects:
+            path = Path(cfg.server.state_dir) / KEPT_FILE
+            sys.stdout.write(render_kept(path, read_kept(path, args.limit)))
+            return EXIT_OK
         service = ZkPushService(cfg, args.config)
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_CONFIG
-    except (OSError, SpoolError) as exc:
+    except (OSError, SpoolError, sqlite3.Error) as exc:
         logger.error("cannot start: %s", exc)
         return EXIT_FAILURE
     stop = threading.Event()

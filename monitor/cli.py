@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -17,7 +18,14 @@ from alerts.errors import ConfigError
 from alerts.rules import RULES
 from hallkit import logs
 from hallkit.config import load_config
-from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from hallkit.exits import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    UsageParser,
+)
+from monitor import __version__
 from monitor.daemon import Daemon
 from monitor.ingest.journal import Journal, JournalError
 from monitor.ingest.replay import replay
@@ -37,50 +45,78 @@ DEVICE_COMMANDS = {
     "zkpush": ("devices.zkpush", "ZKTeco PUSH (iclock) fingerprint-clock bridge"),
     "simulate": ("devices.simulator", "publish a simulated hall day to the broker"),
 }
+# An adapter that needs an optional extra: the modules it brings.
+DEVICE_EXTRAS = {"camera": ("camera", ("cv2", "numpy"))}
+
+DEFAULT_CONFIG = Path("/etc/hallwatch/hall.toml")
+CONFIG_ENV = "HALLWATCH_CONFIG"
+
+
+def default_config() -> Path:
+    """`$HALLWATCH_CONFIG`, else /etc/hallwatch/hall.toml: where --config points unless given."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default_config(),
+        help=f"hall configuration (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG})",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     devices = "\n".join(f"  {name:<10}{text}" for name, (_, text) in DEVICE_COMMANDS.items())
-    p = argparse.ArgumentParser(
+    p = UsageParser(
         prog="hallwatch",
         description="政务服务中心电子监察 daemon",
         epilog=f"device adapters (hallwatch NAME --help):\n{devices}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"hallwatch {__version__}")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--log-format", default="text", choices=["text", "json"])
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon for one hall")
-    run.add_argument("--config", required=True, type=Path)
+    _config_arg(run)
     check = sub.add_parser("check-config", help="validate a hall configuration file")
-    check.add_argument("file", type=Path)
+    check.add_argument(
+        "file", type=Path, nargs="?", default=default_config(), help="default: as --config"
+    )
+    doctor = sub.add_parser(
+        "doctor", help="check the broker login and ACL, time series, disk and calendar (体检)"
+    )
+    _config_arg(doctor)
+    acl = sub.add_parser("broker-acl", help="print the hall's Mosquitto ACL (docs/broker.md)")
+    _config_arg(acl)
     rep = sub.add_parser("replay", help="rebuild all derived state from the journal")
-    rep.add_argument("--config", required=True, type=Path)
+    _config_arg(rep)
     rej = sub.add_parser("rejects", help="list the latest rejected messages and why")
     rej.add_argument("--config", type=Path)
     rej.add_argument("--data-dir", type=Path)
     rej.add_argument("--limit", type=int, default=20)
     stats = sub.add_parser("stats", help="case statistics for a period (the seeds' figures)")
-    stats.add_argument("--config", required=True, type=Path)
+    _config_arg(stats)
     stats.add_argument("--from", dest="start", required=True, type=_date, help="YYYY-MM-DD")
     stats.add_argument("--to", dest="end", required=True, type=_date, help="YYYY-MM-DD")
     stats.add_argument("--by", default="hall", choices=["hall", "window", "staff", "day", "month"])
     stats.add_argument("--window", help="only this window")
     stats.add_argument("--csv", action="store_true", help="CSV with Chinese headers")
     att = sub.add_parser("attendance", help="the leader's daily attendance sheet (考勤日报)")
-    att.add_argument("--config", required=True, type=Path)
+    _config_arg(att)
     att.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
     att.add_argument("--html", type=Path, help="also write an A4 printable page here")
     att.add_argument("--csv", type=Path, help="also write a CSV (UTF-8 with BOM) here")
     rep_m = sub.add_parser(
         "report", help="monthly efficiency report (效能考评): HTML, XLSX and PDF (Chromium)"
     )
-    rep_m.add_argument("--config", required=True, type=Path)
+    _config_arg(rep_m)
     rep_m.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     rep_m.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
     rep_m.add_argument("--no-pdf", action="store_true", help="HTML and XLSX only")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
-    query.add_argument("--config", required=True, type=Path)
+    _config_arg(query)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
     query.add_argument("--from", dest="start", type=_date, help="YYYY-MM-DD (default: today)")
     query.add_argument("--to", dest="end", type=_date, help="YYYY-MM-DD, inclusive")
@@ -110,11 +146,29 @@ def main(argv: list[str] | None = None) -> int:
     if words and words[0] in DEVICE_COMMANDS:
         import importlib
 
-        module = importlib.import_module(DEVICE_COMMANDS[words[0]][0])
+        try:
+            module = importlib.import_module(DEVICE_COMMANDS[words[0]][0])
+        except ModuleNotFoundError as exc:
+            return _missing_extra(words[0], exc)
         return int(module.main(words[1:]))
     args = _parser().parse_args(argv)
     logs.setup(args.log_level, args.log_format)
     return guarded(lambda: _dispatch(args))
+
+
+def _missing_extra(command: str, exc: ModuleNotFoundError) -> int:
+    """A device adapter whose optional extra is not installed: say which, no traceback."""
+    extra, modules = DEVICE_EXTRAS.get(command, ("", ()))
+    if exc.name not in modules:
+        raise exc
+    sys.stderr.write(
+        f"hallwatch {command}: 缺少可选组件 [{extra}]（未安装 {exc.name}）。"
+        f"安装：pip install 'hallwatch[{extra}]'\n"
+        f"hallwatch {command}: the [{extra}] extra is not installed ({exc.name} is missing); "
+        f"install it with: pip install 'hallwatch[{extra}]' "
+        f"(./dev install: EXTRAS={extra} ./dev install)\n"
+    )
+    return EXIT_UNAVAILABLE
 
 
 def guarded(command: Callable[[], int]) -> int:
@@ -140,6 +194,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "run":
         return run_daemon(load_config(args.config), args.config)
+    if args.command == "doctor":
+        from monitor import doctor
+
+        return doctor.main(load_config(args.config), args.config, _out)
+    if args.command == "broker-acl":
+        from alerts.brokeracl import broker_acl
+
+        sys.stdout.write(broker_acl(load_config(args.config)))
+        return EXIT_OK
     if args.command == "replay":
         return _replay(load_config(args.config))
     if args.command == "rejects":
@@ -368,14 +431,16 @@ def _rejects(args: argparse.Namespace) -> int:
         journal.close()
     _out(
         f"accepted {counters.get('accepted', 0)}, duplicate {counters.get('duplicate', 0)}, "
-        f"rejected {sum(v for k, v in counters.items() if k.startswith('rejected.'))}"
+        f"rejected {sum(v for k, v in counters.items() if k.startswith('rejected.'))} "
+        f"(not stored, over their source's rate: {counters.get('rejects_limited', 0)}; "
+        f"pruned: {counters.get('rejects_pruned', 0)})"
     )
     for r in rows:
         known = {e.value for e in RejectReason}
         label = RejectReason(r.reason).label_zh if r.reason in known else r.reason
         _out(
             f"{r.received_at.isoformat(timespec='seconds')}  {label}({r.reason})  {r.topic}\n"
-            f"    {r.detail}"
+            f"    {r.detail}\n    {r.size} bytes, sha256 {r.sha256[:16] or '-'}"
         )
     return EXIT_OK
 

@@ -22,11 +22,13 @@ _IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 _HEAD = """# Configuration reference
 
-One TOML file per hall: `hallwatch run --config FILE`. `hallwatch check-config FILE` lists
-every problem with its key path and exits 2. Unknown keys are errors (a typo never silently
-falls back to a default). `config/hall.example.toml` is a complete, realistic hall; the demo
-runs on it. SIGHUP reloads the file; a broken file is refused and the running one kept; the
-hall id and the data directory cannot change without a restart.
+One TOML file per hall: `hallwatch run --config FILE`; without `--config`, the file named by
+`$HALLWATCH_CONFIG`, else `/etc/hallwatch/hall.toml`. `hallwatch check-config FILE` lists every
+problem with its key path and exits 78 (EX_CONFIG, hallkit/exits.py). Unknown keys are
+errors (a typo never silently falls back to a default). `config/hall.example.toml` is a
+complete, realistic hall; the demo runs on it. SIGHUP reloads the file; a broken file is
+refused and the running one kept; the hall id and the data directory cannot change without
+a restart.
 
 An `id` is 1–64 letters, digits, `_`, `.` or `-`, starting with a letter or digit (it
 appears in MQTT topics). Times of day are TOML local times (`08:30:00`) in the hall's zone.

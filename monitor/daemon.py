@@ -22,12 +22,12 @@ from alerts.events import CaseEvent, Recorded
 from alerts.points import points_for_transition
 from alerts.supervision import Supervision
 from hallkit.config import load_config, read_secret
-from hallkit.exits import EXIT_CONFIG, EXIT_OK
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from hallkit.sdnotify import SdNotifier
 from monitor import __version__
 from monitor.ingest import snapshot
 from monitor.ingest.gcpolicy import LongLived
-from monitor.ingest.ingestor import Classifier, IngestHealth, Ingestor, Rules
+from monitor.ingest.ingestor import Classifier, IngestHealth, Ingestor, Rules, RulesFailed
 from monitor.ingest.journal import Journal, OutboxRow
 from monitor.ingest.mqtt import MqttLink
 from monitor.ingest.replay import replay
@@ -37,12 +37,17 @@ from monitor.outputs.publish import Presenter
 from monitor.web.api import Console, Hall
 from monitor.web.console import Decisions, audit_key
 from monitor.web.display import DisplayHub
-from monitor.web.server import Response, Route, WebServer, get_only, prometheus
+from monitor.web.server import Limits, Response, Route, WebServer, get_only, prometheus
 
 logger = logging.getLogger(__name__)
 
 FACTS_EVERY_S = 1.0  # attendance facts gather this long under a stream before the rules run
 SINK_FULL_RULE = "system.timeseries_outbox_full"  # docs/timeseries.md: the outbox bound
+SESSION_RULE = "system.mqtt_session_unstable"  # docs/broker.md: lost connections or session
+_SYSTEM_TITLES = {
+    SINK_FULL_RULE: "时序库发件箱已满，新数据点被拒收",
+    SESSION_RULE: "MQTT会话反复断开或丢失（可能有其他客户端使用本系统账号接管会话）",
+}
 
 T = TypeVar("T")
 
@@ -88,6 +93,7 @@ class Daemon:
         self._stale = False
         self.sink_full = 0
         self._sink_card: str | None = None
+        self._session_card: str | None = None
         self.where: Started | None = None
         self.decisions: Decisions | None = None
 
@@ -126,6 +132,7 @@ class Daemon:
             lambda m: holder[0].submit(m),
             password,
             now=self._now,  # receive times follow the daemon's clock, as the ticks do
+            expect_session=sup.state.last_seq > 0,  # journaled before: the broker has a session
         )
         ingestor = Ingestor(
             journal,
@@ -160,14 +167,22 @@ class Daemon:
             **self.display.routes(),
             **console.routes(),
         }
-        web = WebServer(cfg.web.listen, cfg.web.port, routes)
+        limits = Limits(
+            max_connections=cfg.web.max_connections, request_timeout_s=cfg.web.request_timeout_s
+        )
+        hosts = [*cfg.web.hosts, cfg.web.listen]
+        web = self.web = WebServer(cfg.web.listen, cfg.web.port, routes, hosts=hosts, limits=limits)
         self._presenter = Presenter(
             cfg, lambda t, p, r: link.publish(t, p, retain=r), self.display, self.sink.write
         )
         with self._state_lock:
             self._presenter.refresh(sup, self._now())
         writer_stop = threading.Event()
-        writer = _supervised("ingest", lambda: ingestor.run(writer_stop), writer_stop)
+        # Not restarted in place: a writer that died (of anything: no message can kill it)
+        # makes /healthz 503 and the daemon exit non-zero, for systemd to restart it whole.
+        writer = threading.Thread(
+            target=lambda: ingestor.run(writer_stop), name="ingest", daemon=True
+        )
         sender = OutboxSender(journal, link.publish_acked, link.subscribed, self._now)
         self._sender = sender
         sender_thread = _supervised("outbox", lambda: sender.run(writer_stop), writer_stop)
@@ -189,8 +204,8 @@ class Daemon:
         self.display.close()
         self.sink.close()
         web.stop()
-        if not writer.is_alive():  # the state holds every journaled event and tick
-            self._save_snapshot(journal)
+        if not writer.is_alive() and ingestor.health.writer_error is None:
+            self._save_snapshot(journal)  # the state holds every journaled event and tick
         logger.info("stopped; journal holds %d events", journal.event_count())
         return code
 
@@ -219,8 +234,11 @@ class Daemon:
                 self._reload.clear()
                 self.reload()
             self._sink_room()
-            if writer.is_alive():
-                self.notifier.watchdog()  # a wedged writer stops the pings: systemd restarts us
+            self._session_watch(link)
+            if not writer.is_alive():
+                logger.critical("stopping: the ingest writer died; systemd restarts the daemon")
+                return EXIT_FAILURE
+            self.notifier.watchdog()  # a wedged writer stops the pings: systemd restarts us
         return EXIT_OK
 
     def reload(self) -> bool:
@@ -252,14 +270,20 @@ class Daemon:
         with self._state_lock:
             assert self.supervision is not None
             out: list[Transition] = []
+            failed: list[tuple[Recorded, Exception]] = []
             for rec in fresh:
-                applied = self.supervision.apply(rec)
-                out += applied
-                if self.decisions is not None:
-                    self.decisions.settle(rec, applied, self.supervision)  # a console request
+                try:  # one event the rules fail on must not cost the others theirs
+                    applied = self.supervision.apply(rec)
+                    out += applied
+                    if self.decisions is not None:
+                        self.decisions.settle(rec, applied, self.supervision)  # a console request
+                except Exception as exc:
+                    failed.append((rec, exc))
             if out or any(isinstance(r.event, CaseEvent) for r in fresh):
                 self._stale = True  # lights and totals: at the next tick, not per batch
         self._store(out, None)
+        if failed:
+            raise RulesFailed(failed)  # the ingest keeps each as an internal_error reject
 
     def _tick(self, final: bool = False) -> None:
         """Writer thread, between batches: fire what time made due, and journal that tick.
@@ -390,7 +414,20 @@ class Daemon:
             self._system_card(self._sink_card, "closed", "cleared", holds=False)
             self._sink_card = None
 
-    def _system_card(self, card: str, state: str, why: str, *, holds: bool) -> None:
+    def _session_watch(self, link: MqttLink) -> None:
+        """Main loop: a system card while the broker session is unstable (link.problems)."""
+        trouble = bool(link.problems())
+        card = self._session_card
+        if trouble and card is None:
+            self._session_card = card = _card_id(SESSION_RULE, self._now())
+            self._system_card(card, "raised", "condition_met", holds=True, rule=SESSION_RULE)
+        elif not trouble and card is not None:
+            self._system_card(card, "closed", "cleared", holds=False, rule=SESSION_RULE)
+            self._session_card = None
+
+    def _system_card(
+        self, card: str, state: str, why: str, *, holds: bool, rule: str = SINK_FULL_RULE
+    ) -> None:
         """A card about the daemon itself (not a hall rule), published through the outbox.
 
         It is not part of the card engine, so a replay does not rebuild it; the journal's
@@ -399,7 +436,7 @@ class Daemon:
         now, hall = self._now(), self.config.hall.id
         doc: dict[str, object] = {
             "card": card,
-            "rule": SINK_FULL_RULE,
+            "rule": rule,
             "level": "red",
             "state": state,
             "subject": {"case": None, "window": None, "staff": None},
@@ -409,7 +446,7 @@ class Daemon:
             "evidence": [],
             "reason": why,
             "holds": holds,
-            "title": "时序库发件箱已满，新数据点被拒收",
+            "title": _SYSTEM_TITLES[rule],
         }
         payload = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
         row = OutboxRow(_card_id(card, now, state), f"hall/{hall}/cards/{card}", payload)
@@ -456,8 +493,11 @@ class Daemon:
             problems.append("MQTT broker not connected")
         if h.journal_error:
             problems.append(f"journal: {h.journal_error}")
+        if h.writer_error:
+            problems.append(f"ingest writer died: {h.writer_error}")
         if link.fatal:
             problems.append(link.fatal)
+        problems += link.problems()  # lost connections, a lost session (takeovers)
         return {
             "ok": not problems,
             "problems": problems,
@@ -522,6 +562,7 @@ class Daemon:
                 {},
                 link.connects,
             ),
+            *link.metrics(),
             (
                 "hallwatch_ingest_queue",
                 "gauge",
@@ -545,7 +586,39 @@ class Daemon:
                 {},
                 0 if h.journal_error else 1,
             ),
+            (
+                "hallwatch_ingest_writer_alive",
+                "gauge",
+                "0 once the ingest writer died (the daemon exits).",
+                {},
+                0 if h.writer_error else 1,
+            ),
+            (
+                "hallwatch_ingest_isolated_total",
+                "counter",
+                "Messages or events that failed past the decoder, kept as internal_error.",
+                {},
+                h.isolated + h.rules_errors,
+            ),
+            (
+                "hallwatch_rejects_pruned_total",
+                "counter",
+                "Stored rejects pruned by age or by the size bound (still counted by reason).",
+                {},
+                c.get("rejects_pruned", 0),
+            ),
         ]
+        for key, value in sorted(c.items()):
+            if key.startswith("rejects_limited."):
+                rows.append(
+                    (
+                        "hallwatch_rejects_limited_total",
+                        "counter",
+                        "Rejects over their source's rate: counted, not stored, by area.",
+                        {"area": key[16:]},
+                        value,
+                    )
+                )
         for result, n in self.reloads.items():
             rows.append(
                 (
@@ -556,7 +629,8 @@ class Daemon:
                     n,
                 )
             )
-        return rows
+        web: WebServer | None = getattr(self, "web", None)
+        return rows + (web.metrics() if web is not None else [])
 
 
 def _card_id(*parts: object) -> str:

@@ -2,7 +2,8 @@
 
 The broker runs from ``config/mosquitto.conf`` and ``config/mosquitto.acl`` with only the
 port, the paths and the process user rewritten, so the limits the tests exercise (inflight,
-queue sizes, persistence, message size) are the limits a hall deploys.
+queue sizes, persistence, message size) are the limits a hall deploys. The shipped
+configuration makes every account its own client id: one connection per account at a time.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.brokeracl import broker_acl
+from hallkit.config import example_config_path, load_config
 from tests.hall import HALL
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +34,10 @@ PROJECT_ACL = PROJECT_ROOT / "config" / "mosquitto.acl"
 
 HOST = "127.0.0.1"
 TEST_ADMIN = "test-admin"
+# config/mosquitto.conf makes every account its own client id, so two connections of one
+# account take each other over: a test that watches while it publishes as the test account
+# watches as this second one.
+TEST_WATCHER = "test-watcher"
 USERS = (
     "hallwatch",
     "case-system",
@@ -43,13 +50,16 @@ USERS = (
     "CAM3",
     "CAM4",
     TEST_ADMIN,
+    TEST_WATCHER,
 )
 
 # Appended to the test copy of the ACL only: lets a test watch every topic to see what the
-# broker let through. It never exists in a deployed ACL.
+# broker let through. They never exist in a deployed ACL.
 TEST_ADMIN_ACL = f"""
-# --- Test only (tests/brokers.py): sees and may publish everything -----------------------
+# --- Test only (tests/brokers.py): see and may publish everything -----------------------
 user {TEST_ADMIN}
+topic readwrite #
+user {TEST_WATCHER}
 topic readwrite #
 """
 
@@ -140,14 +150,19 @@ class Mosquitto:
     """One broker process; restartable on the same port with the same persistence dir."""
 
     def __init__(
-        self, workdir: Path, *, config: Path = PROJECT_CONF, acl: Path = PROJECT_ACL
+        self,
+        workdir: Path,
+        *,
+        config: Path = PROJECT_CONF,
+        acl: Path = PROJECT_ACL,
+        extra_users: Iterable[str] = (),
     ) -> None:
         self.host = HOST
         self.port = free_port()
         self.workdir = workdir
         self._binary = find_executable("mosquitto")
         self._process: subprocess.Popen[bytes] | None = None
-        self._prepare(config, acl)
+        self._prepare(config, acl, (*USERS, *extra_users))
 
     @property
     def config_path(self) -> Path:
@@ -194,7 +209,7 @@ class Mosquitto:
             return ""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def _prepare(self, config: Path, acl: Path) -> None:
+    def _prepare(self, config: Path, acl: Path, users: Iterable[str]) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "persistence").mkdir(exist_ok=True)
         conf_text = rewrite_config(
@@ -203,7 +218,7 @@ class Mosquitto:
         self.config_path.write_text(conf_text, encoding="utf-8")
         acl_text = acl.read_text(encoding="utf-8") + TEST_ADMIN_ACL
         (self.workdir / "acl").write_text(acl_text, encoding="utf-8")
-        write_password_file(self.workdir / "passwd", USERS)
+        write_password_file(self.workdir / "passwd", users)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -237,6 +252,35 @@ class Mosquitto:
         out_path = self.workdir / "mosquitto.out"
         output = out_path.read_text(errors="replace") if out_path.exists() else ""
         return f"--- output ---\n{output}--- log ---\n{self.log_text()}"
+
+
+def daemon_account(hall: str) -> str:
+    """The daemon's account for `hall` on a broker that several halls' daemons share."""
+    return f"hallwatch-{hall}"
+
+
+def publisher_account(hall: str) -> str:
+    """A test account that may publish anything in `hall`, on a `halls_broker` only."""
+    return f"test-publisher-{hall}"
+
+
+def halls_broker(workdir: Path, halls: Sequence[str]) -> Mosquitto:
+    """A (not started) broker for several halls' daemons at once (tests, bench): each hall's
+    ACL as `hallwatch broker-acl` writes it, each daemon its own account `daemon_account`
+    (an account is its client id: daemons sharing one would take each other over), and a
+    `publisher_account` per hall, so that halls can be fed at the same time."""
+    example = load_config(example_config_path())
+    text = ""
+    for hall in halls:
+        broker = example.broker.model_copy(update={"username": daemon_account(hall)})
+        info = example.hall.model_copy(update={"id": hall})
+        text += broker_acl(example.model_copy(update={"hall": info, "broker": broker}))
+        text += f"\n# Test only\nuser {publisher_account(hall)}\ntopic readwrite hall/{hall}/#\n"
+    workdir.mkdir(parents=True, exist_ok=True)
+    acl = workdir / "halls.acl"
+    acl.write_text(text, encoding="utf-8")
+    users = [account(h) for h in halls for account in (daemon_account, publisher_account)]
+    return Mosquitto(workdir, acl=acl, extra_users=users)
 
 
 class ConsoleWatch:

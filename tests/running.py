@@ -43,6 +43,9 @@ def write_config(
     text = text.replace("port = 1883", f"port = {broker_port}")
     text = text.replace('data_dir = "/var/lib/hallwatch"', f'data_dir = "{data_dir}"')
     text = text.replace("port = 8470", f"port = {web_port}")
+    # The tests publish fixed days of 2026 to daemons on the wall clock: keep them inside the
+    # lower bound on `ts` for ten years (a clock reset to 2000 is still refused).
+    text = text.replace("[ingest]\n", "[ingest]\nmax_past_days = 3650\n", 1)
     for key, value in journal.items():  # keys of [journal] in the example, e.g. batch_max
         text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", text, count=1)
         assert n == 1, f"no [journal] key {key} in the example configuration"

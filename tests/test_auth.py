@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,15 +15,18 @@ from alerts.config import parse_config
 from alerts.errors import ConfigError
 from alerts.ids import StaffId
 from hallkit.config import read_toml
+from hallkit.exits import EXIT_CONFIG
 from monitor.web.auth import (
     GRANTS,
     CsrfVerdict,
+    LoginGate,
     Permission,
     Sessions,
     Throttle,
     check_csrf,
     client_address,
     hash_password,
+    login_keys,
     session_cookie,
     verify_password,
 )
@@ -72,6 +76,10 @@ def test_unusable_hashes_are_refused(bad: str) -> None:
 
 def test_overlong_password_is_refused_before_hashing() -> None:
     assert not verify_password("x" * 5000, hash_password("x", ln=FAST))
+
+
+def test_a_lone_surrogate_in_a_password_is_a_wrong_password_not_an_error() -> None:
+    assert not verify_password("\ud800", hash_password("x", ln=FAST))
 
 
 # --- roles -------------------------------------------------------------------------------------
@@ -161,6 +169,63 @@ def test_throttle_counts_failures_within_the_window_only() -> None:
     for i in range(6):  # one failure every 6 minutes: never 3 within 10
         t.failed(("k",), T0 + timedelta(minutes=6 * i))
         assert t.blocked_until(("k",), T0 + timedelta(minutes=6 * i)) is None
+
+
+def test_parallel_attempts_are_counted_before_any_is_checked() -> None:
+    t = Throttle(attempts=5, window=timedelta(minutes=15), lockout=timedelta(minutes=15))
+    keys = login_keys("10.0.0.9", "qian")
+    start = threading.Barrier(20)
+    results: list[datetime | None] = []
+
+    def one() -> None:
+        start.wait()
+        results.append(t.attempt(keys, T0))
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert results.count(None) == 5  # 5 may be checked; 15 are refused before any check ends
+    assert set(results) - {None} == {T0 + timedelta(minutes=15)}
+
+
+def test_a_cancelled_attempt_is_given_back() -> None:
+    t = Throttle(attempts=2, window=timedelta(minutes=15), lockout=timedelta(minutes=15))
+    keys = login_keys("10.0.0.9", "qian")
+    assert t.attempt(keys, T0) is None
+    t.cancel(keys, T0)  # never checked (the gate was busy)
+    assert t.attempt(keys, T0) is None
+    assert t.attempt(keys, T0) is None
+    assert t.attempt(keys, T0) is not None
+
+
+def test_a_stranger_cannot_lock_a_user_out_from_elsewhere() -> None:
+    t = Throttle(attempts=5, window=timedelta(minutes=15), lockout=timedelta(minutes=15))
+    for _ in range(50):
+        t.attempt(login_keys("203.0.113.66", "qian"), T0)
+    assert t.attempt(login_keys("203.0.113.66", "qian"), T0) is not None
+    assert t.attempt(login_keys("203.0.113.66", "zhao"), T0) is not None  # that address is spent
+    assert t.attempt(login_keys("192.168.1.20", "qian"), T0) is None  # the user, at her desk
+
+
+def test_the_login_gate_turns_away_checks_beyond_its_slots() -> None:
+    gate = LoginGate(2)
+    encoded = hash_password("x")  # the real cost (ln 15): checks overlap
+    start = threading.Barrier(6)
+    results: list[bool | None] = []
+
+    def one() -> None:
+        start.wait()
+        results.append(gate.verify("x", encoded))
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert len(results) == 6 and set(results) == {True, None}
+    assert results.count(True) >= 2 and gate.turned_away == results.count(None)
 
 
 # --- where from, CSRF ---------------------------------------------------------------------------
@@ -263,4 +328,4 @@ def test_passwd_prints_a_users_entry_that_checks() -> None:
 
 def test_passwd_refuses_short_passwords() -> None:
     done = _passwd("short\n")
-    assert done.returncode == 2 and "8 to 1024" in done.stderr and done.stdout == ""
+    assert done.returncode == EXIT_CONFIG and "8 to 1024" in done.stderr and done.stdout == ""

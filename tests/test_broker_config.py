@@ -14,10 +14,24 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.brokers import PROJECT_CONF, TEST_ADMIN, Mosquitto, rewrite_config, setting_name
+from alerts.brokeracl import broker_acl
+from hallkit.config import example_config_path
+from monitor.cli import main
+from tests.brokers import (
+    PROJECT_ACL,
+    PROJECT_CONF,
+    TEST_ADMIN,
+    Mosquitto,
+    rewrite_config,
+    setting_name,
+)
+from tests.hall import HALL, example
 
 WAIT = 10.0
-PUNCH = "hall/h1/clock/CLK-EAST/punch"
+H = f"hall/{HALL}"
+OTHER = "hall/other-hall"
+PUNCH = f"{H}/clock/CLK-EAST/punch"
+PRESENCE = f"{H}/camera/CAM1/presence"
 PERSISTENT_ID = "hallwatch-persistent-test"
 Connack = tuple[ReasonCode, bool]
 
@@ -38,6 +52,7 @@ class Client:
         self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._connacks: queue.Queue[Connack] = queue.Queue()
         self._subacks: queue.Queue[list[ReasonCode]] = queue.Queue()
+        self.disconnects: queue.Queue[ReasonCode] = queue.Queue()
         self.paho = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -49,6 +64,7 @@ class Client:
         self.paho.on_connect = self._on_connect
         self.paho.on_subscribe = self._on_subscribe
         self.paho.on_message = self._on_message
+        self.paho.on_disconnect = self._on_disconnect
 
     def connect(self) -> Connack:
         self.paho.connect(self.broker.host, self.broker.port)
@@ -91,6 +107,16 @@ class Client:
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self.messages.put(message)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.disconnects.put(reason_code)
 
 
 def connected(
@@ -188,30 +214,52 @@ def test_connection_without_valid_credentials_is_refused(
 
 
 ACL_CASES = [
-    ("CLK-EAST", "hall/h1/clock/CLK-EAST/punch", True),
-    ("CLK-EAST", "hall/h1/clock/CLK-EAST/status", True),
-    ("CLK-EAST", "hall/h1/clock/CLK-WEST/punch", False),
-    ("CLK-EAST", "hall/h1/light/W01", False),
-    ("CLK-EAST", "hall/h1/camera/CLK-EAST/presence", True),
-    ("CAM1", "hall/h1/camera/CAM1/presence", True),
-    ("CAM1", "hall/h1/camera/CAM2/presence", False),
-    ("CAM1", "hall/h1/clock/CLK-EAST/punch", False),
-    ("hallwatch", "hall/h1/light/W01", True),
-    ("hallwatch", "hall/h1/summary", True),
-    ("hallwatch", "hall/h1/cards/K-2026-000451", True),
-    ("hallwatch", "hall/h1/monitor/status", True),
-    ("case-system", "hall/h1/case/C2026-000123/event", True),
-    ("case-system", "hall/h1/staff/S001/status", True),
-    ("case-system", "hall/h1/complaint/K-77/event", True),
-    ("case-system", "hall/h1/rating/C2026-000123", True),
-    ("case-system", "hall/h1/light/W01", False),
-    ("case-system", "hall/h1/card/K-1/command", False),
-    ("console", "hall/h1/card/K-2026-000451/command", True),
-    ("console", "hall/h1/cards/K-2026-000451", False),
-    ("console", "hall/h1/light/W01", False),
-    ("display", "hall/h1/light/W01", False),
-    ("display", "hall/h1/summary", False),
-    ("display", "hall/h1/monitor/status", False),
+    ("CLK-EAST", f"{H}/clock/CLK-EAST/punch", True),
+    ("CLK-EAST", f"{H}/clock/CLK-EAST/status", True),
+    ("CLK-EAST", f"{H}/clock/CLK-WEST/punch", False),
+    ("CLK-EAST", f"{H}/light/W01", False),
+    ("CLK-EAST", f"{H}/camera/CLK-EAST/presence", False),  # a clock is no camera
+    ("CLK-EAST", f"{OTHER}/clock/CLK-EAST/punch", False),  # cross-hall
+    ("CLK-EAST", f"{H}/clock/CLK-WEST/status", False),
+    ("CAM1", f"{H}/camera/CAM1/presence", True),
+    ("CAM1", f"{H}/camera/CAM2/presence", False),
+    ("CAM1", f"{H}/clock/CLK-EAST/punch", False),
+    ("CAM1", f"{OTHER}/camera/CAM1/presence", False),
+    ("CAM1", f"{H}/clock/CAM1/punch", False),
+    ("hallwatch", f"{H}/light/W01", True),
+    ("hallwatch", f"{H}/summary", True),
+    ("hallwatch", f"{H}/cards/K-2026-000451", True),
+    ("hallwatch", f"{H}/monitor/status", True),
+    ("hallwatch", PUNCH, False),  # the daemon's account publishes no inbound topic
+    ("hallwatch", f"{H}/case/C2026-000123/event", False),
+    ("hallwatch", f"{H}/card/K-1/command", False),
+    ("hallwatch", f"{OTHER}/light/W01", False),
+    ("case-system", f"{H}/case/C2026-000123/event", True),
+    ("case-system", f"{H}/staff/S001/status", True),
+    ("case-system", f"{H}/complaint/K-77/event", True),
+    ("case-system", f"{H}/rating/C2026-000123", True),
+    ("case-system", f"{H}/light/W01", False),
+    ("case-system", f"{H}/card/K-1/command", False),
+    ("case-system", PUNCH, False),  # cross-kind: no device topic
+    ("case-system", PRESENCE, False),
+    ("case-system", f"{H}/clock/case-system/punch", False),  # was allowed by a %u pattern
+    ("case-system", f"{H}/camera/case-system/presence", False),
+    ("case-system", f"{OTHER}/case/C2026-000123/event", False),
+    ("console", f"{H}/card/K-2026-000451/command", True),
+    ("console", f"{H}/cards/K-2026-000451", False),
+    ("console", f"{H}/light/W01", False),
+    ("console", PUNCH, False),
+    ("console", PRESENCE, False),
+    ("console", f"{H}/clock/console/punch", False),
+    ("console", f"{H}/camera/console/status", False),
+    ("console", f"{OTHER}/card/K-1/command", False),
+    ("display", f"{H}/light/W01", False),
+    ("display", f"{H}/summary", False),
+    ("display", f"{H}/monitor/status", False),
+    ("display", PUNCH, False),
+    ("display", PRESENCE, False),
+    ("display", f"{H}/clock/display/punch", False),
+    ("display", f"{H}/camera/display/presence", False),
 ]
 
 
@@ -231,15 +279,15 @@ def test_acl_decides_who_may_publish_where(
 def test_clock_publishes_only_its_own_punches(mosquitto: Mosquitto, watcher: Client) -> None:
     clock = connected(mosquitto, "CLK-EAST")
     try:
-        clock.publish("hall/h1/clock/CLK-WEST/punch", b'{"staff": "S002"}')
-        clock.publish("hall/h1/clock/CLK-EAST/punch", b'{"staff": "S001"}')
-        clock.publish("hall/h1/light/W01", b'{"level": "green"}')
+        clock.publish(f"{H}/clock/CLK-WEST/punch", b'{"staff": "S002"}')
+        clock.publish(f"{H}/clock/CLK-EAST/punch", b'{"staff": "S001"}')
+        clock.publish(f"{H}/light/W01", b'{"level": "green"}')
     finally:
         clock.close()
 
     seen = [(m.topic, m.payload) for m in delivered_until_sentinel(watcher)]
 
-    assert seen == [("hall/h1/clock/CLK-EAST/punch", b'{"staff": "S001"}')]
+    assert seen == [(f"{H}/clock/CLK-EAST/punch", b'{"staff": "S001"}')]
 
 
 @pytest.mark.integration
@@ -249,9 +297,9 @@ def test_display_reads_lights_and_summary_but_not_inbound_topics(mosquitto: Mosq
         try:
             # Sent first: had the display been allowed to read it, it would arrive first.
             daemon.publish(PUNCH, b"punch")
-            daemon.publish("hall/h1/light/W01", b"light")
-            daemon.publish("hall/h1/summary", b"summary")
-            daemon.publish("hall/h1/monitor/status", b"online")
+            daemon.publish(f"{H}/light/W01", b"light")
+            daemon.publish(f"{H}/summary", b"summary")
+            daemon.publish(f"{H}/monitor/status", b"online")
         finally:
             daemon.close()
         received = [display.messages.get(timeout=WAIT).payload for _ in range(3)]
@@ -315,3 +363,111 @@ def _next_payload_on_reconnect(broker: Mosquitto) -> bytes:
         daemon.close()
     assert message.qos == 1
     return bytes(message.payload)
+
+
+def test_shipped_acl_is_the_one_written_from_the_example_hall() -> None:
+    # `hallwatch broker-acl --config config/hall.example.toml > config/mosquitto.acl`
+    assert PROJECT_ACL.read_text(encoding="utf-8") == broker_acl(example())
+
+
+def test_no_acl_line_applies_to_every_account() -> None:
+    # Mosquitto applies `pattern` lines (and topic lines before any `user`) to every account,
+    # which let the display, console and case system publish device topics.
+    lines = [ln.split() for ln in PROJECT_ACL.read_text(encoding="utf-8").splitlines()]
+    words = [ln[0] for ln in lines if ln and not ln[0].startswith("#")]
+    assert "pattern" not in words
+    assert words[0] == "user"
+    assert not [ln for ln in lines if ln and ln[0] == "topic" and not ln[-1].startswith(H + "/")]
+
+
+def test_every_listener_binds_client_ids_to_accounts() -> None:
+    # A listener setting: the commented TLS listener needs it too once it is enabled.
+    text = PROJECT_CONF.read_text(encoding="utf-8")
+    enabled = [setting_name(line.removeprefix("# ")) for line in text.splitlines()]
+    listeners = [i for i, key in enumerate(enabled) if key == "listener"]
+    assert len(listeners) == 2
+    for start, end in zip(listeners, [*listeners[1:], len(enabled)], strict=True):
+        assert "use_username_as_clientid" in enabled[start:end], f"listener at line {start + 1}"
+    assert "use_username_as_clientid true" in text.splitlines()
+
+
+TAKEOVER_IDS = [example().client_id, "hallwatch", PERSISTENT_ID]
+QUEUED = 200
+
+
+@pytest.mark.integration
+def test_a_device_using_the_daemons_client_id_deletes_none_of_its_queue(
+    mosquitto: Mosquitto,
+) -> None:
+    daemon = connected(mosquitto, "hallwatch", client_id=PERSISTENT_ID, clean_session=False)
+    daemon.subscribe(f"{H}/clock/#")
+    daemon.close()
+    clock = connected(mosquitto, "CLK-EAST")
+    try:
+        for n in range(QUEUED):
+            clock.publish(PUNCH, str(n).encode())
+    finally:
+        clock.close()
+    for client_id in TAKEOVER_IDS:  # the daemon's configured id, its account, the test's id
+        attacker = connected(mosquitto, "CLK-EAST", client_id=client_id, clean_session=True)
+        attacker.close()
+
+    daemon = Client(mosquitto, "hallwatch", client_id=PERSISTENT_ID, clean_session=False)
+    try:
+        reason, session_present = daemon.connect()
+        got = [daemon.messages.get(timeout=WAIT).payload for _ in range(QUEUED)]
+    finally:
+        daemon.close()
+    assert not reason.is_failure
+    assert session_present
+    assert got == [str(n).encode() for n in range(QUEUED)]
+
+
+@pytest.mark.integration
+def test_a_device_using_the_daemons_client_id_does_not_disconnect_it(
+    mosquitto: Mosquitto,
+) -> None:
+    daemon = connected(mosquitto, "hallwatch", client_id=PERSISTENT_ID, clean_session=False)
+    try:
+        daemon.subscribe(f"{H}/clock/#")
+        clock = connected(mosquitto, "CLK-EAST")
+        for n in range(10):
+            attacker = connected(mosquitto, "CLK-EAST", client_id=TAKEOVER_IDS[n % 3])
+            attacker.close()
+        clock.close()  # taken over by its own account's first attacker: gone already
+        publish_as(mosquitto, "CLK-EAST", PUNCH, b"after")
+        assert daemon.messages.get(timeout=WAIT).payload == b"after"
+        assert daemon.disconnects.empty()
+    finally:
+        daemon.close()
+
+
+@pytest.mark.integration
+def test_two_connections_of_one_account_take_each_other_over(mosquitto: Mosquitto) -> None:
+    # The price of binding client ids to accounts: one connection per account.
+    first = connected(mosquitto, "CLK-EAST", client_id="first")
+    try:
+        second = connected(mosquitto, "CLK-EAST", client_id="second")
+        second.close()
+        reason = first.disconnects.get(timeout=WAIT)
+    finally:
+        first.close()
+    assert reason.is_failure
+
+
+def test_broker_acl_command_prints_the_halls_acl(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["broker-acl", "--config", str(example_config_path())]) == 0
+    assert capsys.readouterr().out == PROJECT_ACL.read_text(encoding="utf-8")
+
+
+def test_a_device_named_like_a_role_account_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A camera called "display" would get the display's rights too (and it its topics).
+    text = (
+        example_config_path().read_text(encoding="utf-8").replace('id = "CAM4"', 'id = "display"')
+    )
+    path = tmp_path / "hall.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["broker-acl", "--config", str(path)]) != 0
+    assert "device id 'display' is also a broker role account" in capsys.readouterr().err

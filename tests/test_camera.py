@@ -88,11 +88,46 @@ def test_leaving_needs_a_minute_of_absence_and_enough_frames() -> None:
 
     assert feed(present + [NONE] * (minute - 1)).state is SeatState.PRESENT
     assert feed(present + [NONE] * minute).why is Why.LEFT
-    # One frame of support in between restarts the minute.
-    assert feed(present + [NONE] * 100 + [MID] + [NONE] * 100).state is SeatState.PRESENT
+    # A steady run of support in between restarts the minute…
+    assert feed(present + [NONE] * 100 + [MID] * 3 + [NONE] * 100).state is SeatState.PRESENT
+    # …a passer-by crossing the departed seat for a frame or two does not.
+    crossed = present + ([NONE] * 30 + [FACE] * 2) * 3 + [NONE] * 30
+    assert feed(crossed).state is SeatState.EMPTY
     # A minute that is mostly stream gaps is not enough frames saying "gone".
     gappy = present + ([None] * 9 + [NONE]) * 15
     assert feed(gappy, SeatTracker("W03", HP)).state is not SeatState.EMPTY
+
+
+def look(
+    frames: Sequence[tuple[float, bool | None]],
+    hp: Hysteresis = HP,
+    tracker: SeatTracker | None = None,
+) -> SeatReport:
+    """Frames of (p, a person staying in the seat: True / looked and none: False / None)."""
+    t = tracker or SeatTracker("W03", hp)
+    report = None
+    for n, (p, person) in enumerate(frames):
+        report = t.observe(p, 1 if person else 0, at(n), bool(person), person)
+    assert report is not None
+    return report
+
+
+def test_a_changed_seat_without_a_person_over_time_holds_an_object_and_is_empty() -> None:
+    two_minutes = 241  # frames at 2 frames/s, the first and the last included
+    coat = [(0.95, False)] * two_minutes  # changed, looked for a person, none there
+    report = look(coat)
+    assert (report.state, report.why) == (SeatState.EMPTY, Why.OBJECT)
+    assert look(coat[:-1]).state is SeatState.UNKNOWN
+    # Not looked for (no person evidence configured): it stays unknown, never guessed.
+    assert look([(0.95, None)] * 400).state is SeatState.UNKNOWN
+    # The officer leaves, the coat stays on the chair: empty two minutes after last seen.
+    seated = [(0.95, True)] * 20
+    assert look(seated + coat[:-2]).state is SeatState.PRESENT
+    report = look(seated + coat[:-1])  # two minutes after the officer was last seen
+    assert (report.state, report.why) == (SeatState.EMPTY, Why.OBJECT)
+    # Sitting still with the person seen now and then holds.
+    still = seated + ([(0.95, False)] * 200 + [(0.95, True)]) * 5
+    assert look(still).state is SeatState.PRESENT
 
 
 def test_blind_for_too_long_becomes_unknown_and_silent() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from alerts.errors import ConfigError
 from hallkit.config import example_config_path, load_config
+from hallkit.exits import EXIT_CONFIG
 from monitor.cli import main
 
 BROKEN = """
@@ -123,7 +124,7 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
 def test_check_config_command_exits_non_zero_and_lists_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check-config", str(_write(tmp_path, BROKEN))]) == 2
+    assert main(["check-config", str(_write(tmp_path, BROKEN))]) == EXIT_CONFIG
     err = capsys.readouterr().err
     for key in EXPECTED_KEYS:
         assert key in err
@@ -138,4 +139,4 @@ def test_check_config_as_a_process(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert proc.returncode == 2 and "cannot read file" in proc.stderr
+    assert proc.returncode == EXIT_CONFIG and "cannot read file" in proc.stderr

@@ -19,11 +19,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.cards import CardState
-from alerts.ids import CardId
+from alerts.events import EventKind
+from alerts.ids import CardId, EventId
 from hallkit.config import load_config
 from monitor.daemon import Daemon
 from monitor.ingest.ingestor import Inbound
-from monitor.ingest.journal import Journal
+from monitor.ingest.journal import AcceptEntry, Journal
 from monitor.ingest.replay import replay
 from monitor.web.api import PUBLIC_ASSETS
 from monitor.web.openapi import spec
@@ -447,3 +448,54 @@ def test_logins_are_throttled(tmp_path: Path, mosquitto_session: Mosquitto) -> N
         assert status == 429 and headers["retry-after"] == "900" and "15分钟" in doc["message"]
         clock.advance(minutes=15)
         assert call(where, "POST", "/api/login", right)[0] == 200
+
+
+# --- stored text that is not Unicode ------------------------------------------------------------
+
+
+def test_a_lone_surrogate_from_an_old_journal_never_fails_a_page(
+    tmp_path: Path, mosquitto_session: Mosquitto
+) -> None:
+    """An older daemon journaled JSON escapes of lone surrogates (issue 13); its journal must
+    still be readable through every page: JSON keeps the escape, HTML shows U+FFFD."""
+    clock = Clock(NOW)
+    with running(tmp_path, mosquitto_session, clock) as daemon:
+        submit_case(daemon, "C-OLD", "2026-11-19T09:00:00+08:00", 1)
+        card = red_card_of(daemon, "C-OLD")
+        owner = daemon._read(lambda sup: sup.engine.cards[CardId(card)].owner)
+    text = "旧日志\ud800的申辩"
+    doc: dict[str, Any] = {"id": "old-surrogate", "action": "answer", "by": owner, "text": text}
+    doc |= {"ts": NOW.isoformat(), "audit": {"via": "console", "user": "x\udc80", "sig": "0"}}
+    payload = json.dumps(doc).encode()  # ASCII: the surrogate travels as \ud800, as it did
+    journal = Journal.open(tmp_path / "data", HALL)
+    row = AcceptEntry(
+        event_id=EventId("old-surrogate"),
+        kind=EventKind.CARD_COMMAND,
+        topic=f"hall/{HALL}/card/{card}/command",
+        received_at=NOW,
+        ts=NOW,
+        payload=payload,
+    )
+    assert journal.append([row]) != [None]
+    journal.close()
+    with running(tmp_path, mosquitto_session, clock) as daemon:
+        assert daemon.where is not None
+        where = daemon.where.web
+        cookie, csrf = login(where, "supervisor")
+        status, _, detail = call(where, "GET", f"/api/cards/{card}", cookie=cookie)
+        assert status == 200 and detail["history"][-1]["text"] == text
+        status, _, audit = call(where, "GET", "/api/audit", cookie=cookie)
+        assert status == 200 and audit["entries"][0]["text"] == text
+        assert audit["entries"][0]["via"] == "unverified"
+        assert call(where, "GET", "/api/cards?state=all", cookie=cookie)[0] == 200
+        status, _, page = call(where, "GET", "/console/report?month=2026-11", cookie=cookie)
+        assert status == 200 and page.decode()  # valid UTF-8
+        refused = call(
+            where,
+            "POST",
+            f"/api/cards/{card}/decision",
+            {"action": "answer", "text": "新\ud800"},
+            cookie=cookie,
+            csrf=csrf,
+        )
+        assert refused[0] == 422 and refused[2]["error"] == "bad_text"

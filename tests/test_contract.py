@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from alerts.contract import Accepted, Limits, Rejected, RejectReason, decode, derived_id
+from alerts.contract import (
+    Accepted,
+    Limits,
+    Rejected,
+    RejectReason,
+    decode,
+    decode_journaled,
+    derived_id,
+)
 from alerts.events import CaseAction, CaseKind, EventKind, Punch
 from tests.hall import HALL, T0, body, example, punch, topic
 
@@ -16,6 +26,13 @@ CASE_T = topic("case", "C1", "event")
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def escaped(**extra: Any) -> bytes:
+    """A punch as a device's JSON encoder sends it: non-ASCII as \\u escapes (lone
+    surrogates too: the bytes are valid UTF-8, the decoded text is not Unicode)."""
+    doc = {"staff": "S001", "ts": "2026-11-23T08:25:00+08:00", "verify": "fingerprint"}
+    return json.dumps({**doc, **extra}).encode("ascii")
 
 
 def run(t: str, payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Accepted | Rejected:
@@ -175,6 +192,33 @@ REJECTS: list[tuple[str, str, bytes, RejectReason]] = [
     ),
     ("id is a number", PUNCH_T, punch(id=5), RejectReason.WRONG_TYPE),
     ("empty id", PUNCH_T, punch(id=""), RejectReason.BAD_VALUE),
+    # RFC 8259 where Python's json module is laxer (alerts/contract.py strict_json)
+    ("lone surrogate id", PUNCH_T, escaped(id="\ud800"), RejectReason.NOT_UTF8),
+    ("lone low surrogate in a field", PUNCH_T, escaped(state="in\udc00"), RejectReason.NOT_UTF8),
+    ("lone surrogate key", PUNCH_T, escaped(**{"\udbff": 1}), RejectReason.NOT_UTF8),
+    (
+        "lone surrogate deep in an ignored field",
+        PUNCH_T,
+        escaped(extra=[{"a": ["\ud800"]}]),
+        RejectReason.NOT_UTF8,
+    ),
+    (
+        "duplicate key",
+        PUNCH_T,
+        b'{"staff": "S001", "staff": "S002", "ts": "2026-11-23T08:25:00+08:00", "verify": "card"}',
+        RejectReason.BAD_JSON,
+    ),
+    ("Infinity", PUNCH_T, punch()[:-1] + b', "x": Infinity}', RejectReason.BAD_VALUE),
+    ("-Infinity", PUNCH_T, punch()[:-1] + b', "x": [-Infinity]}', RejectReason.BAD_VALUE),
+    ("year 0001", PUNCH_T, punch(ts="0001-01-01T00:00:00+08:00"), RejectReason.BAD_TIME),
+    ("year 9999", PUNCH_T, punch(ts="9999-12-31T23:59:59-08:00"), RejectReason.BAD_TIME),
+    (
+        "deadline in year 9999",
+        CASE_T,
+        body(**{**ACCEPTED_CASE, "kind": "special", "deadline": "9999-12-31T23:59:59-12:00"}),
+        RejectReason.BAD_TIME,
+    ),
+    ("clock reset to 2000", PUNCH_T, punch(ts="2000-01-01T08:00:00+08:00"), RejectReason.PAST_TIME),
 ]
 
 
@@ -219,3 +263,39 @@ def test_skew_is_configurable() -> None:
     late = punch(ts="2026-11-23T08:40:00+08:00")
     assert isinstance(run(PUNCH_T, late), Rejected)
     assert isinstance(run(PUNCH_T, late, Limits(max_future_skew=timedelta(minutes=15))), Accepted)
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
+    d = run(PUNCH_T, escaped(id="\ud83d\ude00"))  # json.dumps escapes it as a valid pair
+    assert isinstance(d, Accepted) and d.event_id == "\U0001f600"
+
+
+def test_a_clock_offline_for_a_week_still_uploads_and_past_days_are_configurable() -> None:
+    week = punch(ts="2026-11-16T08:25:00+08:00")
+    assert isinstance(run(PUNCH_T, week), Accepted)
+    short = Limits(max_past=timedelta(days=5))
+    d = run(PUNCH_T, week, short)
+    assert isinstance(d, Rejected) and d.reason is RejectReason.PAST_TIME, d
+    assert "ingest.max_past_days" in d.detail
+
+
+def test_every_reason_has_a_chinese_label() -> None:
+    assert RejectReason.PAST_TIME.label_zh == "时间过旧"
+    assert all(r.label_zh for r in RejectReason)
+
+
+def test_replay_decodes_what_an_older_daemon_accepted() -> None:
+    """The journal may hold what an older, laxer decoder accepted: replay still reads it."""
+    twice = (
+        b'{"staff": "S009", "staff": "S001", "ts": "2026-11-23T08:25:00+08:00", "verify": "card"}'
+    )
+    assert isinstance(run(PUNCH_T, twice), Rejected)
+    ev = decode_journaled(PUNCH_T, twice, HALL, T0)
+    assert isinstance(ev, Punch) and ev.staff == "S001"
+
+
+def test_details_of_hostile_text_are_printable() -> None:
+    for payload in (escaped(id="\ud800"), escaped(**{"\udfff": 0})):
+        d = run(PUNCH_T, payload)
+        assert isinstance(d, Rejected)
+        d.detail.encode("utf-8")  # storable in the journal as it is

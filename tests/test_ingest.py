@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import tempfile
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -12,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.contract import decode, decode_journaled
+from alerts.contract import INBOUND_AREAS, decode, decode_journaled
 from alerts.events import DeviceStatus, Event, Recorded
 from alerts.supervision import Supervision
-from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Rules
-from monitor.ingest.journal import Entry, Journal
+from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Rules, RulesFailed, reject_source
+from monitor.ingest.journal import AcceptEntry, Entry, Journal
 from monitor.ingest.replay import replay
 from tests.hall import HALL, T0, body, example, punch, topic
 
@@ -167,3 +170,220 @@ def test_journaled_event_decodes_to_the_live_event(
     d = decode(t, payload, T0, HALL, Rules.of(CFG).directory, Rules.of(CFG).limits)
     if hasattr(d, "event"):
         assert decode_journaled(t, payload, HALL, d.event.ts) == d.event
+
+
+class PoisonJournal(RecordingJournal):
+    """The real journal, whose insert fails (as UnicodeEncodeError did) on one payload."""
+
+    def __init__(self, inner: Journal, log: list[tuple[str, int]], poison: bytes) -> None:
+        super().__init__(inner, log)
+        self.poison = poison
+
+    def append(self, entries: Sequence[Entry], known_duplicates: int = 0) -> list[int | None]:
+        if any(isinstance(e, AcceptEntry) and e.payload == self.poison for e in entries):
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return super().append(entries, known_duplicates)
+
+
+def test_a_message_that_breaks_the_insert_is_kept_and_the_batch_goes_on(tmp_path: Path) -> None:
+    log: list[tuple[str, int]] = []
+    poison = punch(ts=(T0 - timedelta(seconds=7)).isoformat(), id="poison")
+    journal = PoisonJournal(Journal.open(tmp_path, HALL), log, poison)
+    seen: list[Event] = []
+    ing = Ingestor(
+        journal,
+        Classifier(Rules.of(CFG), {}),
+        RecordingAcker(log),
+        lambda fresh: seen.extend(r.event for r in fresh),
+        now=lambda: T0,
+        batch_max=1000,
+        batch_wait_s=0,
+    )
+    for i in range(200):
+        ing.submit(_msg(i, poison if i == 77 else None))
+    stop = threading.Event()
+    stop.set()
+    ing.run(stop)
+    assert ing.health.writer_error is None and ing.health.journal_error is None
+    assert journal.event_count() == 199 and len(seen) == 199
+    (kept,) = journal.rejects()
+    assert kept.reason == "internal_error" and kept.payload == poison
+    assert "UnicodeEncodeError" in kept.detail
+    acks = [n for w, n in log if w == "ack"]
+    assert sorted(acks) == list(range(1, 201)), "every message acknowledged exactly once"
+    assert ing.health.isolated == 1
+
+
+def test_an_event_the_rules_fail_on_is_kept_and_the_others_applied(tmp_path: Path) -> None:
+    applied: list[str] = []
+
+    def rules(fresh: Sequence[Recorded]) -> None:
+        failed = []
+        for r in fresh:
+            if r.event_id == "e5":
+                failed.append((r, ZeroDivisionError("a rule's bug")))
+            else:
+                applied.append(r.event_id)
+        if failed:
+            raise RulesFailed(failed)
+
+    ing, _, _ = _ingestor(tmp_path)
+    ing._on_committed = rules
+    ing.process([_msg(i) for i in range(10)])
+    assert len(applied) == 9 and ing.journal.event_count() == 10
+    (kept,) = ing.journal.rejects()
+    assert kept.reason == "internal_error" and "ZeroDivisionError" in kept.detail
+    assert kept.payload == _msg(5).payload and ing.health.rules_errors == 1
+
+
+def test_a_writer_that_dies_says_why(tmp_path: Path) -> None:
+    ing, _, _ = _ingestor(tmp_path)
+
+    def broken() -> None:
+        raise RuntimeError("a bug between batches")
+
+    ing._on_idle = broken
+    ing.run(threading.Event())  # returns: the daemon sees the thread end and exits
+    assert ing.health.writer_error == "RuntimeError: a bug between batches"
+
+
+def test_rejects_over_a_sources_rate_are_counted_not_stored(tmp_path: Path) -> None:
+    ing, _, _ = _ingestor(tmp_path)
+    rules = Rules.of(CFG)
+    assert (rules.reject_rate_per_s, rules.reject_burst) == (1.0, 100)
+    east, west = topic("clock", "CLK-EAST", "punch"), topic("clock", "CLK-WEST", "punch")
+    for start in range(0, 300, 50):
+        ing.process([_msg(i, b"x") for i in range(start, start + 50)])
+    ing.process([_msg(i, b"x", west) for i in range(10)])
+    later = [Inbound(topic=east, payload=b"x", received_at=T0 + timedelta(seconds=30), mid=1)] * 40
+    ing.process(later)
+    j = ing.journal
+    assert j.counters["rejected.bad_json"] == 350, "every reject counted by its reason"
+    stored = Counter(r.topic for r in j.rejects(1000))
+    assert stored == {east: 100 + 30, west: 10}
+    assert j.counters["rejects_limited"] == j.counters["rejects_limited.clock"] == 210
+
+
+def test_a_source_is_a_device_or_an_area() -> None:
+    assert reject_source(topic("clock", "CLK-EAST", "punch")) == ("clock/CLK-EAST", "clock")
+    assert reject_source(
+        topic(
+            "camera",
+            "CAM1",
+            "presence",
+        )
+    ) == ("camera/CAM1", "camera")
+    assert reject_source(topic("case", "C1", "event")) == ("case", "case")
+    assert reject_source("hall/x") == ("other", "other")
+
+
+# Topics a hostile account could reach: every inbound area, any key and leaf (lone
+# surrogates included), and a few other shapes.
+CHARS = st.characters(exclude_categories=())  # lone surrogates (category Cs) too
+ANY_TEXT = st.text(CHARS | st.sampled_from("\ud800\udfff/+#\x00é"), max_size=12)
+AREAS = st.sampled_from([*INBOUND_AREAS, "light", ""])
+REAL_TOPICS = st.sampled_from(
+    [
+        topic("clock", "CLK-EAST", "punch"),
+        topic("clock", "CLK-WEST", "punch"),
+        topic("clock", "CLK-EAST", "status"),
+        topic("camera", "CAM1", "presence"),
+        topic("camera", "CAM1", "status"),
+        topic("case", "C1", "event"),
+        topic("staff", "S001", "status"),
+        topic("complaint", "K-1", "event"),
+        topic("rating", "C1"),
+        topic("card", "K-1", "command"),
+    ]
+)
+HOSTILE_TOPIC = st.one_of(
+    REAL_TOPICS,
+    REAL_TOPICS,
+    st.builds(lambda a, k, leaf: f"hall/{HALL}/{a}/{k}/{leaf}", AREAS, ANY_TEXT, ANY_TEXT),
+    st.builds(lambda a, k: f"hall/{HALL}/{a}/{k}", AREAS, ANY_TEXT),
+    ANY_TEXT.map(lambda t: f"hall/{HALL}/" + t),
+)
+JSON_ISH = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = st.dictionaries(
+    st.sampled_from(["id", "staff", "ts", "verify", "state", "window", "case", "action"]),
+    JSON_ISH,
+)
+TIMES = st.sampled_from(
+    ["2026-11-23T08:20:00+08:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "x"]
+)
+NEAR_VALID = st.builds(
+    lambda f, ts: json.dumps({"staff": "S001", "ts": ts, "verify": "card", **f}).encode(),
+    FIELDS,
+    TIMES,
+)
+ONE_HOSTILE_TEXT = st.builds(  # a valid punch but for one text: the message of issue 13
+    lambda k, v: json.dumps({"staff": "S001", "ts": T0.isoformat(), "verify": "card", k: v}),
+    st.sampled_from(["id", "state", "note"]),
+    ANY_TEXT,
+).map(str.encode)
+HOSTILE_PAYLOAD = st.one_of(
+    ONE_HOSTILE_TEXT,
+    st.binary(max_size=200),
+    FIELDS.map(lambda f: json.dumps(f).encode()),  # \u escapes, NaN, Infinity included
+    NEAR_VALID,
+)
+
+
+def apply_all(live: Supervision, fresh: Sequence[Recorded]) -> None:
+    for r in fresh:
+        live.apply(r)
+
+
+@settings(max_examples=150, deadline=None)
+@given(hostile=st.lists(st.tuples(HOSTILE_TOPIC, HOSTILE_PAYLOAD), max_size=25), data=st.data())
+def test_any_bytes_on_any_topic_leave_every_valid_event_journaled_once(
+    hostile: list[tuple[str, bytes]], data: st.DataObject
+) -> None:
+    valid = [
+        _msg(i, punch(ts=(T0 - timedelta(seconds=i)).isoformat(), id=f"valid-{i}"))
+        for i in range(20)
+    ]
+    hostile_msgs = [
+        Inbound(topic=t, payload=p, received_at=T0, mid=1000 + i)
+        for i, (t, p) in enumerate(hostile)
+    ]
+    stream = data.draw(st.permutations(valid + hostile_msgs))
+    with tempfile.TemporaryDirectory() as tmp:
+        live = Supervision(CFG)
+        acks: list[int] = []
+        journal = Journal.open(tmp, HALL, synchronous="normal")
+
+        class Acks:
+            def ack(self, msg: Inbound) -> None:
+                acks.append(msg.mid)
+
+        ing = Ingestor(
+            journal,
+            Classifier(Rules.of(CFG), {}),
+            Acks(),
+            lambda fresh: apply_all(live, fresh),
+            now=lambda: T0,
+            batch_max=data.draw(st.integers(1, 50)),
+            batch_wait_s=0,
+        )
+        for m in stream:
+            ing.submit(m)
+        stop = threading.Event()
+        stop.set()
+        ing.run(stop)
+        h = ing.health
+        assert h.writer_error is None and h.journal_error is None and h.failures == 0
+        ids = Counter(str(r.event_id) for r in journal.events())
+        assert all(ids[f"valid-{i}"] == 1 for i in range(20)), ids
+        assert sorted(acks) == sorted(m.mid for m in stream), "each message acknowledged once"
+        counted = sum(v for k, v in journal.counters.items() if k.startswith("rejected."))
+        assert counted + journal.counters.get("accepted", 0) + journal.counters.get(
+            "duplicate", 0
+        ) == len(stream), "every message decided"
+        rebuilt, _ = replay(journal, CFG)
+        assert rebuilt.digest() == live.digest()
+        journal.close()

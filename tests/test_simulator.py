@@ -30,8 +30,9 @@ from devices.simulator import (
     simulate_days,
 )
 from hallkit.config import example_config_path, load_config
+from hallkit.exits import EXIT_CONFIG
 from monitor.ingest.ingestor import Rules
-from tests.brokers import TEST_ADMIN, Mosquitto
+from tests.brokers import TEST_ADMIN, TEST_WATCHER, Mosquitto
 
 PEAK = date(2026, 10, 8)  # first working day after the National Day week
 SWAPPED_SATURDAY = date(2026, 10, 10)  # 国庆调休上班
@@ -242,7 +243,7 @@ def test_seats_change_and_heartbeat_except_while_a_camera_is_off(cfg: HallConfig
 
 def _subscriber(broker: Mosquitto, got: list[str], done: threading.Event, want: int) -> mqtt.Client:
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sim-watch")
-    sub.username_pw_set(TEST_ADMIN, broker.password(TEST_ADMIN))
+    sub.username_pw_set(TEST_WATCHER, broker.password(TEST_WATCHER))  # not the publisher's
     subscribed = threading.Event()
 
     def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -329,7 +330,7 @@ def _write_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_a_broken_config_prints_its_problems_and_exits_2(
+def test_a_broken_config_prints_its_problems_and_exits_78(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = (
@@ -337,8 +338,16 @@ def test_a_broken_config_prints_its_problems_and_exits_2(
         .read_text(encoding="utf-8")
         .replace('a_post = "S001"', 'a_post = "S999"')
     )
-    assert main(["--config", str(_write_config(tmp_path, text)), "--print"]) == 2
+    assert main(["--config", str(_write_config(tmp_path, text)), "--print"]) == EXIT_CONFIG
     assert "windows[0].a_post: unknown staff 'S999'" in capsys.readouterr().err
+
+
+def test_the_daemons_account_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Its connection would take the daemon's persistent session over (docs/broker.md).
+    (tmp_path / "hallwatch").write_text("secret\n", encoding="utf-8")
+    argv = ["--config", str(example_config_path()), "--password-dir", str(tmp_path)]
+    assert main([*argv, "--user", "hallwatch"]) == EXIT_CONFIG
+    assert "'hallwatch' is the daemon's MQTT account" in capsys.readouterr().err
 
 
 def test_print_writes_the_run_as_json_lines(
@@ -379,4 +388,4 @@ def test_the_command_publishes_as_one_account_with_user(
         sub.disconnect()
         sub.loop_stop()
     assert got == [m.topic for m in sunday]
-    assert main(argv) == 2  # no password for the case-system account: a usage problem
+    assert main(argv) == EXIT_CONFIG  # no password for the case-system account

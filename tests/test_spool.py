@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.config import BrokerConfig
 from devices.spool import Outgoing, Spool, SpooledPublisher, SpoolFull, WhenFull
-from tests.brokers import TEST_ADMIN, Mosquitto
+from tests.brokers import TEST_ADMIN, TEST_WATCHER, Mosquitto
 
 TOPIC = "hall/demo-county/clock/CLK-EAST/punch"
 STATUS = "hall/demo-county/clock/CLK-EAST/status"
@@ -77,12 +77,14 @@ def test_refusing_spool_takes_all_of_a_batch_or_none(tmp_path: Path) -> None:
 class Watcher:
     """test-admin with a persistent session: sees what was published while it was away."""
 
-    def __init__(self, broker: Mosquitto, client_id: str = "spool-watcher") -> None:
+    def __init__(
+        self, broker: Mosquitto, client_id: str = "spool-watcher", user: str = TEST_ADMIN
+    ) -> None:
         self.broker = broker
         self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
         self.subscribed = threading.Event()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        client.username_pw_set(TEST_ADMIN, broker.password(TEST_ADMIN))
+        client.username_pw_set(user, broker.password(user))
         client.on_connect = lambda c, *_: c.subscribe("hall/#", qos=1)
         client.on_subscribe = lambda *_: self.subscribed.set()
         client.on_message = self._on_message
@@ -182,7 +184,7 @@ def test_status_birth_and_clean_offline(broker: Mosquitto, tmp_path: Path) -> No
     pub = publisher(broker, tmp_path / "spool.sqlite3", status=STATUS)
     pub.start()
     assert watcher.take(1) == [(STATUS, b"online", False)]
-    late = Watcher(broker, "spool-watcher-4")
+    late = Watcher(broker, "spool-watcher-4", TEST_WATCHER)  # one connection per account
     late.connect()
     assert late.take(1) == [(STATUS, b"online", True)]  # the birth is retained
     late.disconnect()

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from alerts.config import WebConfig
+from hallkit.exits import EXIT_CONFIG
+
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "hallwatch.service"
 EXAMPLE_CONFIG = ROOT / "config" / "hall.example.toml"
@@ -46,6 +49,7 @@ UNIT_SETTINGS = settings(UNIT.read_text(encoding="utf-8"))
         ("ProtectSystem", "strict"),
         ("NoNewPrivileges", "yes"),
         ("CapabilityBoundingSet", ""),
+        ("LimitNOFILE", "8192"),
     ],
 )
 def test_service_setting(key: str, value: str) -> None:
@@ -60,6 +64,18 @@ def test_credential_is_the_one_the_example_config_names() -> None:
     assert credential.partition(":")[0] == password_file
 
 
+def test_file_limit_leaves_room_above_the_largest_connection_cap() -> None:
+    (limit,) = UNIT_SETTINGS[("Service", "LimitNOFILE")]
+    cap = WebConfig.model_fields["max_connections"].metadata
+    largest = max(m.le for m in cap if getattr(m, "le", None) is not None)
+
+    assert int(limit) >= 2 * largest  # descriptors for the journal, broker and streams too
+
+
+def test_a_broken_configuration_is_not_restarted() -> None:
+    assert UNIT_SETTINGS[("Service", "RestartPreventExitStatus")] == [str(EXIT_CONFIG)]
+
+
 def test_journal_directory_is_writable_under_the_sandbox() -> None:
     (state,) = UNIT_SETTINGS[("Service", "StateDirectory")]
 
@@ -67,7 +83,8 @@ def test_journal_directory_is_writable_under_the_sandbox() -> None:
 
 
 def _existing_executable() -> str:
-    # verify insists ExecStart= exists; /usr/bin/hallwatch only does once the package is installed.
+    # verify insists ExecStart= exists; /opt/hallwatch/bin/hallwatch only does after
+    # `./dev install` (tests/test_packaging.py verifies the units against that install).
     venv_script = Path(sys.executable).with_name("hallwatch")
     return str(venv_script) if venv_script.exists() else "/bin/true"
 
@@ -77,7 +94,7 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
     unit_text = UNIT.read_text(encoding="utf-8").replace(
-        "ExecStart=/usr/bin/hallwatch ", f"ExecStart={_existing_executable()} ", 1
+        "ExecStart=/opt/hallwatch/bin/hallwatch ", f"ExecStart={_existing_executable()} ", 1
     )
     assert unit_text != UNIT.read_text(encoding="utf-8")
     copy = tmp_path / UNIT.name

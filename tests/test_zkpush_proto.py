@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devices.zkproto import (
+    MAX_LINE_KEPT,
     AttRecord,
     Endpoint,
     Options,
@@ -77,26 +78,52 @@ def test_empty_upload(body: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "reason", "where"),
+    ("line", "reason", "where"),
     [
-        (b"1\t2026-13-45 08:00:00\t0\t1\n", Refusal.BAD_TIME, "line 1"),
-        (b"1\t2026-11-23T08:00:00\t0\t1\n", Refusal.BAD_TIME, "line 1"),
-        (b"1\t2026-11-23 08:00\t0\t1\n", Refusal.BAD_TIME, "line 1"),
-        (OLD_ATTLOG + b"1\t2026-11-23 08:00:00\n", Refusal.TOO_FEW_FIELDS, "line 3"),
-        (b"1 2026-11-23 08:00:00 0 1\n", Refusal.TOO_FEW_FIELDS, "line 1"),
-        (b"1;2\t2026-11-23 08:00:00\t0\t1\n", Refusal.BAD_PIN, "line 1"),
-        (b"1\t2026-11-23 08:00:00\tx\t1\n", Refusal.BAD_NUMBER, "status"),
-        (b"1\t2026-11-23 08:00:00\t0\t-1\n", Refusal.BAD_NUMBER, "verify"),
-        (b"1\t2026-11-23 08:00:00\t0\t999\n", Refusal.BAD_NUMBER, "verify"),
-        (b"\x00\xff\xfe garbage\t\t\t\n", Refusal.NOT_ASCII, "line 1"),
-        ("王\t2026-11-23 08:00:00\t0\t1\n".encode(), Refusal.NOT_ASCII, "line 1"),
+        (b"1\t2026-13-45 08:00:00\t0\t1", Refusal.BAD_TIME, "line 2"),
+        (b"1\t2026-11-23T08:00:00\t0\t1", Refusal.BAD_TIME, "line 2"),
+        (b"1\t2026-11-23 08:00\t0\t1", Refusal.BAD_TIME, "line 2"),
+        (b"1\t2026-11-23 08:00:00", Refusal.TOO_FEW_FIELDS, "line 2"),
+        (b"1 2026-11-23 08:00:00 0 1", Refusal.TOO_FEW_FIELDS, "line 2"),
+        (b"1;2\t2026-11-23 08:00:00\t0\t1", Refusal.BAD_PIN, "line 2"),
+        (b"1\t2026-11-23 08:00:00\tx\t1", Refusal.BAD_NUMBER, "status"),
+        (b"1\t2026-11-23 08:00:00\t0\t-1", Refusal.BAD_NUMBER, "verify"),
+        (b"1\t2026-11-23 08:00:00\t0\t999", Refusal.BAD_NUMBER, "verify"),
+        (b"\x00\xff\xfe garbage\t\t\t", Refusal.NOT_ASCII, "line 2"),
+        ("王\t2026-11-23 08:00:00\t0\t1".encode(), Refusal.NOT_ASCII, "line 2"),
     ],
 )
-def test_malformed_uploads_name_the_line(body: bytes, reason: Refusal, where: str) -> None:
-    with pytest.raises(ProtocolError) as caught:
-        parse_attlog(body)
-    assert caught.value.reason is reason
-    assert where in caught.value.detail
+def test_a_bad_line_is_named_and_the_records_around_it_are_kept(
+    line: bytes, reason: Refusal, where: str
+) -> None:
+    first, second = OLD_ATTLOG.splitlines(keepends=True)
+    batch = parse_attlog(first + line + b"\r\n" + second)
+    assert batch.records == parse_attlog(OLD_ATTLOG).records
+    (bad,) = batch.bad
+    assert (bad.number, bad.reason, bad.raw, bad.length) == (2, reason, line, len(line))
+    assert where in bad.detail
+    assert (batch.bad_lines, batch.taken) == (1, 3)
+
+
+def test_a_long_bad_line_is_kept_cut() -> None:
+    line = b"1\t" + b"x" * 5000
+    (bad,) = parse_attlog(line).bad
+    assert (len(bad.raw), bad.length) == (MAX_LINE_KEPT, len(line))
+
+
+def test_past_the_bound_bad_lines_are_counted_in_one_entry() -> None:
+    body = b"".join(b"garbage %d\n" % i for i in range(1, 251)) + OLD_ATTLOG
+    batch = parse_attlog(body, max_bad=100)
+    assert len(batch.records) == 2
+    assert (len(batch.bad), batch.bad_lines, batch.taken) == (101, 250, 252)
+    assert [b.number for b in batch.bad[:100]] == list(range(1, 101))
+    summary = batch.bad[100]
+    assert (summary.reason, summary.number, summary.raw) == (
+        Refusal.TOO_MANY_BAD_LINES,
+        101,
+        b"garbage 101",
+    )
+    assert summary.detail.startswith("lines 101-250: 150 more line(s)")
 
 
 @pytest.mark.parametrize(

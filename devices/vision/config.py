@@ -24,8 +24,8 @@ from alerts.model import ConfigModel, check_zone, validate
 from hallkit.config import read_toml
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-DetectorName = Literal["face", "profile", "upperbody", "hog"]
-ALL_DETECTORS: list[DetectorName] = ["face", "profile", "upperbody", "hog"]
+DetectorName = Literal["segment", "face", "profile", "upperbody", "hog"]
+ALL_DETECTORS: list[DetectorName] = ["face", "profile", "upperbody", "hog"]  # segment: opt-in
 CONFIRMERS: list[DetectorName] = ["face", "profile"]
 
 
@@ -67,7 +67,8 @@ class StreamSection(ConfigModel):
 class DetectSection(ConfigModel):
     detectors: list[DetectorName] = Field(
         default_factory=lambda: list(ALL_DETECTORS),
-        description="People detectors from the OpenCV wheel; face runs every frame.",
+        description="People evidence: segment (person segmentation model shipped in the "
+        "package), face/profile/upperbody cascades and hog from the OpenCV wheel.",
     )
     min_face_px: int = Field(20, ge=12, le=400, description="Smallest face, analysis pixels.")
     max_face_px: int = Field(200, ge=12, le=2000, description="Largest face, analysis pixels.")
@@ -86,7 +87,20 @@ class PresenceSection(ConfigModel):
     heartbeat_s: float = Field(30, ge=1, le=60, description="Resend a holding state this often.")
     confirm_with: list[DetectorName] = Field(
         default_factory=lambda: list(CONFIRMERS),
-        description="Entering needs one of these detectors to agree once; [] turns that off.",
+        description="Entering needs a person seen by one of these to stay in the seat for "
+        "dwell_frames looks; [] turns that off.",
+    )
+    dwell_frames: int = Field(
+        3, ge=1, le=50, description="Looks in a row a person must stay in the seat to count."
+    )
+    steady_frames: int = Field(
+        3, ge=1, le=50, description="Non-negative frames in a row that hold a present seat."
+    )
+    object_after_s: float | None = Field(
+        120,
+        ge=1,
+        description="Changed seat with no person staying this long: an object, "
+        "empty (needs segment; null: never).",
     )
     p_on: float = Field(0.6, gt=0, lt=1, description="Frame probability counted positive.")
     p_off: float = Field(0.35, gt=0, lt=1, description="Frame probability counted negative.")

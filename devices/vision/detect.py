@@ -1,5 +1,7 @@
 """People detectors that ship inside the OpenCV wheel: Haar cascades and the HOG people SVM.
 
+(The person segmentation, `Kind.SEGMENT`, is not a box detector: `devices/vision/segment.py`.)
+
 They run on one crop of the analysis frame — the union of all seat regions — never per seat.
 The frontal-face cascade runs on every frame; the slower ones take turns, one per frame, and
 each one's latest result stands until its next turn (`Detectors.due`).
@@ -22,11 +24,14 @@ class Kind(StrEnum):
     PROFILE = "profile"  # haarcascade_profileface, both ways
     UPPERBODY = "upperbody"  # haarcascade_upperbody
     HOG = "hog"  # HOGDescriptor_getDefaultPeopleDetector
+    SEGMENT = "segment"  # person segmentation (devices/vision/segment.py), not a box detector
 
     @property
     def head_level(self) -> float:
         """Where the head is in this kind's box, as a share of its height from the top."""
-        return {"face": 0.5, "profile": 0.5, "upperbody": 0.3, "hog": 0.15}[self.value]
+        return {"face": 0.5, "profile": 0.5, "upperbody": 0.3, "hog": 0.15, "segment": 0.5}[
+            self.value
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +49,9 @@ class Detection:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DetectParams:
-    kinds: tuple[Kind, ...] = tuple(Kind)
+    # The person segmentation is opt-in: on the evaluation sets it costs precision and CPU
+    # (docs/camera.md, "The person segmentation, measured").
+    kinds: tuple[Kind, ...] = (Kind.FACE, Kind.PROFILE, Kind.UPPERBODY, Kind.HOG)
     min_face: int = 20  # pixels at analysis size
     max_face: int = 200
     scale_factor: float = 1.15
@@ -82,7 +89,7 @@ class Detectors:
         for kind in params.kinds:
             if kind is Kind.PROFILE:
                 slow += [(kind, False), (kind, True)]
-            elif kind is not Kind.FACE:
+            elif kind not in (Kind.FACE, Kind.SEGMENT):
                 slow.append((kind, False))
         self.slow = tuple(slow)
 

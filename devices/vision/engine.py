@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from devices.seats import Hysteresis, SeatReport, SeatState, SeatTracker, combine, ramp
 from devices.vision.detect import Detection, Detectors, DetectParams, Kind, Turn
 from devices.vision.features import (
@@ -36,6 +38,7 @@ from devices.vision.features import (
     median_descriptor,
     to_reference_light,
 )
+from devices.vision.segment import Blob, Segmenter
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ DEFAULT_WEIGHTS: Mapping[Kind, float] = {
     Kind.PROFILE: 0.6,
     Kind.UPPERBODY: 0.5,
     Kind.HOG: 0.5,
+    Kind.SEGMENT: 0.7,
 }
 
 
@@ -64,9 +68,14 @@ class EngineParams:
     refresh_after: int = 10  # confidently empty frames in a row before refreshing
     refresh_below: float = 0.1
     weights: Mapping[Kind, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    # Detectors whose hit lets a seat enter `present`; body shapes also match the back of an
-    # applicant at the counter or a coat on the chair, so by default only faces do.
+    # Detectors whose hit lets a seat enter `present` — once the person they see has stayed
+    # in the seat for `dwell_frames` looks in a row, within `dwell_move` of the seat's size
+    # from one look to the next (a passer-by does not). Haar body shapes also match the back
+    # of an applicant at the counter or a coat on the chair, so by default they do not.
     confirm_by: frozenset[Kind] = frozenset({Kind.FACE, Kind.PROFILE})
+    person_share: float = 0.1  # segmentation: share of the seat a person must cover
+    dwell_frames: int = 3
+    dwell_move: float = 0.25
     detect: DetectParams = field(default_factory=DetectParams)
     hysteresis: Hysteresis = field(default_factory=Hysteresis)
 
@@ -97,6 +106,9 @@ class PresenceEngine:
         self.seats = tuple(seats)
         self.params = params
         self.detectors = detectors if detectors is not None else Detectors(params.detect)
+        self.segmenter = Segmenter() if Kind.SEGMENT in params.detect.kinds else None
+        self._dwell = [0 for _ in self.seats]
+        self._spot: list[tuple[float, float] | None] = [None for _ in self.seats]
         refs = reference.seats if reference else {}
         self.backdrop = reference.backdrop if reference else None
         self._reference_size = reference.frame_size if reference else None
@@ -111,7 +123,7 @@ class PresenceEngine:
 
     def observe(self, frame: Frame | None, now: datetime) -> list[SeatReport]:
         seen = None if frame is None else self.look(frame)
-        if seen is None or seen.backdrop.brightness < self.params.min_brightness:
+        if frame is None or seen is None or seen.backdrop.brightness < self.params.min_brightness:
             return [t.observe(None, None, now) for t in self.trackers]
         if self.backdrop is None:
             self.backdrop = seen.backdrop
@@ -120,6 +132,7 @@ class PresenceEngine:
         changes = [self._change(i, seen, light, noise) for i in range(len(self.seats))]
         looked, detections = self._detect(seen, self._in_question(changes))
         hits = self._by_seat(detections)
+        blobs = self._segment(frame, changes)
         self._frame_no += 1
         out = []
         for i, c in enumerate(changes):
@@ -128,9 +141,18 @@ class PresenceEngine:
                 out.append(self.trackers[i].observe(None, None, now))
             else:
                 seen_hits = hits[i] if i in looked else None
-                out.append(self._decide(i, c, seen_hits, now))
+                out.append(self._decide(i, c, seen_hits, blobs.get(i), now))
                 self._refresh(i, seen.descriptors[i], light, noise, out[-1], seen_hits)
         return out
+
+    def _segment(self, frame: Frame, changes: list[float | None]) -> dict[int, Blob]:
+        """The person segmentation on every seat that differs from empty."""
+        if self.segmenter is None:
+            return {}
+        low = self.params.change_low
+        return self.segmenter.look(
+            frame, [i for i, c in enumerate(changes) if c is not None and c >= low]
+        )
 
     def look(self, frame: Frame) -> Analysed:
         size = (frame.shape[1], frame.shape[0])
@@ -146,6 +168,9 @@ class PresenceEngine:
                 self.backdrop = None
                 self.references = [None] * len(self.seats)
             self._reference_size = size
+            if self.segmenter is not None:
+                polys = [np.asarray(s.region, np.int32) for s in self.seats]
+                self.segmenter.prepare(polys, size)
         return analyse(frame, self.geometry)
 
     def reference(self) -> Reference | None:
@@ -232,15 +257,48 @@ class PresenceEngine:
                 out[i].append(d)
         return out
 
-    def _decide(self, i: int, c: float, hits: list[Detection] | None, now: datetime) -> SeatReport:
+    def _decide(
+        self, i: int, c: float, hits: list[Detection] | None, blob: Blob | None, now: datetime
+    ) -> SeatReport:
         prm = self.params
         if c < prm.change_low:
             hits = [] if hits is not None else None
         weights = {d.kind: prm.weights.get(d.kind, 0.0) for d in hits or ()}
+        body = blob is not None and blob.share >= prm.person_share
+        if body:
+            weights[Kind.SEGMENT] = prm.weights.get(Kind.SEGMENT, 0.0)
         p = combine(ramp(c, prm.change_low, prm.change_high), weights.values())
         count = None if hits is None else persons(hits)
-        confirmed = any(d.kind in prm.confirm_by for d in hits or ())
-        return self.trackers[i].observe(p, count, now, confirmed)
+        if body and not count:
+            count = 1  # a person without a face
+        staying = self._stays(i, hits, blob if body else None, looked=blob is not None)
+        person = staying if blob is not None else (True if staying else None)
+        return self.trackers[i].observe(p, count, now, staying, person)
+
+    def _stays(self, i: int, hits: list[Detection] | None, blob: Blob | None, looked: bool) -> bool:
+        """Whether a person stays in seat `i`: a confirming face now, or the segmentation's
+        person for `dwell_frames` looks in a row, moving little from look to look."""
+        prm = self.params
+        spot: tuple[float, float] | None = None
+        if blob is not None and Kind.SEGMENT in prm.confirm_by:
+            spot = (blob.x, blob.y)
+        else:
+            for d in hits or ():
+                if d.kind in prm.confirm_by:
+                    # A face hit confirms on its own (the positive run of `enter_frames`
+                    # already rules out someone crossing): faces come and go between looks.
+                    return True
+        last = self._spot[i]
+        if spot is not None:
+            near = last is not None and max(abs(spot[0] - last[0]), abs(spot[1] - last[1])) <= (
+                prm.dwell_move
+            )
+            self._dwell[i] = self._dwell[i] + 1 if near else 1
+            self._spot[i] = spot
+        elif looked:  # the segmentation found nobody (faces come and go: a miss is no news)
+            self._dwell[i], self._spot[i] = 0, None
+        # Only a look that found the person now says they stay (not an old count).
+        return spot is not None and self._dwell[i] >= prm.dwell_frames
 
     def _warm(
         self,

@@ -6,6 +6,7 @@ transaction; nothing is acknowledged to the broker before `append` has returned.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -20,8 +21,9 @@ from alerts.ids import EventId
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2 added ticks and outbox; a version-1 journal is upgraded in place
-REJECT_KEEP_BYTES = 65536  # a hostile flood must not fill the disk: keep the head, note the size
+# 2 added ticks and outbox, 3 the rejects' sha256; older journals are upgraded in place
+SCHEMA_VERSION = 3
+REJECT_ROW_OVERHEAD = 100  # bytes a reject row costs beyond its payload, detail and topic
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS rejects (
     reason TEXT NOT NULL,
     detail TEXT NOT NULL,
     size INTEGER NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,         -- the first `ingest.reject_keep_bytes` of it
+    sha256 TEXT NOT NULL DEFAULT '' -- of the whole payload
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ticks (
@@ -95,6 +98,17 @@ class RejectEntry:
     reason: str
     detail: str
     payload: bytes
+    stored: bool = True  # False: over its source's rate, counted (under `limited_as`) only
+    limited_as: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectBounds:
+    """How much of the rejects the journal keeps (docs/journal.md "Bounded rejects")."""
+
+    keep_bytes: int = 4096
+    max_bytes: int = 64 << 20
+    keep_days: int = 30
 
 
 Entry = AcceptEntry | RejectEntry
@@ -127,6 +141,7 @@ class RejectRow:
     detail: str
     size: int
     payload: bytes
+    sha256: str = ""
 
 
 class Journal:
@@ -137,6 +152,8 @@ class Journal:
         self._lock = threading.Lock()
         self.path = path
         self.counters: dict[str, int] = dict(conn.execute("SELECT name, value FROM counters"))
+        self.reject_bounds = RejectBounds()
+        self.reject_bytes = int(conn.execute(_REJECT_BYTES).fetchone()[0])
 
     @classmethod
     def open(cls, data_dir: str | Path, hall: str, synchronous: str = "full") -> Journal:
@@ -165,13 +182,10 @@ class Journal:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                out = _insert_all(cur, entries, delta)
+                out, added = _insert_all(cur, entries, delta, self.reject_bounds.keep_bytes)
+                freed = self._bound_rejects(cur, added, delta)
                 for name, n in delta.items():
-                    cur.execute(
-                        "INSERT INTO counters(name, value) VALUES (?, ?) "
-                        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-                        (name, n),
-                    )
+                    _add_counter(cur, name, n)
                 cur.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -179,7 +193,55 @@ class Journal:
                 raise
             for name, n in delta.items():
                 self.counters[name] = self.counters.get(name, 0) + n
+            self.reject_bytes += added - freed
         return out
+
+    def _bound_rejects(self, cur: sqlite3.Cursor, added: int, delta: dict[str, int]) -> int:
+        """Inside `append`'s transaction: prune the oldest rejects once over the size bound,
+        down to 90 % of it (not one row per insert). Returns the bytes freed."""
+        limit = self.reject_bounds.max_bytes
+        excess = self.reject_bytes + added - limit
+        if excess <= 0:
+            return 0
+        to_free = excess + limit // 10
+        freed = rows = 0
+        cutoff = None
+        scan = self._conn.cursor()
+        scan.execute(f"SELECT seq, {_ROW_BYTES} FROM rejects ORDER BY seq")
+        while freed < to_free and (chunk := scan.fetchmany(500)):
+            for seq, n in chunk:
+                freed, rows, cutoff = freed + n, rows + 1, seq
+                if freed >= to_free:
+                    break
+        scan.close()
+        if cutoff is not None:
+            cur.execute("DELETE FROM rejects WHERE seq <= ?", (cutoff,))
+            delta["rejects_pruned"] = delta.get("rejects_pruned", 0) + rows
+        return freed
+
+    def prune_rejects(self, now: datetime) -> int:
+        """Delete the rejects received more than `keep_days` before `now`; how many."""
+        cutoff = micros(now - timedelta(days=self.reject_bounds.keep_days))
+        where = "FROM rejects WHERE received_at < ?"
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                rows, freed = cur.execute(
+                    f"SELECT count(*), coalesce(sum({_ROW_BYTES}), 0) {where}", (cutoff,)
+                ).fetchone()
+                if rows:
+                    cur.execute(f"DELETE {where}", (cutoff,))
+                    _add_counter(cur, "rejects_pruned", rows)
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+            if rows:
+                self.counters["rejects_pruned"] = self.counters.get("rejects_pruned", 0) + rows
+                self.reject_bytes -= int(freed)
+        return int(rows)
 
     def record_outputs(
         self, rows: Sequence[OutboxRow], tick: tuple[int, datetime] | None, now: datetime
@@ -294,12 +356,13 @@ class Journal:
     def rejects(self, limit: int = 100) -> list[RejectRow]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, topic, received_at, reason, detail, size, payload FROM rejects "
-                "ORDER BY seq DESC LIMIT ?",
+                "SELECT seq, topic, received_at, reason, detail, size, payload, sha256 "
+                "FROM rejects ORDER BY seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [
-            RejectRow(r[0], r[1], from_micros(r[2]), r[3], r[4], r[5], bytes(r[6])) for r in rows
+            RejectRow(r[0], r[1], from_micros(r[2]), r[3], r[4], r[5], bytes(r[6]), r[7])
+            for r in rows
         ]
 
     def last_status_payloads(self) -> dict[str, bytes]:
@@ -321,13 +384,46 @@ class Journal:
             self._conn.close()
 
 
+def _add_counter(cur: sqlite3.Cursor, name: str, n: int) -> None:
+    cur.execute(
+        "INSERT INTO counters(name, value) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        (name, n),
+    )
+
+
+def storable(text: str) -> str:
+    """Text SQLite can store: a lone surrogate (which UTF-8 cannot encode) becomes `\\udxxx`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _reject_row(e: RejectEntry, keep: int) -> tuple[tuple[object, ...], int]:
+    """The row's values, and the bytes it takes as `_ROW_BYTES` counts them."""
+    topic, detail, payload = storable(e.topic[:1024]), storable(e.detail), e.payload[:keep]
+    size = len(topic.encode()) + len(detail.encode()) + len(payload) + REJECT_ROW_OVERHEAD
+    values = (
+        topic,
+        micros(e.received_at),
+        storable(e.reason),
+        detail,
+        len(e.payload),
+        payload,
+        hashlib.sha256(e.payload).hexdigest(),
+    )
+    return values, size
+
+
 def _insert_all(
-    cur: sqlite3.Cursor, entries: Sequence[Entry], delta: dict[str, int]
-) -> list[int | None]:
+    cur: sqlite3.Cursor, entries: Sequence[Entry], delta: dict[str, int], keep: int
+) -> tuple[list[int | None], int]:
     """Insert a batch with two executemany calls; seqs of new events are assigned in order.
 
-    Rows are never deleted and this is the only writer, so the new events' seqs follow
-    the current maximum one by one.
+    Events are never deleted and this is the only writer, so the new events' seqs follow
+    the current maximum one by one. Also returns the bytes the new reject rows take.
     """
     accepts = [e for e in entries if isinstance(e, AcceptEntry)]
     known = _existing(cur, [e.event_id for e in accepts])
@@ -336,8 +432,11 @@ def _insert_all(
     base = int(cur.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
     for e in entries:
         if isinstance(e, RejectEntry):
-            key = f"rejected.{e.reason}"
-            delta[key] = delta.get(key, 0) + 1
+            keys = [f"rejected.{e.reason}"]
+            if not e.stored:
+                keys += ["rejects_limited", f"rejects_limited.{e.limited_as}"]
+            for key in keys:
+                delta[key] = delta.get(key, 0) + 1
             out.append(None)
         elif e.event_id in known:
             delta["duplicate"] = delta.get("duplicate", 0) + 1
@@ -364,23 +463,13 @@ def _insert_all(
             for i, e in enumerate(fresh, 1)
         ],
     )
+    rows = [_reject_row(e, keep) for e in entries if isinstance(e, RejectEntry) and e.stored]
     cur.executemany(
-        "INSERT INTO rejects(topic, received_at, reason, detail, size, payload) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (
-                e.topic[:1024],
-                micros(e.received_at),
-                e.reason,
-                e.detail,
-                len(e.payload),
-                e.payload[:REJECT_KEEP_BYTES],
-            )
-            for e in entries
-            if isinstance(e, RejectEntry)
-        ],
+        "INSERT INTO rejects(topic, received_at, reason, detail, size, payload, sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [values for values, _ in rows],
     )
-    return out
+    return out, sum(size for _, size in rows)
 
 
 def _existing(cur: sqlite3.Cursor, ids: list[str]) -> set[str]:
@@ -404,7 +493,10 @@ def _claim(conn: sqlite3.Connection, hall: str, path: Path) -> None:
         return
     if rows.get("hall") != hall:
         raise JournalError(f"{path} belongs to hall {rows.get('hall')!r}, not {hall!r}")
-    if rows.get("schema") == "1":  # the new tables exist now (CREATE IF NOT EXISTS)
+    if rows.get("schema") in ("1", "2"):  # new tables exist now (CREATE IF NOT EXISTS)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(rejects)")}
+        if "sha256" not in columns:
+            conn.execute("ALTER TABLE rejects ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
         return
     if rows.get("schema") != str(SCHEMA_VERSION):
@@ -412,6 +504,11 @@ def _claim(conn: sqlite3.Connection, hall: str, path: Path) -> None:
 
 
 _SELECT_EVENTS = "SELECT seq, event_id, kind, topic, received_at, ts, payload FROM events "
+_ROW_BYTES = (
+    f"length(payload) + length(CAST(detail AS BLOB)) + length(CAST(topic AS BLOB)) "
+    f"+ {REJECT_ROW_OVERHEAD}"
+)
+_REJECT_BYTES = f"SELECT coalesce(sum({_ROW_BYTES}), 0) FROM rejects"
 
 
 def _journal_row(r: Sequence[Any]) -> JournalRow:

@@ -3,6 +3,12 @@
 paho's network thread only copies each message into the ingest queue. The session is
 MQTT 3.1.1 with clean_session=False and a fixed client id, so the broker keeps the
 subscriptions and every unacknowledged QoS 1 message while the daemon is down.
+
+Whoever else connects with the daemon's client id takes that session over (config/
+mosquitto.conf binds client ids to accounts, so only a client of the daemon's own account
+can). MQTT 3.1.1 gives no reason for a lost connection, so the link counts what shows: lost
+connections (repeated ones make the daemon unhealthy for a while) and reconnects that find
+no session where one was expected (what was queued in it is gone).
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -24,6 +31,17 @@ from hallkit.mqtt import authenticate, refusal
 from monitor.ingest.ingestor import Inbound
 
 logger = logging.getLogger(__name__)
+
+# CONNACK codes after which retrying cannot help: the daemon stops and says why.
+_FATAL_CONNECT = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+
+# This many lost connections within the window make the link unhealthy (docs/broker.md): a
+# broker restart or a network blip costs one; another client of the daemon's account takes
+# the session over every time it (re)connects.
+TROUBLE_WINDOW = timedelta(minutes=5)
+TROUBLE_DISCONNECTS = 3
+
+Metric = tuple[str, str, str, dict[str, str], float]
 
 
 class _BufferedClient(mqtt.Client):
@@ -81,6 +99,8 @@ class MqttLink:
         deliver: Callable[[Inbound], None],
         password: str | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        expect_session: bool = False,
     ) -> None:
         self._cfg = cfg
         self._hall = hall
@@ -93,6 +113,14 @@ class MqttLink:
         self._pending_subs: set[int] = set()
         self.fatal: str | None = None
         self.connects = 0
+        self.disconnects = 0  # connections lost without our asking
+        self.sessions_lost = 0  # connections that found no session where one was expected
+        # The session's name: the account on the shipped broker (use_username_as_clientid).
+        self._session_name = f"account {cfg.username}" if cfg.username else f"client {client_id}"
+        self._expect_session = expect_session  # a journal with events: we had a session
+        self._lost: deque[datetime] = deque(maxlen=64)
+        self._session_lost_at: datetime | None = None
+        self._trouble_lock = threading.Lock()
         client = _BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -154,8 +182,12 @@ class MqttLink:
             return
         self.generation += 1
         self.connects += 1
-        session = "resumed" if getattr(flags, "session_present", False) else "new"
+        present = bool(getattr(flags, "session_present", False))
+        session = "resumed" if present else "new"
         logger.info("MQTT connected (%s session, connection %d)", session, self.generation)
+        if not present and (self._expect_session or self.generation > 1):
+            self._session_lost()
+        self._expect_session = True
         self.subscribed.clear()
         self._pending_subs = set()
         for topic in inbound_filters(self._hall):
@@ -178,8 +210,80 @@ class MqttLink:
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         self.connected.clear()
         self.subscribed.clear()
-        if rc.is_failure:
-            logger.warning("MQTT connection lost (%s); reconnecting with backoff", rc)
+        if not rc.is_failure:
+            return
+        logger.warning("MQTT connection lost (%s); reconnecting with backoff", rc)
+        now = self._now()
+        with self._trouble_lock:
+            self.disconnects += 1
+            self._lost.append(now)
+            recent = self._recent(now)
+        if recent >= TROUBLE_DISCONNECTS:
+            logger.error(
+                "MQTT connection lost %d times in %d min: is another client connecting with "
+                "the daemon's account (each connection takes its session over)?",
+                recent,
+                TROUBLE_WINDOW.total_seconds() // 60,
+            )
+
+    def _session_lost(self) -> None:
+        with self._trouble_lock:
+            self.sessions_lost += 1
+            self._session_lost_at = self._now()
+        logger.error(
+            "the broker had no session for %s: messages queued for the daemon while it was "
+            "away are lost (session taken over with a clean session, expired, or the broker "
+            "lost its database); resubscribed",
+            self._session_name,
+        )
+
+    def _recent(self, now: datetime) -> int:
+        return sum(1 for t in self._lost if now - t < TROUBLE_WINDOW)
+
+    def problems(self) -> list[str]:
+        """Why the session is not trustworthy right now, for /healthz (empty: it is)."""
+        now = self._now()
+        with self._trouble_lock:
+            recent, lost_at = self._recent(now), self._session_lost_at
+        minutes = int(TROUBLE_WINDOW.total_seconds() // 60)
+        out = []
+        if recent >= TROUBLE_DISCONNECTS:
+            out.append(
+                f"MQTT connection lost {recent} times in {minutes} min "
+                "(another client with the daemon's account takes its session over?)"
+            )
+        if lost_at is not None and now - lost_at < TROUBLE_WINDOW:
+            out.append(
+                f"MQTT session lost at {lost_at.isoformat(timespec='seconds')}: messages "
+                "queued for the daemon meanwhile are gone"
+            )
+        return out
+
+    def metrics(self) -> list[Metric]:
+        return [
+            (
+                "hallwatch_mqtt_disconnects_total",
+                "counter",
+                "Connections lost without the daemon asking (broker restart, network, or "
+                "another client of its account taking the session over).",
+                {},
+                self.disconnects,
+            ),
+            (
+                "hallwatch_mqtt_sessions_lost_total",
+                "counter",
+                "Connections that found no persistent session where one was expected.",
+                {},
+                self.sessions_lost,
+            ),
+            (
+                "hallwatch_mqtt_session_stable",
+                "gauge",
+                "0 while lost connections or a lost session make /healthz fail.",
+                {},
+                0 if self.problems() else 1,
+            ),
+        ]
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerts.config import HallConfig
 from alerts.ids import StaffId, WindowId
@@ -23,12 +23,15 @@ from alerts.lights import (
     summary_payload,
     window_lights,
 )
-from alerts.points import Point, points_for_lights
+from alerts.points import Point, points_for_lights, points_for_stats
 from alerts.stats import compute
 from alerts.supervision import Supervision
+from monitor.reports.monthly import unstaffed_minutes
 from monitor.web.display import DisplayHub, snapshot
 
 logger = logging.getLogger(__name__)
+
+_MS = timedelta(milliseconds=1)
 
 Publish = Callable[[str, bytes, bool], None]  # topic, payload, retain
 
@@ -47,6 +50,7 @@ class Presenter:
         self.display = display
         self.lights: dict[WindowId, Light] = {}
         self.totals: HallTotals | None = None
+        self._stats_at: datetime | None = None
 
     def refresh(
         self,
@@ -73,10 +77,28 @@ class Presenter:
             self._publish(f"hall/{hall}/light/{window}", b"", True)
         self.lights = lights
         totals = self._totals(sup, local, staffed)
+        written = self.totals
         if totals != self.totals:
             self._publish(f"hall/{hall}/summary", summary_payload(totals, local), True)
             self.totals = totals
+        if (moved or totals != written) and self._write_points is not None:
+            self._write_stats(sup, totals, now)
         self.display.update(snapshot(cfg, lights, totals, on_post))
+
+    def _write_stats(self, sup: Supervision, totals: HallTotals, now: datetime) -> None:
+        """Today's totals as a `hall_stats` point, each at its own millisecond (a standing clock
+        or two refreshes in one millisecond would otherwise give VictoriaMetrics two samples
+        at one instant, and it keeps either)."""
+        at = now if self._stats_at is None or now > self._stats_at else self._stats_at + _MS
+        self._stats_at = at
+        local = now.astimezone(self.cfg.hall.zone)
+        month = (local.year, local.month)
+        per_window = unstaffed_minutes(
+            sup.engine.cards.values(), sup.engine.calendar, self.cfg.posts.yellow_min, month, now
+        )
+        today = sum(m for (_, day), m in per_window.items() if day == local.date())
+        assert self._write_points is not None
+        self._write_points(stats_points(self.cfg.hall.id, totals, today, at))
 
     def republish(self, now: datetime) -> None:
         """After a (re)connection: every retained light and the summary again."""
@@ -104,3 +126,20 @@ class Presenter:
             windows_staffed=staffed,
             windows=len(self.cfg.windows),
         )
+
+
+def stats_points(hall: str, totals: HallTotals, unstaffed_min: float, at: datetime) -> list[Point]:
+    """Today's totals as a `hall_stats` point at `at` (docs/timeseries.md): the latest point of
+    a day is that day's figure."""
+    fields: dict[str, int | float] = {
+        "received": totals.received,
+        "completed": totals.completed,
+        "windows": totals.windows,
+        "unstaffed_minutes": round(unstaffed_min, 1),
+        **{f"cards_open_{lvl.value}": n for lvl, n in totals.cards_open.items()},
+    }
+    if totals.on_time_rate is not None:
+        fields["on_time_rate"] = float(totals.on_time_rate)
+    if totals.windows_staffed is not None:
+        fields["windows_staffed"] = totals.windows_staffed
+    return points_for_stats(hall, fields, at)

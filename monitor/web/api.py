@@ -32,6 +32,7 @@ from monitor.web.auth import (
     COOKIE,
     CSRF_HEADER,
     CsrfVerdict,
+    LoginGate,
     Permission,
     Session,
     Sessions,
@@ -39,9 +40,9 @@ from monitor.web.auth import (
     check_csrf,
     clear_cookie,
     client_address,
+    login_keys,
     origin_ok,
     session_cookie,
-    verify_password,
 )
 from monitor.web.console import (
     MAX_TEXT,
@@ -60,7 +61,7 @@ from monitor.web.console import (
     transition_row,
 )
 from monitor.web.openapi import spec
-from monitor.web.server import Request, Response, Route, method_not_allowed
+from monitor.web.server import Request, Response, Route, method_not_allowed, utf8
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def _page(resp: Response) -> Response:
 
 
 def _html(text: str) -> Response:
-    return _page(Response(200, "text/html; charset=utf-8", text.encode()))
+    return _page(Response(200, "text/html; charset=utf-8", utf8(text)))
 
 
 class Console:
@@ -125,7 +126,8 @@ class Console:
         )
         lockout = timedelta(minutes=web.login_lockout_minutes)
         self.throttle = Throttle(web.login_attempts, lockout, lockout)
-        folder = files("monitor.web").joinpath("static").joinpath("console")
+        self.gate = LoginGate(web.login_concurrency)
+        folder = files("monitor.web.server").joinpath("static").joinpath("console")
         self._assets = {i.name: Response.asset(i.name, i.read_bytes()) for i in folder.iterdir()}
 
     def routes(self) -> dict[str, Route]:
@@ -216,15 +218,19 @@ class Console:
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
             return _err(400, "bad_request", "请填写用户名和密码。")
         client, now = self.client(req), self.hall.now()
-        keys = (f"ip:{client}", f"user:{name[:64]}")
-        until = self.throttle.blocked_until(keys, now)
+        keys = login_keys(client, name)
+        until = self.throttle.attempt(keys, now)  # counted before the check: no parallel escape
         if until is not None:
             wait = max(1, int((until - now).total_seconds()))
             resp = _err(429, "throttled", f"登录失败次数过多，请{(wait + 59) // 60}分钟后再试。")
             return _no_store(resp, ("Retry-After", str(wait)))
         account = self._accounts().get(name)
-        if not verify_password(password, account.password_hash if account else None):
-            self.throttle.failed(keys, now)
+        ok = self.gate.verify(password, account.password_hash if account else None)
+        if ok is None:
+            self.throttle.cancel(keys, now)  # never checked: not an attempt
+            resp = _err(503, "busy", "登录的人太多，请稍后再试。")
+            return _no_store(resp, ("Retry-After", "1"))
+        if not ok:
             logger.warning("console: failed login for %r from %s", name[:64], client)
             return _err(401, "bad_credentials", "用户名或密码错误。")
         assert account is not None
@@ -351,6 +357,8 @@ class Console:
             return _err(422, "text_required", "请填写说明(申辩内容或决定理由)。")
         if len(text) > MAX_TEXT:
             return _err(422, "text_too_long", f"说明不能超过{MAX_TEXT}字。")
+        if not _encodable(text):
+            return _err(422, "bad_text", "说明含有无效字符(孤立的代理项)。")
         if self.hall.read(lambda sup: sup.engine.cards.get(CardId(card))) is None:
             return _err(404, "unknown_card", "没有这张牌。")
         now, client = self.hall.now(), self.client(req)
@@ -433,6 +441,14 @@ def _by_method(
         return method_not_allowed(*allowed) if fn is None else fn(req)
 
     return route
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON lets through
+        return False
+    return True
 
 
 def _redirect(to: str) -> Response:

@@ -5,6 +5,8 @@
   passwd` prints one. Verifying costs the same for an unknown user as for a known one.
 - A role grants a fixed set of permissions (`GRANTS`); the API checks a permission, never a
   role name.
+- Logins are throttled per address and per address and user name (`login_keys`, `Throttle`),
+  each attempt counted before its check, and at most a few checks run at once (`LoginGate`).
 - Sessions live in memory (a restart logs everyone out): a random token in an HttpOnly,
   SameSite=Strict cookie, stored only as its SHA-256; it ends after its lifetime, after idle
   time, at logout, or when its user's entry in the configuration changes.
@@ -68,7 +70,7 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
 def _scrypt(password: str, s: Scrypt) -> bytes:
     n = 1 << s.ln
     return hashlib.scrypt(
-        password.encode(),
+        password.encode("utf-8", "surrogatepass"),  # a lone surrogate from JSON: no match
         salt=s.salt,
         n=n,
         r=s.r,
@@ -205,9 +207,23 @@ def clear_cookie(*, secure: bool) -> str:
 # --- login throttling -----------------------------------------------------------------------
 
 
+def login_keys(client: str, name: str) -> tuple[str, str]:
+    """What a login attempt counts against: its address, and its address with the user name.
+
+    Not the name alone: then anyone could keep a supervisor locked out with a few wrong
+    passwords every quarter of an hour. Guessing one name from many addresses is bounded by
+    each address's own budget and by `LoginGate`'s few checks at a time."""
+    return f"ip:{client}", f"user:{client}\0{name[:64]}"
+
+
 class Throttle:
-    """Failed logins per key (the client address, the user name): after `attempts` failures
-    within `window`, the key is refused until `lockout` has passed since the last one."""
+    """Login attempts per key: after `attempts` within `window`, the key is refused until
+    `lockout` has passed since the last one.
+
+    `attempt` counts an attempt before its password is checked (and refuses it once the key
+    is spent), atomically, so that parallel attempts cannot all pass a check made before any
+    of them was counted; `cancel` takes back one that was never checked (the gate was busy),
+    `succeeded` forgets the keys' attempts."""
 
     def __init__(
         self, attempts: int, window: timedelta, lockout: timedelta, limit: int = 10_000
@@ -216,32 +232,79 @@ class Throttle:
         self.window = window
         self.lockout = lockout
         self._limit = limit
-        self._failures: dict[str, list[datetime]] = {}
+        self._tries: dict[str, list[datetime]] = {}
         self._lock = threading.Lock()
 
     def blocked_until(self, keys: Sequence[str], now: datetime) -> datetime | None:
         with self._lock:
-            until = None
-            for key in keys:
-                recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-                if len(recent) >= self.attempts:
-                    end = recent[-1] + self.lockout
-                    if end > now and (until is None or end > until):
-                        until = end
+            return self._until(keys, now)
+
+    def attempt(self, keys: Sequence[str], now: datetime) -> datetime | None:
+        """Count an attempt on every key; or, if one is locked, the lockout's end (uncounted)."""
+        with self._lock:
+            until = self._until(keys, now)
+            if until is None:
+                self._count(keys, now)
             return until
 
     def failed(self, keys: Sequence[str], now: datetime) -> None:
+        """Count an attempt that was not counted by `attempt`."""
         with self._lock:
-            if len(self._failures) >= self._limit:
-                self._failures.clear()  # a flood of names: forget rather than grow
+            self._count(keys, now)
+
+    def cancel(self, keys: Sequence[str], now: datetime) -> None:
+        with self._lock:
             for key in keys:
-                recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-                self._failures[key] = [*recent, now][-self.attempts :]
+                tries = self._tries.get(key, [])
+                if now in tries:
+                    tries.remove(now)
 
     def succeeded(self, keys: Sequence[str]) -> None:
         with self._lock:
             for key in keys:
-                self._failures.pop(key, None)
+                self._tries.pop(key, None)
+
+    def _recent(self, key: str, now: datetime) -> list[datetime]:
+        return [t for t in self._tries.get(key, []) if now - t < self.window]
+
+    def _until(self, keys: Sequence[str], now: datetime) -> datetime | None:
+        until = None
+        for key in keys:
+            recent = self._recent(key, now)
+            if len(recent) >= self.attempts:
+                end = max(recent) + self.lockout
+                if end > now and (until is None or end > until):
+                    until = end
+        return until
+
+    def _count(self, keys: Sequence[str], now: datetime) -> None:
+        if len(self._tries) >= self._limit:  # a flood of addresses: drop what has expired
+            self._tries = {k: r for k in self._tries if (r := self._recent(k, now))}
+            if len(self._tries) >= self._limit:
+                self._tries.clear()  # forget rather than grow
+        for key in keys:
+            self._tries[key] = [*self._recent(key, now), now][-self.attempts :]
+
+
+class LoginGate:
+    """At most `concurrency` password checks at once (each scrypt check holds 32 MiB for about
+    0.1 s); a login beyond it is turned away at once (503), so memory stays bounded however
+    many arrive together."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self.turned_away = 0
+
+    def verify(self, password: str, encoded: str | None) -> bool | None:
+        """`verify_password`, or None when every slot is busy."""
+        if not self._slots.acquire(blocking=False):
+            self.turned_away += 1
+            return None
+        try:
+            return verify_password(password, encoded)
+        finally:
+            self._slots.release()
 
 
 # --- where a request comes from, and whether it may change anything ---------------------------

@@ -383,7 +383,8 @@ def audit_key(data_dir: str | os.PathLike[str]) -> bytes:
 def _signed_text(cmd: Mapping[str, Any], card: str, audit: Mapping[str, Any]) -> bytes:
     fields = [card, cmd.get("action"), cmd.get("by"), cmd.get("ts"), cmd.get("text")]
     fields += [audit.get("user"), audit.get("role"), audit.get("client")]
-    return json.dumps(fields, ensure_ascii=False).encode()
+    # surrogatepass: an old journal's lone surrogate checks (and fails) instead of raising
+    return json.dumps(fields, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def sign(key: bytes, cmd: Mapping[str, Any], card: str, audit: Mapping[str, Any]) -> str:

@@ -264,7 +264,11 @@ _PATHS: dict[str, Any] = {
                 "401": _error("wrong name or password"),
                 "403": _error("foreign Origin"),
                 "415": _error("not JSON"),
-                "429": _error("too many failed logins; Retry-After"),
+                "429": _error(
+                    "too many login attempts from this address (or for this user from it); "
+                    "Retry-After"
+                ),
+                "503": _error("every password check slot busy; Retry-After: 1"),
             },
         }
     },
@@ -363,7 +367,7 @@ _PATHS: dict[str, Any] = {
                 "404": _error("no such card"),
                 "409": _error("the card engine refused it (reason in Chinese)"),
                 "415": _error("not JSON"),
-                "422": _error("action or text invalid"),
+                "422": _error("action or text invalid (empty, too long, a lone surrogate)"),
                 "503": _error("not journaled in time (the journal is failing)"),
             },
         }
