@@ -49,7 +49,7 @@ from devices.vision.features import (
 from devices.vision.source import FrameSource, OpenCVSource, redact
 from hallkit import logs
 from hallkit.config import read_secret
-from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, UsageParser
 
 logger = logging.getLogger("hallwatch.camera")
 
@@ -69,6 +69,7 @@ def engine_params(cfg: CameraConfig) -> EngineParams:
         refresh_rate=p.refresh_rate,
         weights={**DEFAULT_WEIGHTS, **{Kind(k): v for k, v in d.weights.items()}},
         confirm_by=frozenset(Kind(k) for k in p.confirm_with),
+        dwell_frames=p.dwell_frames,
         detect=DetectParams(
             kinds=tuple(Kind(k) for k in d.detectors),
             min_face=d.min_face_px,
@@ -84,6 +85,10 @@ def engine_params(cfg: CameraConfig) -> EngineParams:
             p_on=p.p_on,
             p_off=p.p_off,
             confirm=bool(p.confirm_with),
+            steady_frames=p.steady_frames,
+            object_after=None
+            if p.object_after_s is None or not {"person", "segment"} & set(d.detectors)
+            else timedelta(seconds=p.object_after_s),
         ),
     )
 
@@ -387,11 +392,11 @@ def _report(cfg: CameraConfig, found: Sequence[Sequence[Detection]]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = UsageParser(add_help=False)
     common.add_argument("--config", required=True, type=Path, help="camera configuration TOML")
     common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     common.add_argument("--log-format", default="text", choices=["text", "json"])
-    p = argparse.ArgumentParser(prog="hallwatch camera", description=__doc__.splitlines()[0])
+    p = UsageParser(prog="hallwatch camera", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", parents=[common], help="watch the seats and publish presence")
     cal = sub.add_parser("calibrate", parents=[common], help="write a still with the regions")

@@ -110,11 +110,13 @@ class SeatTracker:
         now: datetime,
         confirmed: bool = False,
         person: bool | None = None,
+        passing: bool = False,
     ) -> SeatReport:
         """One frame: `p` the probability of a person (None: nothing usable), `persons` the
         people detectors counted in the seat (None: not looked for), `confirmed` whether a
         person was seen staying in the seat, `person` whether the person evidence found one
-        staying there (None: it did not look)."""
+        staying there (None: it did not look), `passing` whether it saw someone pass (in
+        front of the seat, or moving through it): such a frame supports no present seat."""
         if p is None:
             return self._blind(now)
         self._seen = now
@@ -128,7 +130,7 @@ class SeatTracker:
         hp = self.params
         positive, negative = p >= hp.p_on, p <= hp.p_off
         if self.state is SeatState.PRESENT:
-            return self._while_present(negative, bool(person), now)
+            return self._while_present(negative, bool(person), now, passing)
         if positive and not self._ins:
             self._since, self._misses = now, 0 if person is not False else 1
         self._ins = self._ins + 1 if positive else 0
@@ -142,9 +144,11 @@ class SeatTracker:
             return self._move(SeatState.EMPTY, Why.OBJECT, now)
         return self._report(Why.HELD, now)
 
-    def _while_present(self, negative: bool, person: bool, now: datetime) -> SeatReport:
+    def _while_present(
+        self, negative: bool, person: bool, now: datetime, passing: bool = False
+    ) -> SeatReport:
         hp = self.params
-        self._run = 0 if negative else self._run + 1
+        self._run = 0 if negative or passing else self._run + 1
         if person or self._run >= hp.steady_frames:
             self._support, self._negatives = now, 0
         elif negative:

@@ -28,6 +28,7 @@ import skimage.data
 from numpy.typing import NDArray
 
 from devices.seats import Hysteresis, SeatState
+from devices.vision.detect import DetectParams, Kind
 from devices.vision.engine import EngineParams, PresenceEngine, Reference, Seat
 from devices.vision.features import median_backdrop, median_descriptor
 
@@ -147,6 +148,11 @@ def bowed(s: Sprite) -> Sprite:
     cv2.ellipse(bgr, (cx, head_top + crown // 2 + 4), (int(0.19 * w), crown), 0, 0, 360,
                 colour, -1)  # fmt: skip
     return _shift(Sprite(s.name + "/down", bgr, s.alpha), 0, 8)
+
+
+def lowered(s: Sprite, dy: int = 8) -> Sprite:
+    """The head dropped `dy` px, as when looking down at the desk."""
+    return _shift(s, 0, dy)
 
 
 def _shift(s: Sprite, dx: int, dy: int) -> Sprite:
@@ -534,7 +540,7 @@ def still(split: Split, path: str) -> None:
     cv2.imwrite(path, np.vstack([np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)]))
 
 
-def bench(seconds: float = 20.0) -> None:
+def bench(seconds: float = 20.0, kinds: tuple[Kind, ...] | None = None) -> None:
     """Time per frame for 20 seats in one 1920×1080 frame (four counters in a 2×2 mosaic),
     one OpenCV thread, three situations: all seats empty, all occupied and settled, and the
     worst case — every seat in question every frame (just after start or a light change)."""
@@ -558,6 +564,9 @@ def bench(seconds: float = 20.0) -> None:
         return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
 
     prm = EngineParams(analysis_width=640, detect_width=1280)
+    if kinds is not None:
+        prm = replace(prm, detect=DetectParams(kinds=kinds), confirm_by=frozenset(kinds) & {
+            Kind.PERSON, Kind.SEGMENT, Kind.FACE, Kind.PROFILE})  # fmt: skip
     shots = {"empty": mosaic([empty] * 4), "occupied": mosaic(occupied)}
     for name, frame in [("all empty", shots["empty"]), ("all occupied, settled", shots["occupied"]),
                         ("worst case", shots["occupied"])]:  # fmt: skip
@@ -586,10 +595,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sequences", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bench", action="store_true", help="time 20 seats in 1920×1080")
+    ap.add_argument("--kinds", help="detectors for --bench, e.g. person,face,profile")
     args = ap.parse_args(argv)
     split = DEV if args.split == "dev" else TEST
     if args.bench:
-        bench()
+        bench(kinds=tuple(Kind(k) for k in args.kinds.split(",")) if args.kinds else None)
         return 0
     if args.still:
         still(split, args.still)

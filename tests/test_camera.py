@@ -33,6 +33,7 @@ from devices.vision.detect import Detection, Detectors, DetectParams, Kind, Turn
 from devices.vision.engine import EngineParams, PresenceEngine, Seat
 from devices.vision.features import Frame, Geometry, analyse, fit_light
 from devices.vision.source import FakeSource, OpenCVSource, backoff, redact
+from hallkit.exits import EXIT_CONFIG
 from tests import camera_scenes as cs
 from tests.hall import example
 
@@ -353,7 +354,7 @@ def test_every_problem_is_reported_with_its_key_path(
     broken = tmp_path / "cam.toml"
     broken.write_text(_toml(doc), encoding="utf-8")
 
-    assert camera.main(["run", "--config", str(broken)]) == 2
+    assert camera.main(["run", "--config", str(broken)]) == EXIT_CONFIG
     err = capsys.readouterr().err
     for path in ("camera.sample_fps", "camera.colour: unknown key", "presence.heartbeat_s",
                  "seats[1].region", "seats[2].window"):  # fmt: skip
@@ -576,7 +577,8 @@ def test_the_camera_unit_is_hardened_like_the_daemon(tmp_path: Path) -> None:
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
     copy = tmp_path / "hallwatch-camera@CAM1.service"
-    copy.write_text(text.replace("/usr/bin/hallwatch ", "/bin/true ", 1), encoding="utf-8")
+    unit_text = text.replace("/opt/hallwatch/bin/hallwatch ", "/bin/true ", 1)
+    copy.write_text(unit_text, encoding="utf-8")
     done = subprocess.run([analyze, "verify", "--man=no", str(copy)], capture_output=True,
                           text=True, check=False, timeout=60)  # fmt: skip
     out = done.stdout + done.stderr

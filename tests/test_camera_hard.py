@@ -1,31 +1,58 @@
 """The harder evaluation set (tests/camera_hard.py): measured figures, guarded.
 
-These floors are the figures docs/camera.md reports for this run (one sequence per
-condition) minus a small margin — NOT the issue's target (0.95 / 0.95 overall, 0.90 per
-condition), which this code does not reach yet; docs/camera.md gives the real figures.
+The floors are the figures docs/camera.md reports for this run (sequence 0 of each
+condition, the person detector on) minus a small margin. The run used while choosing the
+detector's settings was sequences 0 and 1; sequences 2 and 3, reported apart in
+docs/camera.md, were never looked at before. The issue's target is 0.95 / 0.95 overall and
+0.90 in every condition.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from devices.vision.segment import MODEL
-from tests.camera_hard import CONDITIONS, evaluate, total
+from devices.vision.detect import Kind
+from devices.vision.engine import PresenceEngine
+from devices.vision.person import MODEL, MODEL_BYTES, PersonDetector
+from devices.vision.segment import MODEL as SEGMENT_MODEL
+from tests import camera_scenes as cs
+from tests.camera_hard import CONDITIONS, PERSON, bodies, evaluate, total
 
-MEASURED_PRECISION = 0.968
-MEASURED_RECALL = 0.751
+MEASURED_PRECISION = 0.990
+MEASURED_RECALL = 0.992
+PER_CONDITION = 0.953  # the lowest: objects, precision
 MARGIN = 0.02
 
 
-def test_the_person_model_ships_inside_the_package() -> None:
-    assert MODEL.is_file()
-    assert MODEL.stat().st_size == 249_505
+def test_the_person_models_ship_inside_the_package() -> None:
+    assert MODEL.stat().st_size == MODEL_BYTES
+    digest = hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    assert digest.startswith("7a23982e5825c809"), digest
+    licence = (MODEL.parent / "LICENSE.person_ssdlite").read_text(encoding="utf-8")
+    assert licence.lstrip().startswith("MIT License")
+    assert SEGMENT_MODEL.stat().st_size == 249_505
     assert (
-        Path(MODEL.parent / "LICENSE")
+        Path(SEGMENT_MODEL.parent / "LICENSE")
         .read_text(encoding="utf-8")
         .lstrip()
         .startswith("Apache License")
     )
+
+
+def test_the_detector_finds_the_photographed_people_and_nobody_in_an_empty_counter() -> None:
+    detector = PersonDetector()
+    people = [s.bgr.clip(0, 255).astype("uint8") for s in bodies()]
+    empty = cs.counter(1).back.clip(0, 255).astype("uint8")
+    found = detector.boxes([*people, empty])
+    assert all(len(f) >= 1 for f in found[:-1]), found
+    assert found[-1] == [], found[-1]
+
+
+def test_the_engine_uses_the_detector_when_configured() -> None:
+    engine = PresenceEngine(cs.seats(), PERSON)
+    assert engine.body_kind is Kind.PERSON
+    assert isinstance(engine.segmenter, PersonDetector)
 
 
 def test_the_hard_set_does_not_fall_below_the_measured_figures() -> None:
@@ -35,3 +62,5 @@ def test_the_hard_set_does_not_fall_below_the_measured_figures() -> None:
 
     assert score.precision >= MEASURED_PRECISION - MARGIN, str(score)
     assert score.recall >= MEASURED_RECALL - MARGIN, str(score)
+    for cond, s in scores.items():
+        assert min(s.precision, s.recall) >= PER_CONDITION - MARGIN, f"{cond}: {s}"

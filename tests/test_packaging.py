@@ -75,6 +75,16 @@ def test_the_licence_travels_with_the_package(prefix: Path) -> None:
     assert "Apache License" in shipped[0].read_text() and "Version 2.0" in shipped[0].read_text()
 
 
+def test_the_camera_models_travel_with_the_package(prefix: Path) -> None:
+    """The camera agent loads its detectors from the installed package: nothing to download."""
+    (site,) = prefix.glob("lib/python3*/site-packages")
+    for name in ("person_ssdlite.pb", "selfie_segmentation.tflite", "LICENSE.person_ssdlite"):
+        shipped = site / "devices" / "vision" / "models" / name
+        source = ROOT / "devices" / "vision" / "models" / name
+        assert shipped.is_file(), f"{name} is not in the installed package"
+        assert shipped.read_bytes() == source.read_bytes()
+
+
 @pytest.mark.parametrize(
     "args", [("frobnicate",), ("run", "--no-such-option"), ("stats", "--from", "2026-11-01")]
 )

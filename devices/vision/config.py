@@ -24,8 +24,13 @@ from alerts.model import ConfigModel, check_zone, validate
 from hallkit.config import read_toml
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-DetectorName = Literal["segment", "face", "profile", "upperbody", "hog"]
-ALL_DETECTORS: list[DetectorName] = ["face", "profile", "upperbody", "hog"]  # segment: opt-in
+DetectorName = Literal["person", "segment", "face", "profile", "upperbody", "hog"]
+ALL_DETECTORS: list[DetectorName] = [
+    "face",
+    "profile",
+    "upperbody",
+    "hog",
+]  # person, segment: opt-in
 CONFIRMERS: list[DetectorName] = ["face", "profile"]
 
 
@@ -67,8 +72,9 @@ class StreamSection(ConfigModel):
 class DetectSection(ConfigModel):
     detectors: list[DetectorName] = Field(
         default_factory=lambda: list(ALL_DETECTORS),
-        description="People evidence: segment (person segmentation model shipped in the "
-        "package), face/profile/upperbody cascades and hog from the OpenCV wheel.",
+        description="People evidence: person (person detector model shipped in the package), "
+        "segment (person segmentation model, likewise), face/profile/upperbody cascades and "
+        "hog from the OpenCV wheel.",
     )
     min_face_px: int = Field(20, ge=12, le=400, description="Smallest face, analysis pixels.")
     max_face_px: int = Field(200, ge=12, le=2000, description="Largest face, analysis pixels.")
@@ -100,7 +106,7 @@ class PresenceSection(ConfigModel):
         120,
         ge=1,
         description="Changed seat with no person staying this long: an object, "
-        "empty (needs segment; null: never).",
+        "empty (needs person or segment; null: never).",
     )
     p_on: float = Field(0.6, gt=0, lt=1, description="Frame probability counted positive.")
     p_off: float = Field(0.35, gt=0, lt=1, description="Frame probability counted negative.")

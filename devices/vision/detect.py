@@ -25,13 +25,19 @@ class Kind(StrEnum):
     UPPERBODY = "upperbody"  # haarcascade_upperbody
     HOG = "hog"  # HOGDescriptor_getDefaultPeopleDetector
     SEGMENT = "segment"  # person segmentation (devices/vision/segment.py), not a box detector
+    PERSON = "person"  # SSDLite person detector (devices/vision/person.py), run per seat
 
     @property
     def head_level(self) -> float:
         """Where the head is in this kind's box, as a share of its height from the top."""
-        return {"face": 0.5, "profile": 0.5, "upperbody": 0.3, "hog": 0.15, "segment": 0.5}[
-            self.value
-        ]
+        return {
+            "face": 0.5,
+            "profile": 0.5,
+            "upperbody": 0.3,
+            "hog": 0.15,
+            "segment": 0.5,
+            "person": 0.15,
+        }[self.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ class Detectors:
         for kind in params.kinds:
             if kind is Kind.PROFILE:
                 slow += [(kind, False), (kind, True)]
-            elif kind not in (Kind.FACE, Kind.SEGMENT):
+            elif kind not in (Kind.FACE, Kind.SEGMENT, Kind.PERSON):
                 slow.append((kind, False))
         self.slow = tuple(slow)
 

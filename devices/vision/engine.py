@@ -38,6 +38,7 @@ from devices.vision.features import (
     median_descriptor,
     to_reference_light,
 )
+from devices.vision.person import PersonDetector
 from devices.vision.segment import Blob, Segmenter
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ DEFAULT_WEIGHTS: Mapping[Kind, float] = {
     Kind.UPPERBODY: 0.5,
     Kind.HOG: 0.5,
     Kind.SEGMENT: 0.7,
+    Kind.PERSON: 0.8,
 }
 
 
@@ -76,6 +78,8 @@ class EngineParams:
     person_share: float = 0.1  # segmentation: share of the seat a person must cover
     dwell_frames: int = 3
     dwell_move: float = 0.25
+    body_looks: int = 8  # most seats the person evidence looks at per frame (CPU budget)
+    body_every: int = 4  # a present seat whose person was there: looked at every 4th frame
     detect: DetectParams = field(default_factory=DetectParams)
     hysteresis: Hysteresis = field(default_factory=Hysteresis)
 
@@ -106,7 +110,16 @@ class PresenceEngine:
         self.seats = tuple(seats)
         self.params = params
         self.detectors = detectors if detectors is not None else Detectors(params.detect)
-        self.segmenter = Segmenter() if Kind.SEGMENT in params.detect.kinds else None
+        kinds = params.detect.kinds
+        # The person evidence that needs no face: the detector, else the segmentation.
+        self.body_kind: Kind | None = (
+            Kind.PERSON if Kind.PERSON in kinds else Kind.SEGMENT if Kind.SEGMENT in kinds else None
+        )
+        self.segmenter: Segmenter | PersonDetector | None = (
+            PersonDetector() if self.body_kind is Kind.PERSON
+            else Segmenter() if self.body_kind is Kind.SEGMENT
+            else None
+        )  # fmt: skip
         self._dwell = [0 for _ in self.seats]
         self._spot: list[tuple[float, float] | None] = [None for _ in self.seats]
         refs = reference.seats if reference else {}
@@ -119,6 +132,7 @@ class PresenceEngine:
         self._calm = [0 for _ in self.seats]
         self._turn = 0
         self._crop_turn = 0
+        self._body_turn = 0
         self._frame_no = 0
 
     def observe(self, frame: Frame | None, now: datetime) -> list[SeatReport]:
@@ -146,13 +160,33 @@ class PresenceEngine:
         return out
 
     def _segment(self, frame: Frame, changes: list[float | None]) -> dict[int, Blob]:
-        """The person segmentation on every seat that differs from empty."""
+        """The person evidence on the seats that differ from empty, at most `body_looks` per
+        frame: first those not present, then present seats whose person was missed at their
+        last look, then — every `body_every` frames each — present seats whose person was
+        there. The others wait their turn (a seat not looked at keeps its dwell count)."""
         if self.segmenter is None:
             return {}
-        low = self.params.change_low
-        return self.segmenter.look(
-            frame, [i for i, c in enumerate(changes) if c is not None and c >= low]
-        )
+        prm = self.params
+        asked: list[int] = []
+        missed: list[int] = []
+        settled: list[int] = []
+        for i, c in enumerate(changes):
+            if c is None or c < prm.change_low:
+                if c is not None:  # looks as it does empty: nobody stays there now
+                    self._dwell[i], self._spot[i] = 0, None
+                continue
+            if self.trackers[i].state is not SeatState.PRESENT:
+                asked.append(i)
+            elif self._dwell[i] == 0:
+                missed.append(i)
+            elif (self._frame_no + i) % prm.body_every == 0:
+                settled.append(i)
+        queue = asked + missed + settled
+        if len(queue) > prm.body_looks:  # take turns, so that no seat waits for ever
+            start = self._body_turn % len(queue)
+            queue = (queue[start:] + queue[:start])[: prm.body_looks]
+            self._body_turn += prm.body_looks
+        return self.segmenter.look(frame, sorted(queue))
 
     def look(self, frame: Frame) -> Analysed:
         size = (frame.shape[1], frame.shape[0])
@@ -265,22 +299,30 @@ class PresenceEngine:
             hits = [] if hits is not None else None
         weights = {d.kind: prm.weights.get(d.kind, 0.0) for d in hits or ()}
         body = blob is not None and blob.share >= prm.person_share
-        if body:
-            weights[Kind.SEGMENT] = prm.weights.get(Kind.SEGMENT, 0.0)
+        if body and self.body_kind is not None:
+            weights[self.body_kind] = prm.weights.get(self.body_kind, 0.0)
         p = combine(ramp(c, prm.change_low, prm.change_high), weights.values())
         count = None if hits is None else persons(hits)
         if body and not count:
             count = 1  # a person without a face
+        moved = self._spot[i]
         staying = self._stays(i, hits, blob if body else None, looked=blob is not None)
         person = staying if blob is not None else (True if staying else None)
-        return self.trackers[i].observe(p, count, now, staying, person)
+        # A person seen in front of the seat, or one who jumped since the last look, is
+        # passing: such a frame is no sign that the seat's officer is still there.
+        passing = blob is not None and (
+            blob.front or (body and moved is not None and self._dwell[i] == 1)
+        )
+        if passing:
+            staying = False  # a face in the frame may well be the passer-by's
+        return self.trackers[i].observe(p, count, now, staying, person, passing)
 
     def _stays(self, i: int, hits: list[Detection] | None, blob: Blob | None, looked: bool) -> bool:
         """Whether a person stays in seat `i`: a confirming face now, or the segmentation's
         person for `dwell_frames` looks in a row, moving little from look to look."""
         prm = self.params
         spot: tuple[float, float] | None = None
-        if blob is not None and Kind.SEGMENT in prm.confirm_by:
+        if blob is not None and self.body_kind in prm.confirm_by:
             spot = (blob.x, blob.y)
         else:
             for d in hits or ():

@@ -38,9 +38,10 @@ class Blob:
     share: float  # of the seat region covered
     x: float  # centroid, 0 (left edge) … 1 (right edge)
     y: float  # 0 (top) … 1 (bottom)
+    front: bool = False  # someone stands in front of the seat (an applicant, a passer-by)
 
 
-class _SeatWindow:
+class SeatWindow:
     """One seat's crop of the frame, letterboxed into the model's square, and its region."""
 
     __slots__ = ("box", "front_row", "mask", "pad", "seat_box", "side")
@@ -61,7 +62,7 @@ class _SeatWindow:
         self.seat_box = (x - int(origin[0]), y - int(origin[1]), w, h)
         self.front_row = min(side - 1, self.seat_box[1] + h + round(IN_FRONT * h))
 
-    def cut(self, frame: Frame) -> Frame:
+    def cut(self, frame: Frame, out: int = SIDE) -> Frame:
         x0, y0, x1, y1 = self.box
         crop = frame[y0:y1, x0:x1]
         if crop.ndim == 2:
@@ -69,7 +70,7 @@ class _SeatWindow:
         top, bottom, left, right = self.pad
         crop = np.asarray(cv2.copyMakeBorder(crop, top, bottom, left, right,
                           cv2.BORDER_CONSTANT, value=(128, 128, 128)), np.uint8)  # fmt: skip
-        return np.asarray(cv2.resize(crop, (SIDE, SIDE), interpolation=cv2.INTER_AREA), np.uint8)
+        return np.asarray(cv2.resize(crop, (out, out), interpolation=cv2.INTER_AREA), np.uint8)
 
     def blob(self, prob: NDArray[np.float32], threshold: float) -> Blob:
         side = self.side
@@ -105,12 +106,12 @@ class Segmenter:
         except cv2.error as exc:
             raise RuntimeError(f"cannot load {model.name} with OpenCV DNN: {exc}") from exc
         self.threshold = threshold
-        self._windows: list[_SeatWindow] = []
+        self._windows: list[SeatWindow] = []
         self._size: tuple[int, int] | None = None
 
     def prepare(self, polys: Sequence[NDArray[np.int32]], size: tuple[int, int]) -> None:
         """Seat polygons in full-frame pixels, for frames of `size` (width, height)."""
-        self._windows = [_SeatWindow(p, size) for p in polys]
+        self._windows = [SeatWindow(p, size) for p in polys]
         self._size = size
 
     def look(self, frame: Frame, seats: Sequence[int]) -> dict[int, Blob]:
