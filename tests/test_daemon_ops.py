@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hallkit.exits import EXIT_CONFIG
 from tests.brokers import Mosquitto
 from tests.hall import HALL, punch
 from tests.running import DaemonProcess, free_port, journal_ids, wait_until, write_config
@@ -126,6 +127,6 @@ def test_bad_credentials_stop_the_daemon_with_a_reason(
     log = tmp_path / "daemon.log"
     daemon = DaemonProcess(cfg, web, log)
     daemons.append(daemon)
-    with pytest.raises(AssertionError, match="daemon exited 2"):
+    with pytest.raises(AssertionError, match=f"daemon exited {EXIT_CONFIG}"):
         daemon.start()
     assert "broker refused the connection: Not authorized" in log.read_text()

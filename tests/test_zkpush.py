@@ -8,6 +8,7 @@ import json
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -292,7 +293,7 @@ def test_a_garbage_upload_keeps_a_bounded_trace_and_its_records(rig: Rig) -> Non
 def test_cli_lists_the_kept_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("monitor.logs.setup", lambda *_: None)
+    monkeypatch.setattr("hallkit.logs.setup", lambda *_: None)
     rig = Rig(tmp_path)
     rig.post("/iclock/cdata", f"SN={EAST}&table=ATTLOG", with_bad_lines())
     rig.close()
@@ -408,6 +409,27 @@ def test_http_upload_and_limits(server: tuple[str, int], rig: Rig) -> None:
     assert status == 200
     assert request(server, "GET", "/favicon.ico")[0] == 404
     assert len(rig.sinks["CLK-EAST"].items) == 6
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "text"),
+    [
+        ("Transfer-Encoding: chunked", 411, "ERROR: a body needs a Content-Length"),
+        ("Content-Length: 1\r\nContent-Length: 2", 400, "ERROR: bad Content-Length"),
+        ("Content-Length: -1", 400, "ERROR: bad Content-Length"),
+        ("Content-Length: 4097", 413, "ERROR: body over 4096 bytes"),
+    ],
+)
+def test_a_body_is_framed_as_the_web_server_frames_it(
+    server: tuple[str, int], rig: Rig, headers: str, status: int, text: str
+) -> None:
+    """The one head reader (hallkit/http.py), with the bridge's own limit and wording."""
+    head = f"POST /iclock/cdata?SN={EAST}&table=ATTLOG HTTP/1.1\r\nHost: x\r\n{headers}\r\n\r\n"
+    with socket.create_connection(server, timeout=10) as s:
+        s.sendall(head.encode())
+        answer = s.makefile("rb").read().decode()
+    assert answer.startswith(f"HTTP/1.0 {status} ") and answer.endswith("\r\n\r\n" + text)
+    assert rig.sinks["CLK-EAST"].items == []
 
 
 # --- end to end on Mosquitto ------------------------------------------------------------------
@@ -535,7 +557,9 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze is not installed")
     copy = tmp_path / UNIT.name
     text = UNIT.read_text(encoding="utf-8")
-    copy.write_text(text.replace("ExecStart=/usr/bin/hallwatch ", "ExecStart=/bin/true ", 1))
+    installed = "ExecStart=/opt/hallwatch/bin/hallwatch "
+    assert installed in text
+    copy.write_text(text.replace(installed, "ExecStart=/bin/true ", 1))
     done = subprocess.run(
         [analyze, "verify", "--man=no", str(copy)],
         capture_output=True,
