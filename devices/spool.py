@@ -27,7 +27,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from alerts.config import BrokerConfig
-from hallkit.mqtt import authenticate, refusal
+from alerts.errors import HallwatchError
+from hallkit.loops import woken
+from hallkit.mqtt import Reconnecting, authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
-class SpoolError(Exception):
+class SpoolError(HallwatchError):
     """The spool cannot take a message."""
 
 
@@ -210,13 +212,15 @@ def _to_bytes(payload: bytes | str) -> bytes:
     return payload.encode("utf-8") if isinstance(payload, str) else payload
 
 
-class SpooledPublisher:
+class SpooledPublisher(Reconnecting):
     """Spool → paho (QoS 1) → PUBACK → delete; reconnects with backoff on its own.
 
     With `status_topic` the client leaves a retained last will ``offline`` there and, on every
     connect, publishes the current status: ``online`` (the birth) unless `birth` is False, in
     which case only what `set_status` said last (the owner decides, e.g. from device silence).
     """
+
+    _log = logger
 
     def __init__(
         self,
@@ -230,12 +234,11 @@ class SpooledPublisher:
         max_rows: int = DEFAULT_MAX_ROWS,
         when_full: WhenFull = WhenFull.DROP_OLDEST,
     ) -> None:
+        super().__init__()
         self._cfg = broker
         self.spool = Spool(spool_path, max_rows=max_rows, when_full=when_full)
         self.status_topic = status_topic
         self._status: str | None = "online" if (status_topic and birth) else None
-        self.connected = threading.Event()
-        self.fatal: str | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._empty = threading.Condition()
@@ -325,15 +328,11 @@ class SpooledPublisher:
         return self.spool.counter("dropped")
 
     def _send_loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(1.0)
-            self._wake.clear()
-            try:
-                self._reap()
-                self._hand_over()
-            except Exception:
-                logger.exception("spool sender iteration failed; retrying")
-                self._stop.wait(1.0)
+        woken(self._stop, self._wake, self._send, every_s=1.0, retry_s=1.0, name="spool sender")
+
+    def _send(self) -> None:
+        self._reap()
+        self._hand_over()
 
     def _hand_over(self) -> None:
         room = WINDOW - len(self._inflight)
@@ -358,22 +357,11 @@ class SpooledPublisher:
             with self._empty:
                 self._empty.notify_all()
 
-    def _on_connect(
-        self, client: mqtt.Client, _u: Any, _flags: Any, rc: ReasonCode, _p: Any
-    ) -> None:
-        if rc.is_failure:
-            self.fatal = refusal(client, rc, logger) or self.fatal
-            return
+    def _accepted(self, client: mqtt.Client, _flags: Any) -> None:
         logger.info("MQTT connected to %s:%d", self._cfg.host, self._cfg.port)
         if self.status_topic and self._status is not None:
             client.publish(self.status_topic, self._status, qos=1, retain=True)
-        self.connected.set()
         self._wake.set()
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
-        self.connected.clear()
-        if rc.is_failure:
-            logger.warning("MQTT connection lost (%s); reconnecting with backoff", rc)
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _rc: ReasonCode, _p: Any) -> None:
         self._acked.append(mid)

@@ -63,6 +63,7 @@ from devices.zkstate import (
 )
 from hallkit import logs
 from hallkit.config import read_secret
+from hallkit.http import Refused, body_length
 from hallkit.sdnotify import SdNotifier
 
 logger = logging.getLogger(__name__)
@@ -322,17 +323,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(b"")
 
     def do_POST(self) -> None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._reply(Reply(status=411, body="ERROR: Content-Length required"))
-            return
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._reply(Reply(status=400, body="ERROR: bad Content-Length"))
-        elif length > self.server.max_body:
-            self._reply(Reply(status=413, body=f"ERROR: body over {self.server.max_body} bytes"))
+        length = body_length(self.headers.items(), self.server.max_body)
+        if isinstance(length, Refused):
+            self._reply(Reply(status=length.status, body=f"ERROR: {length.reason}"))
         else:
             self._serve(self.rfile.read(length))
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -45,3 +47,38 @@ def refusal(client: mqtt.Client, rc: ReasonCode, log: logging.Logger) -> str | N
         return None
     client.disconnect()
     return f"broker refused the connection: {text}"
+
+
+class Reconnecting:
+    """What every reconnecting client of the project (the daemon's link, the device spool)
+    does on CONNACK and on a lost connection: `connected` while the broker has it, `fatal` once
+    the broker refused it for good (the owner stops with it); paho retries anything else.
+    A subclass says what a new connection needs (`_accepted`) and what a lost one costs
+    (`_dropped`), and logs on its own `_log`."""
+
+    _log: logging.Logger
+
+    def __init__(self) -> None:
+        self.connected = threading.Event()
+        self.fatal: str | None = None
+
+    def _accepted(self, client: mqtt.Client, flags: Any) -> None:
+        """On paho's thread, before `connected` is set: subscribe, say online."""
+
+    def _dropped(self, rc: ReasonCode) -> None:
+        """On paho's thread, after `connected` is cleared."""
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Any
+    ) -> None:
+        if rc.is_failure:
+            self.fatal = refusal(client, rc, self._log) or self.fatal
+            return
+        self._accepted(client, flags)
+        self.connected.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
+        self.connected.clear()
+        if rc.is_failure:
+            self._log.warning("MQTT connection lost (%s); reconnecting with backoff", rc)
+        self._dropped(rc)

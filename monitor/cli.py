@@ -15,8 +15,9 @@ from pathlib import Path
 
 from alerts.config import HallConfig
 from alerts.errors import ConfigError
-from alerts.rules import RULES
+from alerts.supervision import Supervision
 from hallkit import logs
+from hallkit.clock import Clock
 from hallkit.config import load_config
 from hallkit.exits import (
     EXIT_CONFIG,
@@ -108,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     att.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
     att.add_argument("--html", type=Path, help="also write an A4 printable page here")
     att.add_argument("--csv", type=Path, help="also write a CSV (UTF-8 with BOM) here")
+    att.add_argument("--pdf", type=Path, help="also print the A4 page to a PDF here (Chromium)")
     rep_m = sub.add_parser(
         "report", help="monthly efficiency report (效能考评): HTML, XLSX and PDF (Chromium)"
     )
@@ -220,14 +222,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _demo(args)
 
 
-def run_daemon(
-    cfg: HallConfig,
-    path: Path | None,
-    now: Callable[[], datetime] | None = None,
-) -> int:
-    """`hallwatch run`: the daemon until SIGTERM or SIGINT (SIGHUP reloads); `now` replaces
-    the wall clock (tests/faults/clockd.py)."""
-    daemon = Daemon(cfg, path) if now is None else Daemon(cfg, path, now=now)
+def run_daemon(cfg: HallConfig, path: Path | None, clock: Clock | None = None) -> int:
+    """`hallwatch run`: the daemon until SIGTERM or SIGINT (SIGHUP reloads); `clock` replaces
+    the system's (tests/faults/clockd.py)."""
+    daemon = Daemon(cfg, path, clock=clock)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -235,12 +233,17 @@ def run_daemon(
     return daemon.run(stop)
 
 
-def _replay(cfg: HallConfig) -> int:
+def _replayed(cfg: HallConfig) -> Supervision:
+    """The hall's state rebuilt from its journal, which is closed again."""
     journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
     try:
-        sup, _ = replay(journal, cfg)
+        return replay(journal, cfg)[0]
     finally:
         journal.close()
+
+
+def _replay(cfg: HallConfig) -> int:
+    sup = _replayed(cfg)
     _out(json.dumps({**sup.summary(), "digest": sup.digest()}, ensure_ascii=False, indent=1))
     return EXIT_OK
 
@@ -256,11 +259,7 @@ def _stats(args: argparse.Namespace) -> int:
     from alerts import stats
 
     cfg = load_config(args.config)
-    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
-    try:
-        sup, _ = replay(journal, cfg)
-    finally:
-        journal.close()
+    sup = _replayed(cfg)
     cases = [r.assessment for r in sup.engine.cases.values()]
     if args.window:
         cases = [a for a in cases if a.window == args.window]
@@ -292,11 +291,7 @@ def _report(args: argparse.Namespace) -> int:
     from monitor.web import console
 
     cfg = load_config(args.config)
-    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
-    try:
-        sup, _ = replay(journal, cfg)  # the journal, not live state: a closed month reruns equal
-    finally:
-        journal.close()
+    sup = _replayed(cfg)  # the journal, not live state: a closed month reruns equal
     month = args.month
     r = console.month_report(sup, cfg, month, datetime.now(UTC))
     try:
@@ -326,35 +321,28 @@ def _report(args: argparse.Namespace) -> int:
 
 def _attendance(args: argparse.Namespace) -> int:
     from monitor.reports import daysheet
+    from monitor.reports.names import HallNames
+    from monitor.reports.pdf import PdfError, html_to_pdf
+    from monitor.web import console
 
     cfg = load_config(args.config)
-    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
-    try:
-        sup, _ = replay(journal, cfg)
-    finally:
-        journal.close()
-    zone = cfg.hall.zone
+    sup = _replayed(cfg)
     now = datetime.now(UTC)
-    day = args.date or now.astimezone(zone).date()
-    sheets = sup.people.sheets(day, now)
-    duty = sup.people.duty_outcomes(day, now)
-    names = {s.id: s.name for s in cfg.staff}
-    cards = [
-        daysheet.CardLine(
-            at=c.raised_at,
-            level_zh="红牌" if c.level.value == "red" else "黄牌",
-            title_zh=RULES[c.rule].title_zh,
-            subject=names.get(c.subject.staff or "", c.subject.window or ""),
-        )
-        for c in sorted(sup.engine.cards.values(), key=lambda c: (c.raised_at, c.id))
-        if c.raised_at.astimezone(zone).date() == day and not c.rule.value.startswith("case.")
-    ]
-    sys.stdout.write(daysheet.render_text(sheets, day, cfg.hall.name, duty=duty, cards=cards))
+    day = args.date or now.astimezone(cfg.hall.zone).date()
+    sheets, duty, cards = console.day_sheet_parts(sup, cfg, day, now)
+    names, hall = HallNames.of(cfg), cfg.hall.name
+    sys.stdout.write(daysheet.render_text(sheets, day, hall, duty=duty, cards=cards, names=names))
+    page = daysheet.render_html(sheets, day, hall, duty=duty, cards=cards, names=names)
     if args.html is not None:
-        page = daysheet.render_html(sheets, day, cfg.hall.name, duty=duty, cards=cards)
         args.html.write_text(page, encoding="utf-8")
     if args.csv is not None:
-        args.csv.write_text(daysheet.render_csv(sheets, day, cfg.hall.name), encoding="utf-8")
+        args.csv.write_text(daysheet.render_csv(sheets, day, hall, names=names), encoding="utf-8")
+    if args.pdf is not None:
+        try:
+            args.pdf.write_bytes(html_to_pdf(page))
+        except PdfError as exc:
+            sys.stderr.write(f"no PDF: {exc}\n")
+            return EXIT_UNAVAILABLE
     return EXIT_OK
 
 

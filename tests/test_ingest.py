@@ -1,4 +1,7 @@
-"""The ingest's one promise: nothing is acknowledged before the batch holding it committed."""
+"""The ingest's one promise: nothing is acknowledged before the batch holding it committed.
+
+Messages come from the in-package fake bus (monitor/ingest/bus.py); the link itself is tested
+against Mosquitto (tests/test_daemon_ops.py, tests/test_broker_config.py, tests/faults/)."""
 
 from __future__ import annotations
 
@@ -18,20 +21,24 @@ from hypothesis import strategies as st
 from alerts.contract import INBOUND_AREAS, decode, decode_journaled
 from alerts.events import DeviceStatus, Event, Recorded
 from alerts.supervision import Supervision
+from monitor.ingest.bus import Bus, MemoryBus
 from monitor.ingest.ingestor import Classifier, Inbound, Ingestor, Rules, RulesFailed, reject_source
 from monitor.ingest.journal import AcceptEntry, Entry, Journal
+from monitor.ingest.mqtt import MqttLink
 from monitor.ingest.replay import replay
 from tests.hall import HALL, T0, body, example, punch, topic
 
 CFG = example()
+BUSES: tuple[type[Bus], ...] = (MqttLink, MemoryBus)  # mypy: the link and its fake are buses
 
 
 class RecordingJournal(Journal):
-    """The real journal, with the order of commits and acks written down."""
+    """The real journal, with each commit written down: (messages, acks the bus had by then)."""
 
-    def __init__(self, inner: Journal, log: list[tuple[str, int]], fail: int = 0) -> None:
+    def __init__(self, inner: Journal, bus: MemoryBus, fail: int = 0) -> None:
         super().__init__(inner._conn, inner.path)
-        self.log = log
+        self.bus = bus
+        self.commits: list[tuple[int, int]] = []
         self.fail = fail
 
     def append(self, entries: Sequence[Entry], known_duplicates: int = 0) -> list[int | None]:
@@ -39,32 +46,30 @@ class RecordingJournal(Journal):
             self.fail -= 1
             raise sqlite3.OperationalError("database or disk is full")
         out = super().append(entries, known_duplicates)
-        self.log.append(("commit", len(entries) + known_duplicates))
+        self.commits.append((len(entries) + known_duplicates, len(self.bus.acked)))
         return out
 
 
-class RecordingAcker:
-    def __init__(self, log: list[tuple[str, int]]) -> None:
-        self.log = log
-
-    def ack(self, msg: Inbound) -> None:
-        self.log.append(("ack", msg.mid))
-
-
-def _ingestor(tmp_path: Path, fail: int = 0) -> tuple[Ingestor, list[tuple[str, int]], list[Event]]:
-    log: list[tuple[str, int]] = []
+def _ingestor(
+    tmp_path: Path, fail: int = 0, poison: bytes | None = None, batch_max: int = 50
+) -> tuple[Ingestor, MemoryBus, list[Event]]:
+    bus = MemoryBus()
     seen: list[Event] = []
-    journal = RecordingJournal(Journal.open(tmp_path, HALL), log, fail)
+    inner = Journal.open(tmp_path, HALL)
+    journal = (
+        RecordingJournal(inner, bus, fail) if poison is None else PoisonJournal(inner, bus, poison)
+    )
     ing = Ingestor(
         journal,
         Classifier(Rules.of(CFG), {}),
-        RecordingAcker(log),
+        bus,
         lambda fresh: seen.extend(r.event for r in fresh),
         now=lambda: T0,
-        batch_max=50,
+        batch_max=batch_max,
         batch_wait_s=0,
     )
-    return ing, log, seen
+    bus.subscribe(ing.submit)
+    return ing, bus, seen
 
 
 def _msg(i: int, payload: bytes | None = None, t: str | None = None) -> Inbound:
@@ -77,36 +82,41 @@ def _msg(i: int, payload: bytes | None = None, t: str | None = None) -> Inbound:
     )
 
 
+def _inject(bus: MemoryBus, i: int, payload: bytes | None = None) -> Inbound:
+    m = _msg(i, payload)
+    return bus.inject(m.topic, m.payload, m.received_at)
+
+
 def test_every_ack_follows_the_commit_of_its_batch(tmp_path: Path) -> None:
-    ing, log, seen = _ingestor(tmp_path)
-    for i in range(120):
-        ing.submit(_msg(i, b"not json" if i % 7 == 0 else None))
+    ing, bus, seen = _ingestor(tmp_path)
+    sent = [_inject(bus, i, b"not json" if i % 7 == 0 else None) for i in range(120)]
+    assert [m.mid for m in sent] == list(range(1, 121))
     stop = threading.Event()
     stop.set()
     ing.run(stop)  # stop already set: drains what is queued, then returns
-    committed = 0
-    for what, n in log:
-        if what == "commit":
-            committed += n
-        else:
-            assert n <= committed, "message acknowledged before its batch was committed"
-    assert committed == 120 and sum(1 for w, _ in log if w == "ack") == 120
+    assert isinstance(ing.journal, RecordingJournal)
+    committed = acks = 0
+    for n, acks_by_then in [*ing.journal.commits, (0, len(bus.acked))]:
+        for m in bus.acked[acks:acks_by_then]:  # acknowledged since the commit before
+            assert m.mid <= committed, "message acknowledged before its batch was committed"
+        committed, acks = committed + n, acks_by_then
+    assert committed == 120 and len(bus.acked) == 120
     assert len(seen) == 120 - len(range(0, 120, 7))
     assert ing.journal.counters["rejected.bad_json"] == len(range(0, 120, 7))
 
 
 def test_failed_commit_acks_nothing_and_retries(tmp_path: Path) -> None:
-    ing, log, _ = _ingestor(tmp_path, fail=2)
+    ing, bus, _ = _ingestor(tmp_path, fail=2)
     batch = [_msg(i) for i in range(10)]
     with pytest.raises(sqlite3.OperationalError):
         ing.process(batch)
-    assert log == []
+    assert bus.acked == []
     stop = threading.Event()
     retry = threading.Thread(target=ing._commit_until_done, args=(batch, stop))
     retry.start()
     retry.join(timeout=10)
     assert not retry.is_alive()
-    assert [w for w, _ in log].count("ack") == 10 and ing.health.journal_error is None
+    assert len(bus.acked) == 10 and ing.health.journal_error is None
     assert ing.health.failures == 1
 
 
@@ -175,8 +185,8 @@ def test_journaled_event_decodes_to_the_live_event(
 class PoisonJournal(RecordingJournal):
     """The real journal, whose insert fails (as UnicodeEncodeError did) on one payload."""
 
-    def __init__(self, inner: Journal, log: list[tuple[str, int]], poison: bytes) -> None:
-        super().__init__(inner, log)
+    def __init__(self, inner: Journal, bus: MemoryBus, poison: bytes) -> None:
+        super().__init__(inner, bus)
         self.poison = poison
 
     def append(self, entries: Sequence[Entry], known_duplicates: int = 0) -> list[int | None]:
@@ -186,21 +196,11 @@ class PoisonJournal(RecordingJournal):
 
 
 def test_a_message_that_breaks_the_insert_is_kept_and_the_batch_goes_on(tmp_path: Path) -> None:
-    log: list[tuple[str, int]] = []
     poison = punch(ts=(T0 - timedelta(seconds=7)).isoformat(), id="poison")
-    journal = PoisonJournal(Journal.open(tmp_path, HALL), log, poison)
-    seen: list[Event] = []
-    ing = Ingestor(
-        journal,
-        Classifier(Rules.of(CFG), {}),
-        RecordingAcker(log),
-        lambda fresh: seen.extend(r.event for r in fresh),
-        now=lambda: T0,
-        batch_max=1000,
-        batch_wait_s=0,
-    )
+    ing, bus, seen = _ingestor(tmp_path, poison=poison, batch_max=1000)
+    journal = ing.journal
     for i in range(200):
-        ing.submit(_msg(i, poison if i == 77 else None))
+        _inject(bus, i, poison if i == 77 else None)
     stop = threading.Event()
     stop.set()
     ing.run(stop)
@@ -209,7 +209,7 @@ def test_a_message_that_breaks_the_insert_is_kept_and_the_batch_goes_on(tmp_path
     (kept,) = journal.rejects()
     assert kept.reason == "internal_error" and kept.payload == poison
     assert "UnicodeEncodeError" in kept.detail
-    acks = [n for w, n in log if w == "ack"]
+    acks = [m.mid for m in bus.acked]
     assert sorted(acks) == list(range(1, 201)), "every message acknowledged exactly once"
     assert ing.health.isolated == 1
 
@@ -354,24 +354,19 @@ def test_any_bytes_on_any_topic_leave_every_valid_event_journaled_once(
     stream = data.draw(st.permutations(valid + hostile_msgs))
     with tempfile.TemporaryDirectory() as tmp:
         live = Supervision(CFG)
-        acks: list[int] = []
+        bus = MemoryBus()
         journal = Journal.open(tmp, HALL, synchronous="normal")
-
-        class Acks:
-            def ack(self, msg: Inbound) -> None:
-                acks.append(msg.mid)
-
         ing = Ingestor(
             journal,
             Classifier(Rules.of(CFG), {}),
-            Acks(),
+            bus,
             lambda fresh: apply_all(live, fresh),
             now=lambda: T0,
             batch_max=data.draw(st.integers(1, 50)),
             batch_wait_s=0,
         )
-        for m in stream:
-            ing.submit(m)
+        bus.subscribe(ing.submit)
+        delivered = [bus.inject(m.topic, m.payload, m.received_at) for m in stream]
         stop = threading.Event()
         stop.set()
         ing.run(stop)
@@ -379,7 +374,8 @@ def test_any_bytes_on_any_topic_leave_every_valid_event_journaled_once(
         assert h.writer_error is None and h.journal_error is None and h.failures == 0
         ids = Counter(str(r.event_id) for r in journal.events())
         assert all(ids[f"valid-{i}"] == 1 for i in range(20)), ids
-        assert sorted(acks) == sorted(m.mid for m in stream), "each message acknowledged once"
+        acks = sorted(m.mid for m in bus.acked)
+        assert acks == sorted(m.mid for m in delivered), "each message acknowledged once"
         counted = sum(v for k, v in journal.counters.items() if k.startswith("rejected."))
         assert counted + journal.counters.get("accepted", 0) + journal.counters.get(
             "duplicate", 0

@@ -27,13 +27,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from alerts.config import BrokerConfig
 from alerts.contract import INBOUND_AREAS
-from hallkit.mqtt import authenticate, refusal
+from hallkit.mqtt import Reconnecting, authenticate
+from monitor.ingest.bus import Deliver
 from monitor.ingest.ingestor import Inbound
 
 logger = logging.getLogger(__name__)
-
-# CONNACK codes after which retrying cannot help: the daemon stops and says why.
-_FATAL_CONNECT = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
 
 # This many lost connections within the window make the link unhealthy (docs/broker.md): a
 # broker restart or a network blip costs one; another client of the daemon's account takes
@@ -90,28 +88,32 @@ def inbound_filters(hall: str) -> list[str]:
     return [f"hall/{hall}/{area}/#" for area in INBOUND_AREAS]
 
 
-class MqttLink:
+class MqttLink(Reconnecting):
+    """The daemon's `Bus` (monitor/ingest/bus.py) on a broker; `deliver` is the sink
+    `subscribe` sets, given here or there before `start`."""
+
+    _log = logger
+
     def __init__(
         self,
         cfg: BrokerConfig,
         client_id: str,
         hall: str,
-        deliver: Callable[[Inbound], None],
+        deliver: Deliver | None = None,
         password: str | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         expect_session: bool = False,
     ) -> None:
+        super().__init__()
         self._cfg = cfg
         self._hall = hall
         self._deliver = deliver
         self._now = now
         self.status_topic = f"hall/{hall}/monitor/status"
         self.generation = 0
-        self.connected = threading.Event()
         self.subscribed = threading.Event()  # every inbound filter acknowledged by the broker
         self._pending_subs: set[int] = set()
-        self.fatal: str | None = None
         self.connects = 0
         self.disconnects = 0  # connections lost without our asking
         self.sessions_lost = 0  # connections that found no session where one was expected
@@ -138,7 +140,12 @@ class MqttLink:
         client.on_subscribe = self._on_subscribe
         self._client = client
 
+    def subscribe(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
     def start(self) -> None:
+        if self._deliver is None:
+            raise RuntimeError("subscribe() before start(): the messages need a sink")
         logger.info("connecting to MQTT broker %s:%d", self._cfg.host, self._cfg.port)
         self._client.connect_async(self._cfg.host, self._cfg.port, self._cfg.keepalive_s)
         self._client.loop_start()
@@ -174,12 +181,7 @@ class MqttLink:
                 return i
         return len(infos)
 
-    def _on_connect(
-        self, client: mqtt.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Any
-    ) -> None:
-        if rc.is_failure:
-            self.fatal = refusal(client, rc, logger) or self.fatal
-            return
+    def _accepted(self, client: mqtt.Client, flags: Any) -> None:
         self.generation += 1
         self.connects += 1
         present = bool(getattr(flags, "session_present", False))
@@ -195,7 +197,6 @@ class MqttLink:
             if mid is not None:
                 self._pending_subs.add(mid)
         client.publish(self.status_topic, "online", qos=1, retain=True)
-        self.connected.set()
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
@@ -207,12 +208,10 @@ class MqttLink:
         if not self._pending_subs:
             self.subscribed.set()
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
-        self.connected.clear()
+    def _dropped(self, rc: ReasonCode) -> None:
         self.subscribed.clear()
         if not rc.is_failure:
             return
-        logger.warning("MQTT connection lost (%s); reconnecting with backoff", rc)
         now = self._now()
         with self._trouble_lock:
             self.disconnects += 1
@@ -286,6 +285,7 @@ class MqttLink:
         ]
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        assert self._deliver is not None  # start() saw to it
         try:
             topic = msg.topic
         except UnicodeDecodeError:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from alerts.cards import Transition
 from alerts.supervision import transition_bytes, transition_id
+from hallkit.clock import Clock
+from hallkit.loops import woken
 from monitor.ingest.journal import Journal, OutboxRow
 
 logger = logging.getLogger(__name__)
@@ -37,21 +38,22 @@ class OutboxSender:
         journal: Journal,
         publish: Publish,
         connected: threading.Event,
-        now: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._journal = journal
         self._publish = publish
         self._connected = connected
-        self._now = now
+        self._clock = clock
         self.wake = threading.Event()
         self.sent = 0
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.wake.wait(1.0)
-            self.wake.clear()
-            while not stop.is_set() and self._connected.is_set() and self._send_some():
-                pass
+        """Until `stop`; an exception ends it (the daemon's `supervised` restarts it)."""
+        woken(stop, self.wake, lambda: self._send_all(stop), every_s=1.0, clock=self._clock)
+
+    def _send_all(self, stop: threading.Event) -> None:
+        while not stop.is_set() and self._connected.is_set() and self._send_some():
+            pass
 
     def _send_some(self) -> bool:
         """Send one chunk in order; False when nothing is left or the broker stopped taking."""
@@ -59,6 +61,6 @@ class OutboxSender:
         acked = self._publish([(topic, payload) for _, topic, payload in pending])
         done = [seq for seq, _, _ in pending[:acked]]
         if done:
-            self._journal.mark_sent(done, self._now())
+            self._journal.mark_sent(done, self._clock.now())
             self.sent += len(done)
         return bool(pending) and len(done) == len(pending)

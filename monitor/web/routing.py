@@ -16,6 +16,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 
+from hallkit import http
+
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -27,8 +29,6 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 MAX_BODY = 65536  # the console's forms and JSON are small; the contract's payload limit
-MAX_HEAD = 32768  # request line and headers
-MAX_HEADERS = 100
 _LONE_SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
@@ -148,56 +148,14 @@ def parse_cookies(header: str | None) -> dict[str, str]:
 # --- request heads --------------------------------------------------------------------------
 
 
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-HEAD_END = re.compile(rb"\r?\n\r?\n")  # the blank line after the headers
-_LINE = re.compile(r"\r?\n")
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    method: str
-    target: str
-    version: str
-    headers: Mapping[str, str]  # names in lower case; the first of a repeated name wins
-    length: int
-
-    @property
-    def keep_alive(self) -> bool:
-        tokens = {t.strip() for t in self.headers.get("connection", "").lower().split(",")}
-        return "close" not in tokens if self.version == "HTTP/1.1" else "keep-alive" in tokens
-
-
 def error(status: int, text: str) -> Response:
     return Response.json(status, {"error": text})
 
 
-def parse_head(raw: bytes) -> Head | Response:
-    """The request line and headers (without the blank line), or the error to answer."""
-    line, *lines = _LINE.split(raw.decode("latin-1"))
-    parts = line.split(" ")
-    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[1].startswith("/"):
-        return error(400, "bad request line")
-    method, target, version = parts
-    if version not in ("HTTP/1.0", "HTTP/1.1"):
-        return error(505, "HTTP/1.0 or HTTP/1.1 only")
-    if len(lines) > MAX_HEADERS:
-        return error(431, f"more than {MAX_HEADERS} headers")
-    pairs = []
-    for h in lines:
-        name, colon, value = h.partition(":")
-        if not colon or not _TOKEN.fullmatch(name):
-            return error(400, "bad header line")
-        pairs.append((name.lower(), value.strip(" \t")))
-    headers = dict(reversed(pairs))
-    if "transfer-encoding" in headers:
-        return error(411, "a body needs a Content-Length")
-    lengths = {v for k, v in pairs if k == "content-length"}
-    text = lengths.pop() if len(lengths) == 1 else "0" if not lengths else ""
-    if not text.isascii() or not text.isdigit():
-        return error(400, "bad Content-Length")
-    if int(text) > MAX_BODY:
-        return error(413, f"body over {MAX_BODY} bytes")
-    return Head(method, target, version, headers, int(text))
+def parse_head(raw: bytes) -> http.Head | Response:
+    """The request line and headers (hallkit/http.py), or the error to answer."""
+    head = http.parse_head(raw, MAX_BODY)
+    return error(head.status, head.reason) if isinstance(head, http.Refused) else head
 
 
 def host_allowed(host: str | None, names: Collection[str]) -> bool:

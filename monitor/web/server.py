@@ -33,12 +33,10 @@ from queue import SimpleQueue
 from typing import Any
 from urllib.parse import parse_qs
 
+from hallkit.http import HEAD_END, MAX_HEAD, Head
 from monitor.web.routing import (
     CONTENT_TYPES,
-    HEAD_END,
     MAX_BODY,
-    MAX_HEAD,
-    Head,
     Request,
     Response,
     Route,
