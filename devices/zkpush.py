@@ -63,12 +63,12 @@ from devices.zkstate import (
 )
 from hallkit import logs
 from hallkit.config import read_secret
+from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, UsageParser
 from hallkit.http import Refused, body_length
 from hallkit.sdnotify import SdNotifier
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 KEPT_FILE = "rejects.sqlite3"
 
 
@@ -449,7 +449,7 @@ class ZkPushService:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = UsageParser(
         prog="hallwatch zkpush",
         description="ZKTeco PUSH (iclock/ADMS) server: fingerprint-clock punches to MQTT.",
     )

@@ -27,6 +27,7 @@ from devices.spool import Outgoing, SpoolFull
 from devices.zkconfig import ZkConfig, load_zk_config, parse_zk_config
 from devices.zkpush import Bridge, PushHttpServer, Reply, ZkPushService
 from devices.zkstate import RejectStore, StampStore, read_kept
+from hallkit.exits import EXIT_CONFIG
 from tests.brokers import TEST_ADMIN, Mosquitto
 from tests.running import free_port, wait_until
 
@@ -352,7 +353,7 @@ def test_cli_exit_code_2_lists_every_problem(
         '[[devices]]\nserial = "CJ-1"\nid = "CLK-EAST"\ntimezone = "Mars/Olympus"\n',
         encoding="utf-8",
     )
-    assert zkpush.main(["--config", str(bad)]) == 2
+    assert zkpush.main(["--config", str(bad)]) == EXIT_CONFIG
     err = capsys.readouterr().err
     for path in (
         "hall.id",
