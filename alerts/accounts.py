@@ -1,4 +1,4 @@
-"""Console accounts as values: roles (shared with staff roles), accounts, the hash format.
+"""Console accounts as values: accounts (roles in alerts/roles.py), the hash format.
 
 Checking that a configured scrypt hash is well-formed is pure; hashing and verifying
 passwords (CPU-bound, random salts) are the shell's (monitor/web/auth.py).
@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
+from alerts.errors import HallwatchError
 from alerts.ids import StaffId
+from alerts.roles import Role
 
 SCRYPT_LN = 15  # N = 2**15, r = 8: 32 MiB and about 0.1 s per check on the 2-core VM
 SCRYPT_R = 8
@@ -31,27 +32,9 @@ DEMO_HASHES = frozenset(
 )
 
 
-class Role(StrEnum):
-    DISPLAY = "display"
-    LEADER = "leader"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-    @property
-    def label_zh(self) -> str:
-        return _ROLE_ZH[self]
-
-
-_ROLE_ZH = {
-    Role.DISPLAY: "显示屏",
-    Role.LEADER: "值班领导",
-    Role.SUPERVISOR: "效能督查员",
-    Role.ADMIN: "系统管理员",
-}
-
-
-class HashError(ValueError):
-    """A configured password hash is not one this program can check."""
+class HashError(HallwatchError, ValueError):
+    """A configured password hash is not one this program can check (a ValueError, so a
+    pydantic validator reports it with its key path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +78,19 @@ class Account:
     role: Role
     password_hash: str
     staff: StaffId | None = None
+
+
+__all__ = [
+    "DEMO_HASHES",
+    "SCRYPT_LN",
+    "SCRYPT_P",
+    "SCRYPT_R",
+    "Account",
+    "HashError",
+    "Role",  # alerts/roles.py: the console role, kept importable from here
+    "Scrypt",
+    "b64",
+    "check_hash",
+    "parse_hash",
+    "unb64",
+]

@@ -12,8 +12,9 @@ Rules (001_… 第一篇(十): 上午、下午上下班签到签退; DOMAIN.md n
   anchor. An on-time punch still shows as on time.
 - A `temporary` sign-in counts when its clock was offline around it (the contract: a manual
   sign-in when the device or power is down). A make-up (补签) is a `temporary` punch whose
-  `state` is ``makeup:<approver>``; it fills a missing punch only, approved by someone else,
-  recorded (journal receive time) within `makeup_working_days` working days after the day.
+  `state` is ``makeup:<approver>`` (`Punch.makeup`, decoded by alerts/contract.py); it fills
+  a missing punch only, approved by someone else, recorded (journal receive time) within
+  `makeup_working_days` working days after the day.
 - A clock that is offline or still uploading its backlog is not evidence of absence: a punch is
   missing only once every clock of the hall has been heard from past its window's close, or
   `finalize_grace_min` after the session's last window closed (the sheet then names the silent
@@ -32,7 +33,7 @@ from pydantic import Field, model_validator
 
 from alerts.cases import Condition
 from alerts.events import DeviceStatus, LeaveCategory, Punch, StaffState, StaffStatus, Verify
-from alerts.ids import DeviceId, EventId, StaffId
+from alerts.ids import DeviceId, EventId, StaffId, qualifier
 from alerts.model import ConfigModel
 from alerts.rules import RuleId
 from alerts.workdays import Span, WorkCalendar
@@ -49,7 +50,6 @@ class Officer(Protocol):
     def department(self) -> str: ...
 
 
-MAKEUP_PREFIX = "makeup:"
 _MINUTE = timedelta(minutes=1)
 
 # A punch as the journal holds it: its id, the punch, and (needed for make-ups) its receive time.
@@ -400,19 +400,18 @@ def _vet(
 ) -> PunchSeen:
     if _real(p):
         return PunchSeen(event_id=eid, punch=p, source=Source.CLOCK, fate=Fate.COUNTED)
-    state = p.state or ""
-    if not state.startswith(MAKEUP_PREFIX):
+    if p.makeup is None:
         down = _was_down(p, availability, cfg)
         fate = Fate.COUNTED if down else Fate.DEVICE_UP
         return PunchSeen(event_id=eid, punch=p, source=Source.TEMPORARY, fate=fate)
-    approver = StaffId(state[len(MAKEUP_PREFIX) :].strip())
+    approver = p.makeup.approved_by
     fate = _makeup_fate(p, approver, recorded, cal, cfg)
     return PunchSeen(
         event_id=eid,
         punch=p,
         source=Source.MAKEUP,
         fate=fate,
-        approved_by=approver or None,
+        approved_by=approver,
         recorded=recorded,
     )
 
@@ -425,9 +424,13 @@ def _was_down(p: Punch, availability: Sequence[DeviceStatus], cfg: AttendanceCon
 
 
 def _makeup_fate(
-    p: Punch, approver: StaffId, recorded: datetime | None, cal: WorkCalendar, cfg: AttendanceConfig
+    p: Punch,
+    approver: StaffId | None,
+    recorded: datetime | None,
+    cal: WorkCalendar,
+    cfg: AttendanceConfig,
 ) -> Fate:
-    if not approver:
+    if approver is None:
         return Fate.MAKEUP_NO_APPROVER
     if approver == p.staff:
         return Fate.MAKEUP_SELF_APPROVED
@@ -630,7 +633,7 @@ def _conditions(
     for e in (s.check_in, s.check_out):
         if not e.final:
             continue
-        where = f"{day.isoformat()}/{s.key}/{e.kind}"
+        where = qualifier(day, s.key, e.kind)
         if e.mark is Mark.MISSING:
             out.append(
                 Condition(RuleId.ATTENDANCE_MISSING_PUNCH, where, e.closes, e.closes, estimated, ())
@@ -646,7 +649,7 @@ def _conditions(
     if absence:
         start = min(t for t, _ in absence)
         ids = tuple(eid for _, eid in absence)
-        where = f"{day.isoformat()}/{s.key}"
+        where = qualifier(day, s.key)
         out.append(
             Condition(RuleId.ATTENDANCE_ABSENT_HALF_DAY, where, start, start, estimated, ids)
         )

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, UTC, date, datetime, time
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, NamedTuple
 
 import msgspec
@@ -34,6 +34,7 @@ import msgspec
 from alerts.cases import Assessment, Condition, Entry, assess
 from alerts.events import CardAction, CardCommand, CaseEvent
 from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
+from alerts.roles import StaffRole
 from alerts.rules import RULES, Level, Policy, RuleId
 from alerts.workdays import WorkCalendar
 
@@ -98,21 +99,20 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     def payload(self) -> dict[str, Any]:
         """The contract's card payload (CONTRACT.md), plus optional fields of our own."""
-        subject = dict(_subject_items(self.subject))
-        doc: dict[str, Any] = {
-            "card": self.card,
-            "rule": self.rule.value,
-            "level": self.level.value,
-            "state": self.state.value,
-            "subject": subject,
-            "owner": self.owner,
-            "answer_by": _iso(self.answer_by),
-            "ts": _iso(self.ts),
-            "evidence": list(self.evidence),
-            "reason": self.why.value,
-            "holds": self.holds,
-            "title": RULES[self.rule].title_zh,
-        }
+        doc = card_payload(
+            card=self.card,
+            rule=self.rule.value,
+            title=RULES[self.rule].title_zh,
+            level=self.level,
+            state=self.state,
+            why=self.why,
+            subject=self.subject,
+            owner=self.owner,
+            answer_by=self.answer_by,
+            ts=self.ts,
+            evidence=self.evidence,
+            holds=self.holds,
+        )
         if self.estimated:
             doc["estimated"] = True
         if self.by is not None:
@@ -120,6 +120,39 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         if self.text is not None:
             doc["text"] = self.text
         return doc
+
+
+def card_payload(
+    *,
+    card: str,
+    rule: str,
+    title: str,
+    level: Level,
+    state: CardState,
+    why: Why,
+    subject: Subject,
+    owner: str | None,
+    answer_by: datetime | None,
+    ts: datetime,
+    evidence: Sequence[str],
+    holds: bool,
+) -> dict[str, Any]:
+    """Every card's payload: a rule's transition, or a card the daemon raises about itself
+    (`monitor/system_cards.py`: a rule id and a title the rules table does not hold)."""
+    return {
+        "card": card,
+        "rule": rule,
+        "level": level.value,
+        "state": state.value,
+        "subject": dict(_subject_items(subject)),
+        "owner": owner,
+        "answer_by": _iso(answer_by),
+        "ts": _iso(ts),
+        "evidence": list(evidence),
+        "reason": why.value,
+        "holds": holds,
+        "title": title,
+    }
 
 
 def _subject_items(s: Subject) -> Iterator[tuple[str, str | None]]:
@@ -149,10 +182,27 @@ class Card:
     qualifier: str = ""  # which step or extension: with rule and raised_at, what its id hashes
 
 
-def card_id(rule: RuleId, key: str, qualifier: str, start: datetime) -> CardId:
+def card_id(rule: str, key: str, qualifier: str, start: datetime) -> CardId:
     """Stable under replay; a moved deadline is a different card (the old one is voided)."""
     text = f"{rule}|{key}|{qualifier}|{start.isoformat()}"
     return CardId("K-" + hashlib.sha256(text.encode()).hexdigest()[:16].upper())
+
+
+class WatchKind(StrEnum):
+    """The subjects other than a case that cards are raised on (a `_Watch`)."""
+
+    WINDOW = "window"  # a window's posts (alerts/posts.py)
+    ATTENDANCE = "attendance"  # an officer's working day (alerts/attendance.py)
+    DUTY = "duty"  # a leader's duty half-day (alerts/duty.py)
+    QUOTA = "quota"  # a leader's duty quota in a half month
+    COMPLAINT = "complaint"  # a complaint's handling; with "founded", whom it names
+    REVIEW = "review"  # a bad rating's rectification (alerts/complaints.py)
+
+
+def watch_key(kind: WatchKind, *parts: str | date) -> str:
+    """A watch's key, which its cards' ids hash: ``attendance:S001:2026-11-20`` (the parts
+    joined by ":", dates in ISO form); the qualifier (alerts/ids.py) tells its cards apart."""
+    return ":".join([kind, *(p.isoformat() if isinstance(p, date) else p for p in parts)])
 
 
 @dataclass(slots=True)
@@ -200,8 +250,13 @@ def _case_live(a: Assessment) -> _Live:
     return _Live(a.case, subject, a.staff, a.conditions)
 
 
-# What a heap entry (instant, what, key) wakes, in this order at one instant.
-_WATCH, _YEAR, _CASE, _CARD = 0, 1, 2, 3  # a watch, a year's notice, a case, an escalation
+class Wake(IntEnum):
+    """What a heap entry (instant, wake, key) wakes, in this order at one instant."""
+
+    WATCH = 0  # a watch (window, attendance day, duty half-day, complaint): key is its key
+    YEAR = 1  # the notice that a year's holiday schedule is missing: key is the year
+    CASE = 2  # a case: key is its id
+    CARD = 3  # a card's answer_by (escalation): key is the card id
 
 
 @dataclass(slots=True)
@@ -224,7 +279,7 @@ class CardEngine:
     """All cards of a hall. Feed it in journal order; `advance` fires what time makes due."""
 
     def __init__(
-        self, calendar: WorkCalendar, policy: Policy, roles: Mapping[StaffId, str]
+        self, calendar: WorkCalendar, policy: Policy, roles: Mapping[StaffId, StaffRole]
     ) -> None:
         self._clocks = _Clocks(calendar, policy)
         self.roles = roles
@@ -233,7 +288,7 @@ class CardEngine:
         self.watches: dict[str, _Watch] = {}
         self.cards: dict[CardId, Card] = {}
         self.refusals: list[tuple[CardCommand, Refusal]] = []
-        self._heap: list[tuple[datetime, int, str]] = []
+        self._heap: list[tuple[datetime, Wake, str]] = []
         self._now: datetime | None = None
         self._missing: dict[int, CardId] = {}
         self._notices: set[int] = set()
@@ -324,10 +379,10 @@ class CardEngine:
             return Refusal.UNKNOWN_CARD
         role = self.roles.get(cmd.by)
         if cmd.action is CardAction.ANSWER:
-            if cmd.by != card.owner and role not in ("supervisor", "leader"):
+            if cmd.by != card.owner and role not in (StaffRole.SUPERVISOR, StaffRole.LEADER):
                 return Refusal.NOT_ALLOWED
             return None if card.state in _OPEN[:2] else Refusal.WRONG_STATE
-        if role != "supervisor":
+        if role != StaffRole.SUPERVISOR:
             return Refusal.NOT_ALLOWED
         if card.state not in _OPEN:
             return Refusal.WRONG_STATE
@@ -347,14 +402,14 @@ class CardEngine:
         self._schedule_year_notice(now)
         while self._heap and self._heap[0][0] <= now:
             at, what, key = heapq.heappop(self._heap)
-            if what == _YEAR:
+            if what is Wake.YEAR:
                 out += self._missing_card(int(key), at)
                 continue
-            if what == _CARD:
+            if what is Wake.CARD:
                 out += self._escalate(self.cards[CardId(key)], at)
                 continue
             rec: _Case | _Watch | None
-            rec = self.watches.get(key) if what == _WATCH else self.cases.get(CaseId(key))
+            rec = self.watches.get(key) if what is Wake.WATCH else self.cases.get(CaseId(key))
             if rec is not None and rec.wake == at:
                 rec.wake = None
                 live = _case_live(rec.assessment) if isinstance(rec, _Case) else rec.live()
@@ -445,7 +500,7 @@ class CardEngine:
         self.cards[key] = card
         rec.cards = (*rec.cards, key)
         if answer_by is not None:  # unanswered by then: escalated, without assessing the case
-            heapq.heappush(self._heap, (answer_by, _CARD, key))
+            heapq.heappush(self._heap, (answer_by, Wake.CARD, key))
         out.append(self._move(card, CardState.RAISED, Why.CONDITION_MET, c.start))
         return card
 
@@ -527,7 +582,7 @@ class CardEngine:
 
     def _sleep(self, rec: _Case | _Watch, at: datetime | None) -> None:
         if at is not None and at != rec.wake:
-            what = _CASE if isinstance(rec, _Case) else _WATCH
+            what = Wake.CASE if isinstance(rec, _Case) else Wake.WATCH
             heapq.heappush(self._heap, (at, what, rec.key))
         rec.wake = at
 
@@ -569,6 +624,6 @@ class CardEngine:
                 continue
             self._notices.add(year)
             notice = datetime.combine(date(year - 1, month, day), time(), zone)
-            heapq.heappush(self._heap, (notice.astimezone(UTC), _YEAR, str(year)))
+            heapq.heappush(self._heap, (notice.astimezone(UTC), Wake.YEAR, str(year)))
         if local.year < MAXYEAR:
             self._notices_checked_until = datetime(local.year + 1, 1, 1, tzinfo=zone)

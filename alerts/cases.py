@@ -32,11 +32,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import IntEnum
 
 import msgspec
 
 from alerts.events import CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
-from alerts.ids import CaseId, EventId, StaffId, WindowId
+from alerts.ids import CaseId, EventId, StaffId, WindowId, qualifier
 from alerts.rules import Policy, RuleId
 from alerts.workdays import Due, WorkCalendar
 
@@ -291,7 +292,7 @@ def _union(pauses: Iterable[Pause]) -> list[Pause]:
 
 
 def _step_key(dept: str | None, step: str) -> str:
-    return f"{dept}/{step}" if dept else step
+    return qualifier(dept, step)  # the card qualifier of the step's own limit
 
 
 def _find_step(steps: dict[str, _Step], dept: str | None, name: str) -> _Step | None:
@@ -319,7 +320,12 @@ class _Run:
     late: Sequence[Entry] = ()  # extensions after the deadline passed
 
 
-_RESUME, _EXTEND, _PAUSE = 0, 1, 2
+class WalkMark(IntEnum):
+    """What happens to a clock at an instant of its walk; at one instant in this order."""
+
+    RESUME = 0  # a suspension ends: the deadline moves by the working time it lasted
+    EXTEND = 1  # an extension (its index in `extensions`)
+    PAUSE = 2  # a suspension begins: no deadline runs until it ends
 
 
 def _walk(
@@ -334,13 +340,15 @@ def _walk(
     """The deadline in force over time, from `start` until `finish` (None: still open)."""
     if not pauses and not extensions:  # the common case: nothing moves the deadline
         return _straight(start, base, finish, cal, warn_days)
-    marks: list[tuple[datetime, int, int]] = [(x.ts, _EXTEND, i) for i, x in enumerate(extensions)]
+    marks: list[tuple[datetime, WalkMark, int]] = [
+        (x.ts, WalkMark.EXTEND, i) for i, x in enumerate(extensions)
+    ]
     for s, e in pauses:
         s = max(s, start)
         if e is None or (e > s and cal.working_time(s, e)):  # outside service hours: no pause
-            marks.append((s, _PAUSE, 0))
+            marks.append((s, WalkMark.PAUSE, 0))
             if e is not None:
-                marks.append((e, _RESUME, 0))
+                marks.append((e, WalkMark.RESUME, 0))
     marks.sort()
     run = _Run()
     used: list[Entry] = []
@@ -355,12 +363,12 @@ def _walk(
             break
         if due is not None:
             _warn(run, cal, t, u, due, warn_days)
-        if what == _PAUSE:
+        if what is WalkMark.PAUSE:
             held, due, since = due, None, u
-        elif what == _RESUME and held is not None:
+        elif what is WalkMark.RESUME and held is not None:
             moved = cal.add_working_time(held.at, cal.working_time(since, u))
             due, held = _shift(held, moved), None
-        elif what == _EXTEND:
+        elif what is WalkMark.EXTEND:
             x = extensions[k]
             used.append(x)
             if due is not None:
@@ -375,7 +383,7 @@ def _walk(
             run.overdue = due
     run.due, run.used = due, used
     over = run.overdue
-    late = [extensions[k] for u, what, k in marks[rest:] if what == _EXTEND]
+    late = [extensions[k] for u, what, k in marks[rest:] if what is WalkMark.EXTEND]
     run.late = [x for x in late if over is not None and x.ts > over.at]
     return run
 

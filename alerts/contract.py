@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from alerts.config import Directory
+from alerts.errors import HallwatchError
 from alerts.events import (
     CardAction,
     CardCommand,
@@ -31,6 +32,7 @@ from alerts.events import (
     Event,
     EventKind,
     LeaveCategory,
+    Makeup,
     Outcome,
     Presence,
     Punch,
@@ -113,7 +115,9 @@ class Limits:
     max_past: timedelta = timedelta(days=60)
 
 
-class _Refuse(Exception):
+class _Refuse(HallwatchError):
+    """A payload the contract refuses; caught in `decode`, never seen outside this module."""
+
     def __init__(self, reason: RejectReason, detail: str) -> None:
         self.reason = reason
         self.detail = detail
@@ -123,6 +127,7 @@ _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$"
 )
 _E = TypeVar("_E", bound=StrEnum)
+_I = TypeVar("_I", bound=str)  # an id type (alerts/ids.py)
 _MAX_TEXT = 4096
 # Years a hall's clock can mean. Outside them a time is a device fault (a clock reset to
 # 0001, a filler 9999), and the calendar arithmetic on it would overflow.
@@ -151,7 +156,10 @@ def parse_time(text: str, naive_zone: tzinfo | None, field: str = "ts") -> datet
 
 
 class _Fields:
-    """Typed access to a payload object; each getter refuses with a precise reason."""
+    """Typed access to a payload object; each getter refuses with a precise reason.
+
+    A `required_*` getter refuses a missing (or null) field; an `optional_*` one gives None.
+    """
 
     __slots__ = ("data", "naive_zone")
 
@@ -159,40 +167,41 @@ class _Fields:
         self.data = data
         self.naive_zone = naive_zone
 
-    def _get(self, name: str, required: bool) -> Any:
-        value = self.data.get(name)
-        if value is None and required:
+    def required(self, name: str) -> object:
+        value: object = self.data.get(name)
+        if value is None:
             raise _Refuse(RejectReason.MISSING_FIELD, f"field {name!r} is required")
         return value
 
-    def text(self, name: str, required: bool = True) -> Any:
-        value = self._get(name, required)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise _Refuse(RejectReason.WRONG_TYPE, f"field {name!r} must be a string")
-        if not value or len(value) > _MAX_TEXT:
-            raise _Refuse(RejectReason.BAD_VALUE, f"field {name!r} must hold 1–{_MAX_TEXT} chars")
-        return value
+    def required_text(self, name: str) -> str:
+        return _text(name, self.required(name))
+
+    def optional_text(self, name: str) -> str | None:
+        value: object = self.data.get(name)
+        return None if value is None else _text(name, value)
+
+    def required_id(self, name: str, kind: Callable[[str], _I]) -> _I:
+        return kind(self.required_text(name))
+
+    def optional_id(self, name: str, kind: Callable[[str], _I]) -> _I | None:
+        value = self.optional_text(name)
+        return None if value is None else kind(value)
 
     def flag(self, name: str) -> bool:
-        value = self._get(name, True)
+        value = self.required(name)
         if not isinstance(value, bool):
             raise _Refuse(RejectReason.WRONG_TYPE, f"field {name!r} must be true or false")
         return value
 
-    def integer(self, name: str, lo: int, hi: int, required: bool = True) -> Any:
-        value = self._get(name, required)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Refuse(RejectReason.WRONG_TYPE, f"field {name!r} must be an integer")
-        if not lo <= value <= hi:
-            raise _Refuse(RejectReason.BAD_VALUE, f"field {name!r}={value} is not in {lo}..{hi}")
-        return value
+    def required_int(self, name: str, lo: int, hi: int) -> int:
+        return _integer(name, self.required(name), lo, hi)
+
+    def optional_int(self, name: str, lo: int, hi: int) -> int | None:
+        value: object = self.data.get(name)
+        return None if value is None else _integer(name, value, lo, hi)
 
     def ratio(self, name: str) -> float | None:
-        value = self._get(name, False)
+        value: object = self.data.get(name)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -201,44 +210,87 @@ class _Fields:
             raise _Refuse(RejectReason.BAD_VALUE, f"field {name!r}={value} is not in 0..1")
         return float(value)
 
-    def time(self, name: str, required: bool = True) -> Any:
-        value = self.text(name, required)
+    def required_time(self, name: str) -> datetime:
+        return parse_time(self.required_text(name), self.naive_zone, name)
+
+    def optional_time(self, name: str) -> datetime | None:
+        value = self.optional_text(name)
         return None if value is None else parse_time(value, self.naive_zone, name)
 
-    def choice(self, name: str, enum: type[_E], required: bool = True) -> Any:
-        value = self.text(name, required)
-        if value is None:
-            return None
-        try:
-            return enum(value)
-        except ValueError:
-            allowed = ", ".join(e.value for e in enum)
-            raise _Refuse(
-                RejectReason.BAD_VALUE, f"field {name!r}={value[:40]!r} is not one of {allowed}"
-            ) from None
+    def required_choice(self, name: str, enum: type[_E]) -> _E:
+        return _choice(name, self.required_text(name), enum)
+
+    def optional_choice(self, name: str, enum: type[_E]) -> _E | None:
+        value = self.optional_text(name)
+        return None if value is None else _choice(name, value, enum)
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise _Refuse(RejectReason.WRONG_TYPE, f"field {name!r} must be a string")
+    if not value or len(value) > _MAX_TEXT:
+        raise _Refuse(RejectReason.BAD_VALUE, f"field {name!r} must hold 1–{_MAX_TEXT} chars")
+    return value
+
+
+def _integer(name: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Refuse(RejectReason.WRONG_TYPE, f"field {name!r} must be an integer")
+    if not lo <= value <= hi:
+        raise _Refuse(RejectReason.BAD_VALUE, f"field {name!r}={value} is not in {lo}..{hi}")
+    return value
+
+
+def _choice(name: str, value: str, enum: type[_E]) -> _E:
+    try:
+        return enum(value)
+    except ValueError as exc:
+        allowed = ", ".join(e.value for e in enum)
+        raise _Refuse(
+            RejectReason.BAD_VALUE, f"field {name!r}={value[:40]!r} is not one of {allowed}"
+        ) from exc
+
+
+MAKEUP_PREFIX = "makeup:"
+
+
+def makeup_of(state: str | None) -> Makeup | None:
+    """The make-up a punch's `state` claims: ``makeup:<approver>`` (docs/attendance.md).
+
+    Decoded whatever the punch's `verify`: attendance honours it on a `temporary` punch only,
+    and the leader's duty never counts a punch that claims one."""
+    if state is None or not state.startswith(MAKEUP_PREFIX):
+        return None
+    approver = state[len(MAKEUP_PREFIX) :].strip()
+    return Makeup(approved_by=StaffId(approver) if approver else None)
 
 
 def _punch(f: _Fields, device: str) -> Punch:
+    staff = f.required_id("staff", StaffId)
+    ts = f.required_time("ts")
+    verify = f.required_choice("verify", Verify)
+    state = f.optional_text("state")
     return Punch(
         device=DeviceId(device),
-        staff=StaffId(f.text("staff")),
-        ts=f.time("ts"),
-        verify=f.choice("verify", Verify),
-        state=f.text("state", False),
+        staff=staff,
+        ts=ts,
+        verify=verify,
+        state=state,
+        makeup=makeup_of(state),
     )
 
 
 def _presence(f: _Fields, camera: str) -> Presence:
     present = f.flag("present")
-    persons = f.integer("persons", 0, 100)
+    persons = f.required_int("persons", 0, 100)
     if present and persons == 0:
         raise _Refuse(RejectReason.BAD_VALUE, "present is true but persons is 0")
     return Presence(
         camera=DeviceId(camera),
-        window=WindowId(f.text("window")),
+        window=f.required_id("window", WindowId),
         present=present,
         persons=persons,
-        ts=f.time("ts"),
+        ts=f.required_time("ts"),
         confidence=f.ratio("confidence"),
     )
 
@@ -259,33 +311,33 @@ _DAYS = 3650
 
 
 def _case(f: _Fields, case: str) -> CaseEvent:
-    if f.text("case") != case:
+    if f.required_text("case") != case:
         raise _Refuse(RejectReason.TOPIC_MISMATCH, f"payload case differs from topic case {case!r}")
-    action = f.choice("action", CaseAction)
+    action = f.required_choice("action", CaseAction)
     for name in _CASE_NEEDS.get(action, ()):
-        f._get(name, True)
+        f.required(name)
     ev = CaseEvent(
         case=CaseId(case),
         action=action,
-        ts=f.time("ts"),
-        kind=f.choice("kind", CaseKind, False),
-        window=f.text("window", False),
-        staff=f.text("staff", False),
-        promised_days=f.integer("promised_days", 0, _DAYS, False),
-        legal_days=f.integer("legal_days", 0, _DAYS, False),
-        deadline=f.time("deadline", False),
-        step=f.text("step", False),
-        step_days=f.integer("step_days", 0, _DAYS, False),
-        dept=f.text("dept", False),
-        reason=f.text("reason", False),
-        reason_code=f.integer("reason_code", 1, 6, False),
-        new_deadline=f.time("new_deadline", False),
-        extra_days=f.integer("extra_days", 1, _DAYS, False),
-        approved_by=f.text("approved_by", False),
-        authority=f.text("authority", False),
-        outcome=f.choice("outcome", Outcome, False),
-        verdict=f.choice("verdict", ReviewVerdict, False),
-        reviewer=f.text("reviewer", False),
+        ts=f.required_time("ts"),
+        kind=f.optional_choice("kind", CaseKind),
+        window=f.optional_id("window", WindowId),
+        staff=f.optional_id("staff", StaffId),
+        promised_days=f.optional_int("promised_days", 0, _DAYS),
+        legal_days=f.optional_int("legal_days", 0, _DAYS),
+        deadline=f.optional_time("deadline"),
+        step=f.optional_text("step"),
+        step_days=f.optional_int("step_days", 0, _DAYS),
+        dept=f.optional_text("dept"),
+        reason=f.optional_text("reason"),
+        reason_code=f.optional_int("reason_code", 1, 6),
+        new_deadline=f.optional_time("new_deadline"),
+        extra_days=f.optional_int("extra_days", 1, _DAYS),
+        approved_by=f.optional_id("approved_by", StaffId),
+        authority=f.optional_text("authority"),
+        outcome=f.optional_choice("outcome", Outcome),
+        verdict=f.optional_choice("verdict", ReviewVerdict),
+        reviewer=f.optional_id("reviewer", StaffId),
     )
     _check_case_kind(ev)
     return ev
@@ -304,22 +356,26 @@ def _check_case_kind(ev: CaseEvent) -> None:
 
 
 def _staff_status(f: _Fields, staff: str, received_at: datetime) -> StaffStatus:
-    start = f.time("from", False)
-    until = f.time("until", False)
+    start = f.optional_time("from")
+    until = f.optional_time("until")
     if start is not None and until is not None and until < start:
         raise _Refuse(RejectReason.BAD_VALUE, "'until' is before 'from'")
-    state = f.choice("state", StaffState)
-    category = f.choice("category", LeaveCategory, state is StaffState.LEAVE)
+    state = f.required_choice("state", StaffState)
+    category = (
+        f.required_choice("category", LeaveCategory)
+        if state is StaffState.LEAVE
+        else f.optional_choice("category", LeaveCategory)
+    )
     return StaffStatus(
         staff=StaffId(staff),
         state=state,
-        ts=f.time("ts", False) or start or received_at,
+        ts=f.optional_time("ts") or start or received_at,
         start=start,
         until=until,
-        reason=f.text("reason", False),
-        contact=f.text("contact", False),
-        substitute=f.text("substitute", False),
-        approved_by=f.text("approved_by", False),
+        reason=f.optional_text("reason"),
+        contact=f.optional_text("contact"),
+        substitute=f.optional_id("substitute", StaffId),
+        approved_by=f.optional_id("approved_by", StaffId),
         category=category,
     )
 
@@ -327,36 +383,33 @@ def _staff_status(f: _Fields, staff: str, received_at: datetime) -> StaffStatus:
 def _complaint(f: _Fields, complaint: str) -> ComplaintEvent:
     return ComplaintEvent(
         complaint=ComplaintId(complaint),
-        action=f.choice("action", ComplaintAction),
-        ts=f.time("ts"),
-        category=f.choice("category", ComplaintCategory, False),
-        window=f.text("window", False),
-        staff=f.text("staff", False),
-        case=f.text("case", False),
-        channel=f.text("channel", False),
+        action=f.required_choice("action", ComplaintAction),
+        ts=f.required_time("ts"),
+        category=f.optional_choice("category", ComplaintCategory),
+        window=f.optional_id("window", WindowId),
+        staff=f.optional_id("staff", StaffId),
+        case=f.optional_id("case", CaseId),
+        channel=f.optional_text("channel"),
     )
 
 
 def _rating(f: _Fields, case: str) -> Rating:
-    if f.text("case") != case:
+    if f.required_text("case") != case:
         raise _Refuse(RejectReason.TOPIC_MISMATCH, f"payload case differs from topic case {case!r}")
     return Rating(
         case=CaseId(case),
-        level=f.integer("level", 1, 5),
-        ts=f.time("ts"),
-        channel=f.text("channel", False),
+        level=f.required_int("level", 1, 5),
+        ts=f.required_time("ts"),
+        channel=f.optional_text("channel"),
     )
 
 
 def _card_command(f: _Fields, card: str) -> CardCommand:
-    action = f.choice("action", CardAction)
-    return CardCommand(
-        card=CardId(card),
-        action=action,
-        by=StaffId(f.text("by")),
-        ts=f.time("ts"),
-        text=f.text("text", action is not CardAction.UPHOLD),
-    )
+    action = f.required_choice("action", CardAction)
+    by = f.required_id("by", StaffId)
+    ts = f.required_time("ts")
+    text = f.optional_text("text") if action is CardAction.UPHOLD else f.required_text("text")
+    return CardCommand(card=CardId(card), action=action, by=by, ts=ts, text=text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +446,7 @@ def derived_id(topic: str, payload: bytes) -> EventId:
     return EventId("h:" + digest[:40])
 
 
-class _NotJson(ValueError):
+class _NotJson(HallwatchError, ValueError):
     """RFC 8259 says no, though Python's json module would say yes."""
 
     def __init__(self, reason: RejectReason, detail: str) -> None:
@@ -462,15 +515,15 @@ def _load(payload: bytes, limit: int, strict: bool = True) -> dict[str, Any]:
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Refuse(RejectReason.NOT_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
+        raise _Refuse(RejectReason.NOT_UTF8, f"invalid UTF-8 at byte {exc.start}") from exc
     try:
         data = strict_json(text) if strict else json.loads(text)
-    except RecursionError:
-        raise _Refuse(RejectReason.TOO_DEEP, "JSON nested too deeply") from None
+    except RecursionError as exc:
+        raise _Refuse(RejectReason.TOO_DEEP, "JSON nested too deeply") from exc
     except _NotJson as exc:
-        raise _Refuse(exc.reason, str(exc)) from None
+        raise _Refuse(exc.reason, str(exc)) from exc
     except ValueError as exc:
-        raise _Refuse(RejectReason.BAD_JSON, str(exc)[:200]) from None
+        raise _Refuse(RejectReason.BAD_JSON, str(exc)[:200]) from exc
     if not isinstance(data, dict):
         raise _Refuse(RejectReason.NOT_OBJECT, f"payload is a JSON {type(data).__name__}")
     return data
@@ -512,7 +565,7 @@ def _build(
         return _status(payload, r, received_at), EventId("")
     data = _load(payload, limits.max_payload_bytes, strict)
     f = _Fields(data, zone)
-    given = f.text("id", False)
+    given = f.optional_text("id")
     event = _BUILDERS[r.kind](f, r.key, received_at)
     return event, EventId(given) if given else EventId("")
 

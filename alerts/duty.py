@@ -24,9 +24,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from alerts.attendance import MAKEUP_PREFIX, AttendanceConfig, PunchIn, session_keys
+from alerts.attendance import AttendanceConfig, PunchIn, session_keys
 from alerts.cases import Condition
-from alerts.ids import DeviceId, EventId, StaffId
+from alerts.ids import DeviceId, EventId, StaffId, qualifier
 from alerts.model import ConfigModel
 from alerts.rules import RuleId
 from alerts.workdays import Span, WorkCalendar
@@ -99,7 +99,7 @@ def sightings(
     out = [
         (item[0], item[1].staff, item[1].ts)
         for item in punches
-        if item[1].staff == leader and not (item[1].state or "").startswith(MAKEUP_PREFIX)
+        if item[1].staff == leader and item[1].makeup is None
     ]
     out += [s for s in seen if s[1] == leader]
     return sorted(out, key=lambda s: (s[2], s[0]))
@@ -134,7 +134,7 @@ def assess_duty(
     came = [s for s in sightings(slot.leader, punches, seen) if opens <= s[2] < end and s[2] <= now]
     late_at = min(start + timedelta(minutes=cfg.duty_late_min), end)
     est = bool(cal.unknown_years(slot.day, slot.day))
-    q = f"{slot.day.isoformat()}/{slot.half}"
+    q = qualifier(slot.day, slot.half)
     if came:
         eid, _, at = came[0]
         if at <= late_at:

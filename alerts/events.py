@@ -115,12 +115,21 @@ class CardAction(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Makeup:
+    """A make-up (补签) claimed by a punch: on the wire `"state": "makeup:<approver>"`
+    (docs/attendance.md), decoded once by alerts/contract.py."""
+
+    approved_by: StaffId | None  # None: the state names nobody (refused: makeup_no_approver)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Punch:
     device: DeviceId
     staff: StaffId
     ts: datetime
     verify: Verify
-    state: str | None = None
+    state: str | None = None  # the contract's informative text, as sent
+    makeup: Makeup | None = None  # `state` claims a make-up (attendance: only if temporary)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

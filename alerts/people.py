@@ -12,21 +12,28 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
 from alerts.attendance import AttendanceConfig, DaySheet, PunchIn, build_sheet, heard_until
-from alerts.cards import CardEngine, Subject, Transition
+from alerts.cards import CardEngine, Subject, Transition, WatchKind, watch_key
 from alerts.config import HallConfig
 from alerts.duty import DutyOutcome, HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
 from alerts.events import DeviceKind, DeviceStatus, Presence, Punch, StaffStatus, Verify
 from alerts.ids import DeviceId, EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
+from alerts.roles import StaffRole
 from alerts.workdays import WorkCalendar
 
 _KEEP = timedelta(days=35)  # punches kept for the half-month quota and make-ups
 _EVERY = timedelta(minutes=15)  # attendance is looked at again this often in the day
 
 
-NO_SHEET_ROLES = ("supervisor", "leader")  # no attendance sheet: see People._keeps_hours
+class Check(StrEnum):
+    """What a checkpoint recomputes for its day; at one instant in this (alphabetical) order."""
+
+    DUTY = "duty"  # the day's duty half-days
+    QUOTA = "quota"  # the half month starting on the day: each leader's duty quota
+    SHEETS = "sheets"  # every officer's attendance sheet of the day
 
 
 class People:
@@ -50,7 +57,7 @@ class People:
             for who in (w.a_post, *w.b_posts):
                 self.posts_of.setdefault(StaffId(who), []).append(w.window_id)
         self.staff = {s.staff_id: s for s in cfg.staff}
-        self.leaders = [s.staff_id for s in cfg.staff if s.role == "leader"]
+        self.leaders = [s.staff_id for s in cfg.staff if s.role is StaffRole.LEADER]
         self.statuses: dict[StaffId, list[tuple[EventId, StaffStatus]]] = {}
         self.punches: dict[date, list[PunchIn]] = {}  # by the punch's own day
         self._by_staff: dict[tuple[StaffId, date], list[PunchIn]] = {}
@@ -61,7 +68,7 @@ class People:
         self._dirty_duty: set[date] = set()
         self.clock_status: list[DeviceStatus] = []
         self.unknown_now: dict[WindowId, tuple[tuple[datetime, datetime | None], ...]] = {}
-        self._checks: list[tuple[datetime, str]] = []
+        self._checks: list[tuple[datetime, Check, date]] = []
         self._planned: set[date] = set()
 
     # --- events: facts only; the rules run at the next tick (`flush`) --------------------
@@ -120,19 +127,18 @@ class People:
         # Several checkpoints of one day come due at once only when the daemon catches up
         # (a backlog, a restart after hours): the latest of each judges with all it knows,
         # and the earlier ones would only judge the same facts as pending and be voided.
-        latest: dict[str, datetime] = {}
+        latest: dict[tuple[Check, date], datetime] = {}
         while self._checks and self._checks[0][0] <= now:
-            at, what = heapq.heappop(self._checks)
-            latest[what] = at
-        for what, at in sorted(latest.items(), key=lambda item: (item[1], item[0])):
-            kind, _, arg = what.partition(":")
-            day = date.fromisoformat(arg[:10])
-            if kind == "sheets":
-                out += self._sheets(day, None, at)
-            elif kind == "duty":
-                out += self._duty(day, at)
-            elif kind == "quota":
-                out += self._quota(HalfMonth.of(day), at)
+            at, check, day = heapq.heappop(self._checks)
+            latest[(check, day)] = at
+        for (check, day), at in sorted(latest.items(), key=lambda item: (item[1], item[0])):
+            match check:
+                case Check.SHEETS:
+                    out += self._sheets(day, None, at)
+                case Check.DUTY:
+                    out += self._duty(day, at)
+                case Check.QUOTA:
+                    out += self._quota(HalfMonth.of(day), at)
         return out
 
     def _flush(self, now: datetime) -> list[Transition]:
@@ -171,14 +177,14 @@ class People:
             grace = timedelta(minutes=self.attendance.finalize_grace_min + 60)
             t, end = spans[0][0] - timedelta(hours=1), spans[-1][1] + grace
             while t <= end:
-                heapq.heappush(self._checks, (t, f"sheets:{day.isoformat()}"))
+                heapq.heappush(self._checks, (t, Check.SHEETS, day))
                 t += _EVERY
             for slot in (s for s in self.rota if s.day == day):
                 for at in checkpoints(slot, self.cal, self.attendance):
-                    heapq.heappush(self._checks, (at, f"duty:{day.isoformat()}"))
+                    heapq.heappush(self._checks, (at, Check.DUTY, day))
         half = HalfMonth.of(day)
         if day == half.first or day == half.last or day.day in (1, 16):
-            heapq.heappush(self._checks, (half.closes(self.cal), f"quota:{half.first}"))
+            heapq.heappush(self._checks, (half.closes(self.cal), Check.QUOTA, half.first))
 
     def _forget(self, day: date) -> None:
         horizon = datetime.combine(day, time(), self.cal.zone) - _KEEP
@@ -198,7 +204,7 @@ class People:
         self.unknown_now[window] = a.unknown
         subject = Subject(window=window, staff=facts.a_post)
         return self.engine.on_conditions(
-            f"window:{window}", subject, facts.a_post, a.conditions, now
+            watch_key(WatchKind.WINDOW, window), subject, facts.a_post, a.conditions, now
         )
 
     def sheets(self, day: date, now: datetime) -> list[DaySheet]:
@@ -226,14 +232,14 @@ class People:
             window = posts[0] if posts else None
             subject = Subject(window=window, staff=sid)
             out += self.engine.on_conditions(
-                f"attendance:{sid}:{day.isoformat()}", subject, sid, sheet.conditions, now
+                watch_key(WatchKind.ATTENDANCE, sid, day), subject, sid, sheet.conditions, now
             )
         return out
 
     def _keeps_hours(self, sid: StaffId) -> bool:
         """Window officers punch in and out; the supervisor does not work at the hall's desks,
         and a leader's presence is the duty rota's (alerts/duty.py), not a daily sheet's."""
-        return self.staff[sid].role not in NO_SHEET_ROLES
+        return self.staff[sid].role.keeps_hours
 
     def _sheet(
         self, sid: StaffId, day: date, heard: dict[DeviceId, datetime | None], now: datetime
@@ -281,7 +287,7 @@ class People:
         out: list[Transition] = []
         for r in self.duty_outcomes(day, now):
             slot = r.slot
-            key = f"duty:{day.isoformat()}:{slot.half}:{slot.leader}"
+            key = watch_key(WatchKind.DUTY, day, slot.half, slot.leader)
             subject = Subject(staff=slot.leader)
             out += self.engine.on_conditions(key, subject, slot.leader, r.conditions, now)
         return out
@@ -291,7 +297,7 @@ class People:
         punches = self._leader_punches(half.days())
         misses = quota_missed(self.leaders, self.rota, punches, half, self.cal, self.attendance)
         for m in misses:
-            key = f"quota:{half.first.isoformat()}:{m.leader}"
+            key = watch_key(WatchKind.QUOTA, half.first, m.leader)
             subject = Subject(staff=m.leader)
             out += self.engine.on_conditions(key, subject, m.leader, (m.condition,), now)
         return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from alerts.cards import CardState, Transition
+from alerts.errors import HallwatchError
 from alerts.rules import RULES
 
 FieldValue = int | float | str
@@ -38,7 +39,7 @@ _MICRO = timedelta(microseconds=1)
 _MILLI = timedelta(milliseconds=1)  # VictoriaMetrics keeps milliseconds (docs/timeseries.md)
 
 
-class PointError(ValueError):
+class PointError(HallwatchError, ValueError):
     """A point that line protocol cannot carry."""
 
 

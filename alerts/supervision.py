@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from alerts.cards import CardEngine, CardState, Subject, Transition
+from alerts.cards import CardEngine, CardState, Subject, Transition, WatchKind, watch_key
 from alerts.cases import Condition
 from alerts.complaints import Book, assess_complaint, assess_review, named
 from alerts.config import HallConfig, work_calendar
@@ -108,17 +108,18 @@ class Supervision:
         filed = self.book.file(eid, ev)
         a = assess_complaint(ev.complaint, filed, self.engine.calendar, self.complaints_cfg)
         who = named(a, self.a_posts, self._people_of)
-        key = f"complaint:{ev.complaint}"
+        key = watch_key(WatchKind.COMPLAINT, ev.complaint)
         out = self._watch(key, Subject(case=who.case), None, a.process, now)
         subject = Subject(case=who.case, window=who.window, staff=who.staff)
-        return out + self._watch(f"{key}:founded", subject, who.staff, a.violation, now)
+        founded = watch_key(WatchKind.COMPLAINT, ev.complaint, "founded")
+        return out + self._watch(founded, subject, who.staff, a.violation, now)
 
     def _rating(self, eid: EventId, ev: Rating, now: datetime) -> list[Transition]:
         rated = self.book.rate(eid, ev)
         conditions = assess_review(rated, self.engine.calendar, self.complaints_cfg)
         window, staff = self._people_of(ev.case)
         subject = Subject(case=ev.case, window=window, staff=staff)
-        return self._watch(f"review:{ev.case}", subject, staff, conditions, now)
+        return self._watch(watch_key(WatchKind.REVIEW, ev.case), subject, staff, conditions, now)
 
     def _watch(
         self,
@@ -181,8 +182,13 @@ class Supervision:
 
 
 def transition_bytes(t: Transition) -> bytes:
+    return payload_bytes(t.payload())
+
+
+def payload_bytes(doc: Mapping[str, Any]) -> bytes:
+    """A card payload as published and digested (every card's, the daemon's own too)."""
     # A lone surrogate (an old journal's text) stays its JSON escape: valid JSON, no crash.
-    text = json.dumps(t.payload(), ensure_ascii=False, sort_keys=True)
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
     return text.encode("utf-8", "backslashreplace")
 
 

@@ -30,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from alerts.brokeracl import DAEMON_ACCOUNT
 from alerts.config import HallConfig, TlsConfig, work_calendar
-from alerts.errors import ConfigError
+from alerts.errors import ConfigError, HallwatchError
 from devices.simulation.cases import plan_cases, plan_complaints
 from devices.simulation.model import CASE_SYSTEM, Hall, Message, Mix, Params
 from devices.simulation.people import plan_staffing
@@ -100,7 +100,7 @@ def simulate_days(
     return sorted((m for m in msgs if hall.local_date(m.at) < end), key=_at)
 
 
-class PublishError(Exception):
+class PublishError(HallwatchError):
     """The broker could not be reached, refused an account, or did not acknowledge."""
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
+from alerts.errors import HallwatchError
 from alerts.events import Verify
 
 # Lines of an upload that are not attendance records: operation log, user and template
@@ -122,7 +123,7 @@ _LABELS_ZH = {
 }
 
 
-class ProtocolError(Exception):
+class ProtocolError(HallwatchError):
     """A request the bridge refuses; `reason` says why, `detail` says where."""
 
     def __init__(self, reason: Refusal, detail: str) -> None:
@@ -199,8 +200,8 @@ def endpoint(path: str) -> Endpoint:
         raise ProtocolError(Refusal.UNKNOWN_ENDPOINT, f"no such path {path[:80]!r}")
     try:
         return Endpoint(name)
-    except ValueError:
-        raise ProtocolError(Refusal.UNKNOWN_ENDPOINT, f"no such path {path[:80]!r}") from None
+    except ValueError as exc:
+        raise ProtocolError(Refusal.UNKNOWN_ENDPOINT, f"no such path {path[:80]!r}") from exc
 
 
 def parse_query(query: str) -> Query:
@@ -279,8 +280,8 @@ def _summary(first: BadLine, last: int, count: int) -> BadLine:
 def _record(line: bytes, number: int) -> AttRecord:
     try:
         text = line.decode("ascii")
-    except UnicodeDecodeError:
-        raise ProtocolError(Refusal.NOT_ASCII, f"line {number}: not an attendance record") from None
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(Refusal.NOT_ASCII, f"line {number}: not an attendance record") from exc
     fields = [f.strip() for f in text.split("\t")]
     if len(fields) < 4:
         raise ProtocolError(

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import sys
 import types
@@ -56,6 +57,8 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 def _type_name(annotation: Any, info: FieldInfo | None = None) -> str:
     if info is not None and _is_ident(info):
         return "id"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of " + ", ".join(str(m.value) for m in annotation)
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     text = text or str(annotation).replace("typing.", "")
     text = re.sub(r"Annotated\[str, FieldInfo\(.*?\)\]\)\]", "id", text)
@@ -74,6 +77,8 @@ def _default(info: FieldInfo) -> str:
         return "required"
     if isinstance(info.default, BaseModel):
         return "see below"
+    if isinstance(info.default, enum.Enum):
+        return f"`{info.default.value!r}`"
     return f"`{info.default!r}`" if info.default is not None else "absent"
 
 

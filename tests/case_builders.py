@@ -15,6 +15,7 @@ from alerts.cards import Card, CardEngine, CardState, Transition, Why
 from alerts.cases import Assessment, Condition, Entry, assess
 from alerts.events import CardAction, CardCommand, CaseAction, CaseEvent, CaseKind
 from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
+from alerts.roles import StaffRole
 from alerts.rules import Policy, RuleId
 from alerts.workdays import Session, Timetable, WorkCalendar
 
@@ -28,7 +29,12 @@ HOURS = Timetable(
 CAL = WorkCalendar(SHANGHAI, [HOURS])  # the national 2026 schedule from chinesecalendar
 OFFICER, OTHER = StaffId("S001"), StaffId("S002")
 LEADER, SUPERVISOR = StaffId("L001"), StaffId("D001")
-ROLES = {OFFICER: "officer", OTHER: "officer", LEADER: "leader", SUPERVISOR: "supervisor"}
+ROLES = {
+    OFFICER: StaffRole.OFFICER,
+    OTHER: StaffRole.OFFICER,
+    LEADER: StaffRole.LEADER,
+    SUPERVISOR: StaffRole.SUPERVISOR,
+}
 WINDOW = WindowId("W03")
 
 

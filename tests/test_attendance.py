@@ -40,6 +40,7 @@ from alerts.attendance import (
     makeup_deadline,
 )
 from alerts.config import Staff
+from alerts.contract import makeup_of
 from alerts.events import (
     DeviceKind,
     DeviceStatus,
@@ -97,7 +98,14 @@ def punch(
     state: str | None = None,
     received: datetime | None = None,
 ) -> PunchIn:
-    p = Punch(device=device, staff=StaffId(staff), ts=t, verify=verify, state=state)
+    p = Punch(
+        device=device,
+        staff=StaffId(staff),
+        ts=t,
+        verify=verify,
+        state=state,
+        makeup=makeup_of(state),
+    )
     return (EventId(eid), p) if received is None else (EventId(eid), p, received)
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from alerts.attendance import AttendanceConfig, PunchIn
 from alerts.cases import Condition
+from alerts.contract import makeup_of
 from alerts.duty import (
     DutySlot,
     DutySlotConfig,
@@ -108,7 +109,14 @@ def test_other_peoples_punches_and_make_ups_do_not_count() -> None:
     other = punch("x", at(8, 20), leader=L2)
     mu = (
         EventId("mu"),
-        Punch(device=CLK1, staff=L1, ts=at(8, 25), verify=Verify.TEMPORARY, state="makeup:L02"),
+        Punch(
+            device=CLK1,
+            staff=L1,
+            ts=at(8, 25),
+            verify=Verify.TEMPORARY,
+            state="makeup:L02",
+            makeup=makeup_of("makeup:L02"),
+        ),
     )
     o = assess_duty(AM, [other, mu], CAL, CFG, at(9, 10))
     assert o.state is DutyState.OVERDUE

@@ -153,7 +153,7 @@ def test_checkpoints_fire_on_a_swapped_saturday_never_on_a_holiday_and_catch_up(
     """The time-driven checks follow the calendar (2026: 10-10 worked, 10-01..07 off), and a
     daemon down for days runs every missed day's checks at their own times (issue 4)."""
     from alerts.cards import CardEngine
-    from alerts.people import People
+    from alerts.people import Check, People
     from alerts.supervision import policy
 
     cfg = example()
@@ -167,6 +167,6 @@ def test_checkpoints_fire_on_a_swapped_saturday_never_on_a_holiday_and_catch_up(
     # Off days are looked at, but no sheet checkpoint is ever planned on them.
     people2 = People(cfg, CAL, CardEngine(CAL, policy(cfg), {}))
     people2._plan(date(2026, 10, 2))
-    assert not [c for c in people2._checks if c[1].startswith("sheets:")]
+    assert not [c for c in people2._checks if c[1] is Check.SHEETS]
     people2._plan(date(2026, 10, 10))
-    assert [c for c in people2._checks if c[1] == "sheets:2026-10-10"]
+    assert [c for c in people2._checks if c[1:] == (Check.SHEETS, date(2026, 10, 10))]

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.config import Camera, Clock, HallConfig, Staff, Window
+from alerts.roles import StaffRole
 from alerts.workdays import WorkCalendar
 
 CASE_SYSTEM = "case-system"  # the MQTT account of the hall's case-handling system
@@ -146,8 +147,10 @@ class Hall:
         self.zone = cfg.hall.zone
         devices: list[Clock | Camera] = [*cfg.clocks, *cfg.cameras]
         self._naive = {d.id: ZoneInfo(d.timezone) for d in devices if d.timezone}
-        self.officers = [s for s in cfg.staff if s.role == "officer"]
-        self.leaders = sorted((s for s in cfg.staff if s.role == "leader"), key=lambda s: s.id)
+        self.officers = [s for s in cfg.staff if s.role is StaffRole.OFFICER]
+        self.leaders = sorted(
+            (s for s in cfg.staff if s.role is StaffRole.LEADER), key=lambda s: s.id
+        )
         holders = {w.a_post for w in cfg.windows}
         self.spares = {s.id for s in self.officers if s.id not in holders}
         self.holder_of: dict[str, Window] = {w.a_post: w for w in cfg.windows}
@@ -194,7 +197,7 @@ class Hall:
 
     def reviewer(self) -> str:
         """Who reviews refusals: the head of the centre, else a supervisor, else anyone."""
-        for group in (self.leaders, [s for s in self.cfg.staff if s.role == "supervisor"]):
+        for group in (self.leaders, [s for s in self.cfg.staff if s.role is StaffRole.SUPERVISOR]):
             if group:
                 return group[0].id
         return self.cfg.staff[0].id

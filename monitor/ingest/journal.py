@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alerts.errors import HallwatchError
 from alerts.events import EventKind
 from alerts.ids import EventId
 
@@ -77,7 +78,7 @@ def from_micros(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
-class JournalError(Exception):
+class JournalError(HallwatchError):
     """The journal cannot be opened or does not belong to this hall."""
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from alerts.config import TimeSeriesConfig
+from alerts.errors import HallwatchError
 from alerts.points import FieldValue, Point, from_ns, time_ns
 from monitor.outputs.sinks import PointSink, RemoteSink
 
@@ -39,7 +40,7 @@ CREATE INDEX IF NOT EXISTS points_by_time ON points(measurement, time);
 """
 
 
-class LocalStoreError(Exception):
+class LocalStoreError(HallwatchError):
     """The local store cannot be opened or queried."""
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alerts.config import TimeSeriesConfig
+from alerts.errors import HallwatchError
 from alerts.points import Point, to_line
 from hallkit.config import read_secret
 
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS rejected (
 # --- errors and the writer seam --------------------------------------------------------------
 
 
-class SinkError(Exception):
+class SinkError(HallwatchError):
     """A time-series write did not succeed."""
 
 
