@@ -21,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.cards import CardState
 from alerts.events import EventKind
 from alerts.ids import CardId, EventId
+from hallkit.clock import SystemClock
 from hallkit.config import load_config
 from monitor.daemon import Daemon
 from monitor.ingest.ingestor import Inbound
@@ -65,7 +66,7 @@ class Hall:
 @contextmanager
 def running(tmp_path: Path, broker: Mosquitto, clock: Clock) -> Iterator[Daemon]:
     path = write_config(tmp_path, broker.port, broker.password("hallwatch"), 0)
-    daemon = Daemon(load_config(path), path, now=clock)
+    daemon = Daemon(load_config(path), path, clock=SystemClock(clock))
     stop = threading.Event()
     thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
     thread.start()
@@ -127,12 +128,14 @@ def submit_case(daemon: Daemon, case: str, accepted: str, days: int) -> None:
         promised_days=days,
         legal_days=20,
     )
-    daemon.ingestor.submit(Inbound(topic("case", case, "event"), payload, daemon._now(), qos=0))
+    daemon.ingestor.submit(
+        Inbound(topic("case", case, "event"), payload, daemon.clock.now(), qos=0)
+    )
 
 
 def red_card_of(daemon: Daemon, case: str) -> str:
     def find() -> str | None:
-        cards = daemon._read(lambda sup: list(sup.engine.cards.values()))
+        cards = daemon.runner.read(lambda sup: list(sup.engine.cards.values()))
         return next(
             (c.id for c in cards if c.subject.case == case and c.level.value == "red"), None
         )
@@ -198,7 +201,7 @@ def test_only_a_supervisor_decides_cards(hall: Hall, role: str | None) -> None:
     path = f"/api/cards/{hall.heard}/decision"
     status = as_role(hall, role, "POST", path, {"action": "revoke", "text": "试图撤销"})
     assert status == (401 if role is None else 403)
-    state = hall.daemon._read(lambda sup: sup.engine.cards[CardId(hall.heard)].state)
+    state = hall.daemon.runner.read(lambda sup: sup.engine.cards[CardId(hall.heard)].state)
     assert state is CardState.ESCALATED  # nothing happened
 
 
@@ -282,7 +285,7 @@ def test_decisions_need_the_csrf_token_and_our_origin(hall: Hall) -> None:
         )
         assert (status, got["error"]) == (403, code)
     assert (
-        hall.daemon._read(lambda sup: sup.engine.cards[CardId(hall.unheard)].state)
+        hall.daemon.runner.read(lambda sup: sup.engine.cards[CardId(hall.unheard)].state)
         is CardState.RAISED
     )
 
@@ -352,7 +355,7 @@ def test_a_decision_is_journaled_audited_and_replayed(hall: Hall) -> None:
     finally:
         journal.close()
     replayed = sup.engine.cards[CardId(hall.heard)]
-    live = hall.daemon._read(lambda s: list(s.engine.cards[CardId(hall.heard)].history))
+    live = hall.daemon.runner.read(lambda s: list(s.engine.cards[CardId(hall.heard)].history))
     assert replayed.state is CardState.UPHELD and replayed.history == live
     # The card page and the audit show it.
     cookie, _ = hall.tokens["leader"]
@@ -462,7 +465,7 @@ def test_a_lone_surrogate_from_an_old_journal_never_fails_a_page(
     with running(tmp_path, mosquitto_session, clock) as daemon:
         submit_case(daemon, "C-OLD", "2026-11-19T09:00:00+08:00", 1)
         card = red_card_of(daemon, "C-OLD")
-        owner = daemon._read(lambda sup: sup.engine.cards[CardId(card)].owner)
+        owner = daemon.runner.read(lambda sup: sup.engine.cards[CardId(card)].owner)
     text = "旧日志\ud800的申辩"
     doc: dict[str, Any] = {"id": "old-surrogate", "action": "answer", "by": owner, "text": text}
     doc |= {"ts": NOW.isoformat(), "audit": {"via": "console", "user": "x\udc80", "sig": "0"}}

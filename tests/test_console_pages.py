@@ -76,5 +76,5 @@ def test_log_in_list_open_and_answer_a_card(tmp_path: Path, mosquitto_session: M
             )
         finally:
             browser.close()
-        c = daemon._read(lambda sup: sup.engine.cards[CardId(card)])
+        c = daemon.runner.read(lambda sup: sup.engine.cards[CardId(card)])
         assert c.state is CardState.ANSWERED and c.history[-1].text == "材料补正中，申请人已确认"

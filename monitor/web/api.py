@@ -127,7 +127,7 @@ class Console:
         lockout = timedelta(minutes=web.login_lockout_minutes)
         self.throttle = Throttle(web.login_attempts, lockout, lockout)
         self.gate = LoginGate(web.login_concurrency)
-        folder = files("monitor.web.server").joinpath("static").joinpath("console")
+        folder = files("monitor.web").joinpath("static").joinpath("console")
         self._assets = {i.name: Response.asset(i.name, i.read_bytes()) for i in folder.iterdir()}
 
     def routes(self) -> dict[str, Route]:
@@ -316,10 +316,11 @@ class Console:
         doc = self.hall.read(lambda _sup: card_detail(found, evidence, names, zone))
         return _no_store(Response.json(200, doc))
 
-    def _complaints(self, _req: Request, _s: Session) -> Response:
+    def _complaints(self, req: Request, _s: Session) -> Response:
         cfg, now = self.hall.config(), self.hall.now()
         names = Names.of(cfg)
-        rows = self.hall.read(lambda sup: complaints(sup, cfg, names, now))
+        everything = _flag(req, "include_voided")
+        rows = self.hall.read(lambda sup: complaints(sup, cfg, names, now, everything))
         return _no_store(Response.json(200, {"complaints": rows}))
 
     def _attendance(self, req: Request, _s: Session) -> Response:
@@ -481,6 +482,10 @@ def _choice(req: Request, name: str, allowed: Mapping[str, T]) -> T | None:
     return allowed[value]
 
 
+def _flag(req: Request, name: str) -> bool:
+    return _choice(req, name, {"0": False, "1": True}) or False
+
+
 def _int_arg(req: Request, name: str, default: int, low: int, high: int) -> int:
     value = req.arg(name)
     if value is None or value == "":
@@ -529,6 +534,7 @@ def card_filter(req: Request) -> CardFilter:
         staff=req.arg("staff") or None,
         day=_day_arg(req, "day"),
         states=_choice(req, "state", _STATES) or _STATES["open"],
+        include_voided=_flag(req, "include_voided"),
         limit=_int_arg(req, "limit", 100, 1, 500),
         offset=_int_arg(req, "offset", 0, 0, 1_000_000),
     )

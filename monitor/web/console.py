@@ -29,18 +29,21 @@ from pathlib import Path
 from typing import Any
 
 from alerts.attendance import DaySheet
-from alerts.cards import Card, CardState, Refusal, Transition, Why
+from alerts.cards import Card, CardState, Refusal, Transition, WatchKind, Why, watch_key
 from alerts.complaints import add_months, assess_complaint
 from alerts.config import HallConfig
 from alerts.contract import Rejected, decode, decode_journaled
 from alerts.duty import DutyOutcome
+from alerts.errors import HallwatchError
 from alerts.events import CardAction, CardCommand, ComplaintAction, Recorded
+from alerts.roles import StaffRole
 from alerts.rules import RULES, Level, RuleId
 from alerts.supervision import Supervision
 from monitor.ingest.ingestor import Inbound, Rules
 from monitor.ingest.journal import JournalRow
 from monitor.reports import daysheet, monthly
 from monitor.reports.charts import ChartError
+from monitor.reports.names import HallNames
 from monitor.web.auth import Session
 
 logger = logging.getLogger(__name__)
@@ -85,9 +88,11 @@ COMPLAINT_ZH = {
     ComplaintAction.CLOSED: "已办结",
 }
 _OPEN_STATES = frozenset(s for s in CardState if s is not CardState.CLOSED)
+VOIDED_ZH = "作废"
+VOID_REASON_ZH = "迟到的证据表明条件从未成立"
 
 
-class ConsoleError(Exception):
+class ConsoleError(HallwatchError):
     """A request the console cannot carry out: an HTTP status and a sentence for the user."""
 
     def __init__(self, status: int, message_zh: str, code: str) -> None:
@@ -108,12 +113,14 @@ class CardFilter:
     staff: str | None = None  # the officer the card names or who must answer
     day: date | None = None  # raised on this hall-local day
     states: frozenset[CardState] = _OPEN_STATES
+    include_voided: bool = False  # 包括作废: voided cards are not closed ones, and not listed
     limit: int = 100
     offset: int = 0
 
     def admits(self, c: Card, zone: Any) -> bool:
         return (
             c.state in self.states
+            and (self.include_voided or not voided(c))
             and (self.level is None or c.level is self.level)
             and (self.rule is None or c.rule is self.rule)
             and (self.window is None or c.subject.window == self.window)
@@ -139,8 +146,27 @@ def _iso(t: datetime | None, zone: Any) -> str | None:
     return None if t is None else t.astimezone(zone).isoformat()
 
 
+def voided(c: Card) -> bool:
+    """Late evidence showed that its condition never held (its last transition is `void`).
+
+    Such a card is no verdict on anyone: the lists, the day sheet and the scores leave it out,
+    and where a user asks for it, it says 作废, never 已关闭. A voided card whose condition
+    comes back is raised again and is no longer voided.
+    """
+    return bool(c.history) and c.history[-1].why is Why.VOID
+
+
+def void_reason(c: Card) -> str | None:
+    """Why it was voided, for people: the engine's own words if it gave any (the silent
+    source, issue 15), else what a void means."""
+    if not voided(c):
+        return None
+    return c.history[-1].text or VOID_REASON_ZH
+
+
 def card_row(c: Card, names: Names, zone: Any) -> dict[str, Any]:
     s = c.subject
+    void = voided(c)
     return {
         "card": c.id,
         "rule": c.rule.value,
@@ -148,7 +174,10 @@ def card_row(c: Card, names: Names, zone: Any) -> dict[str, Any]:
         "level": c.level.value,
         "level_zh": LEVEL_ZH[c.level],
         "state": c.state.value,
-        "state_zh": STATE_ZH[c.state],
+        "state_zh": VOIDED_ZH if void else STATE_ZH[c.state],
+        "voided": void,
+        "void_reason": void_reason(c),
+        "voided_at": _iso(c.history[-1].ts, zone) if void else None,
         "holds": c.holds,
         "estimated": c.estimated,
         "raised_at": _iso(c.raised_at, zone),
@@ -217,8 +246,11 @@ def card_detail(c: Card, evidence: Sequence[JournalRow], names: Names, zone: Any
 # --- complaints -----------------------------------------------------------------------------
 
 
-def complaints(sup: Supervision, cfg: HallConfig, names: Names, now: datetime) -> list[Any]:
-    """Every complaint with its deadlines (working days from the calendar) and its cards."""
+def complaints(
+    sup: Supervision, cfg: HallConfig, names: Names, now: datetime, include_voided: bool = False
+) -> list[Any]:
+    """Every complaint with its deadlines (working days from the calendar) and its cards
+    (the voided ones only with `include_voided`)."""
     cal, zone, limits = sup.engine.calendar, cfg.hall.zone, cfg.complaints
     out = []
     for cid, filed in sup.book.complaints.items():
@@ -230,11 +262,13 @@ def complaints(sup: Supervision, cfg: HallConfig, names: Names, now: datetime) -
         handle_by = None
         if a.founded and a.decided_at is not None:
             handle_by = add_months(a.decided_at, limits.handling_months, cal)
+        keys = (watch_key(WatchKind.COMPLAINT, cid), watch_key(WatchKind.COMPLAINT, cid, "founded"))
         cards = [
             card_row(sup.engine.cards[k], names, zone)
-            for key in (f"complaint:{cid}", f"complaint:{cid}:founded")
+            for key in keys
             if (w := sup.engine.watches.get(key)) is not None
             for k in w.cards
+            if include_voided or not voided(sup.engine.cards[k])
         ]
         last = max(filed, key=lambda f: (f.event.ts, f.event_id)).event
         out.append(
@@ -276,19 +310,9 @@ def _overdue(done: datetime | None, due: datetime | None, now: datetime) -> bool
 def day_sheet_parts(
     sup: Supervision, cfg: HallConfig, day: date, now: datetime
 ) -> tuple[list[DaySheet], list[DutyOutcome], list[daysheet.CardLine]]:
-    """Sheets, leader-on-duty outcomes and the day's people cards, as `hallwatch attendance`."""
-    zone = cfg.hall.zone
-    names = {s.id: s.name for s in cfg.staff}
-    cards = [
-        daysheet.CardLine(
-            at=c.raised_at,
-            level_zh=LEVEL_ZH[c.level],
-            title_zh=RULES[c.rule].title_zh,
-            subject=names.get(c.subject.staff or "", c.subject.window or ""),
-        )
-        for c in sorted(sup.engine.cards.values(), key=lambda c: (c.raised_at, c.id))
-        if c.raised_at.astimezone(zone).date() == day and not c.rule.value.startswith("case.")
-    ]
+    """Sheets, leader-on-duty outcomes and the day's people cards, as `hallwatch attendance`
+    (a voided card is no verdict on anyone: not on the sheet)."""
+    cards = daysheet.card_lines(sup.engine.cards.values(), day, cfg.hall.zone, HallNames.of(cfg))
     return sup.people.sheets(day, now), sup.people.duty_outcomes(day, now), cards
 
 
@@ -330,7 +354,8 @@ def attendance_doc(sup: Supervision, cfg: HallConfig, day: date, now: datetime) 
 
 def attendance_html(sup: Supervision, cfg: HallConfig, day: date, now: datetime) -> str:
     sheets, duty, cards = day_sheet_parts(sup, cfg, day, now)
-    return daysheet.render_html(sheets, day, cfg.hall.name, duty=duty, cards=cards)
+    names = HallNames.of(cfg)
+    return daysheet.render_html(sheets, day, cfg.hall.name, duty=duty, cards=cards, names=names)
 
 
 def month_report(
@@ -346,10 +371,11 @@ def month_report(
         cfg=cfg.scores,
         unstaffed_grace_min=cfg.posts.yellow_min,
         windows=[w.id for w in cfg.windows],
-        officers=[s.id for s in cfg.staff if s.role == "officer"],
+        officers=[s.id for s in cfg.staff if s.role is StaffRole.OFFICER],
         hall_name=cfg.hall.name,
         month=month,
         now=now,
+        names=HallNames.of(cfg),
     )
 
 

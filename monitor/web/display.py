@@ -157,7 +157,7 @@ class DisplayHub:
             self._cond.notify_all()
 
     def routes(self) -> dict[str, Route]:
-        assets = static_routes("/display/static/", files("monitor.web.server").joinpath("static"))
+        assets = static_routes("/display/static/", files("monitor.web").joinpath("static"))
         page = assets["/display/static/display.html"]
         return {
             **assets,

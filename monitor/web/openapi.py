@@ -84,7 +84,14 @@ _SCHEMAS: dict[str, Any] = {
             "level": {"enum": ["yellow", "red"]},
             "level_zh": {"type": "string"},
             "state": {"enum": [s.value for s in CardState]},
-            "state_zh": {"type": "string"},
+            "state_zh": {"type": "string", "description": "作废 for a voided card"},
+            "voided": {
+                "type": "boolean",
+                "description": "late evidence showed its condition never held: no verdict on "
+                "anyone (listed only with include_voided=1; `state` stays closed)",
+            },
+            "void_reason": {**_NULLABLE_STR, "description": "why it was voided (中文)"},
+            "voided_at": _TIME,
             "holds": {"type": "boolean"},
             "estimated": {"type": "boolean"},
             "raised_at": _TIME,
@@ -94,7 +101,7 @@ _SCHEMAS: dict[str, Any] = {
             "owner_name": _NULLABLE_STR,
             "updated_at": _TIME,
         },
-        ("card", "rule", "level", "state", "holds", "subject"),
+        ("card", "rule", "level", "state", "holds", "subject", "voided"),
     ),
     "Transition": _obj(
         {
@@ -224,6 +231,12 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     }
 
 
+_INCLUDE_VOIDED = _query(
+    "include_voided",
+    {"enum": ["0", "1"]},
+    "1: also the voided cards (包括作废), marked `voided` (default 0: left out)",
+)
+
 _CARD_PARAM = {
     "name": "card",
     "in": "path",
@@ -306,7 +319,8 @@ _PATHS: dict[str, Any] = {
     ),
     "/api/cards": _get(
         "listCards",
-        "卡片列表 (leader, supervisor): newest first, open ones unless `state` says otherwise",
+        "卡片列表 (leader, supervisor): newest first, open ones unless `state` says otherwise; "
+        "voided cards only with include_voided=1",
         {
             **_json(
                 _obj(
@@ -334,6 +348,7 @@ _PATHS: dict[str, Any] = {
                 {"enum": ["open", "all", *(s.value for s in CardState)]},
                 "open (default: not closed), all, or one state",
             ),
+            _INCLUDE_VOIDED,
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
             _query("offset", {"type": "integer", "minimum": 0, "maximum": 1000000}, "skip"),
         ],
@@ -379,6 +394,7 @@ _PATHS: dict[str, Any] = {
             _obj({"complaints": {"type": "array", "items": _ref("Complaint")}}, ("complaints",)),
             "ok",
         ),
+        params=[_INCLUDE_VOIDED],
     ),
     "/api/attendance": _get(
         "getAttendance",

@@ -90,6 +90,7 @@
           q.get("state") || "open",
         ),
       ),
+      el("label", { title: "作废：迟到的证据表明条件从未成立，不是对任何人的认定" }, el("input", { type: "checkbox", name: "include_voided", value: "1", checked: q.get("include_voided") === "1" }), " 包括作废"),
       el("button", { type: "submit" }, "筛选"),
     );
     form.addEventListener("submit", (ev) => {
@@ -102,24 +103,35 @@
     const rows = doc.cards.map((c) =>
       el(
         "tr",
-        { class: "level-" + c.level },
+        { class: c.voided ? "voided" : "level-" + c.level },
         el("td", {}, el("a", { href: "#/card/" + encodeURIComponent(c.card) }, c.card)),
-        el("td", {}, el("span", { class: "badge " + c.level }, c.level_zh)),
+        el("td", {}, el("span", { class: "badge " + (c.voided ? "void" : c.level) }, c.level_zh)),
         el("td", {}, c.title),
         el("td", {}, c.subject.window ? c.subject.window + " " + (c.subject.window_name || "") : "—"),
         el("td", {}, c.subject.staff_name || "—"),
         el("td", {}, c.subject.case || "—"),
         el("td", {}, time(c.raised_at)),
-        el("td", {}, c.state_zh + (c.holds ? "" : "(条件已结束)")),
-        el("td", {}, time(c.answer_by)),
+        stateCell(c),
+        el("td", {}, c.voided ? "—" : time(c.answer_by)),
       ),
     );
+    const voids = doc.cards.filter((c) => c.voided).length;
     show(
       el("h2", {}, "卡片"),
       form,
-      el("p", { id: "count" }, "共 " + doc.total + " 张"),
+      el("p", { id: "count" }, "共 " + doc.total + " 张" + (voids ? "(本页含作废 " + voids + " 张，不计入考评)" : "")),
       table(["编号", "级别", "规则", "窗口", "人员", "办件", "亮牌时间", "状态", "申辩期限"], rows),
     );
+  }
+
+  // A voided card is not a closed one: late evidence showed its condition never held.
+  function stateText(c) {
+    return c.voided ? "作废" : c.state_zh + (c.holds ? "" : "(条件已结束)");
+  }
+
+  function stateCell(c) {
+    if (!c.voided) return el("td", {}, stateText(c));
+    return el("td", {}, el("span", { class: "badge void" }, "作废"), " ", el("span", { class: "hint" }, c.void_reason + "（" + time(c.voided_at) + " 作废，不计入考评）"));
   }
 
   async function card(id) {
@@ -135,7 +147,8 @@
       el(
         "dl",
         { class: "facts" },
-        el("dt", {}, "状态"), el("dd", { id: "card-state" }, c.state_zh + (c.holds ? "" : "(条件已结束)")),
+        el("dt", {}, "状态"), el("dd", { id: "card-state" }, stateText(c)),
+        c.voided ? [el("dt", {}, "作废原因"), el("dd", { id: "void-reason" }, c.void_reason + "（" + time(c.voided_at) + " 作废，不计入考评、日报和月报）")] : null,
         el("dt", {}, "窗口"), el("dd", {}, c.subject.window ? c.subject.window + " " + (c.subject.window_name || "") : "—"),
         el("dt", {}, "人员"), el("dd", {}, c.subject.staff_name || "—"),
         el("dt", {}, "办件"), el("dd", {}, c.subject.case || "—"),
@@ -150,7 +163,8 @@
       table(["序号", "类型", "时间", "编号", "内容"], evidence),
     ];
     if (c.evidence_missing.length) parts.push(el("p", {}, "日志中未找到：" + c.evidence_missing.join(", ")));
-    if (may("decide_cards")) parts.push(decisionForm(c));
+    if (c.voided) parts.push(el("p", { class: "hint", id: "void-note" }, "此牌已作废，无需申辩或处理。"));
+    else if (may("decide_cards")) parts.push(decisionForm(c));
     show(...parts);
   }
 
