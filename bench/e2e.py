@@ -150,11 +150,15 @@ PROFILE_KEYS = (
     ("decode and classify", "monitor/ingest/ingestor.py", "classify"),
     ("journal commits", "monitor/ingest/journal.py", "append"),
     ("acknowledgements", "monitor/ingest/mqtt.py", "ack"),
-    ("rules on each event (with storing their outputs)", "monitor/daemon.py", "_apply"),
-    ("time-driven checks between batches (with outputs)", "monitor/daemon.py", "_tick"),
+    ("rules on each event (with storing their outputs)", "monitor/runner.py", "apply"),
+    ("time-driven checks between batches (with outputs)", "monitor/runner.py", "tick"),
     ("… of which attendance day sheets", "alerts/attendance.py", "build_sheet"),
     ("… of which lights, totals, display", "monitor/outputs/publish.py", "refresh"),
-    ("card outputs: points, outbox (inside the two above)", "monitor/daemon.py", "_store"),
+    (
+        "card outputs: points, outbox (inside the two above)",
+        "monitor/outputs/cardstore.py",
+        "store",
+    ),
 )
 
 

@@ -15,7 +15,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -31,7 +30,9 @@ from alerts.contract import (
     decode,
     derived_id,
 )
+from alerts.errors import HallwatchError
 from alerts.events import Event, EventKind, Recorded
+from hallkit.clock import Clock, SystemClock
 from monitor.ingest.journal import AcceptEntry, Entry, Journal, RejectBounds, RejectEntry
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Acker(Protocol):
 Committed = Callable[[Sequence[Recorded]], None]
 
 
-class RulesFailed(Exception):
+class RulesFailed(HallwatchError):
     """Raised by a `Committed` callback that applied every record but these (with why)."""
 
     def __init__(self, failed: Sequence[tuple[Recorded, Exception]]) -> None:
@@ -281,10 +282,16 @@ class Ingestor:
         batch_wait_s: float = 0.005,
         on_idle: Callable[[], None] | None = None,
         on_stop: Callable[[], None] | None = None,
+        *,
+        inbox: queue.SimpleQueue[Inbound] | None = None,
+        health: IngestHealth | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        """`inbox`: the queue the network thread fills (made here if not given); `clock`:
+        the prune interval and the commit retry's waits (the system's, with `now`)."""
         self._on_idle = on_idle
         self._on_stop = on_stop
-        self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue() if inbox is None else inbox
         self.journal = journal
         self.classifier = classifier
         self._acker = acker
@@ -292,7 +299,8 @@ class Ingestor:
         self._now = now
         self._batch_max = batch_max
         self._batch_wait_s = batch_wait_s
-        self.health = IngestHealth()
+        self.health = IngestHealth() if health is None else health
+        self._clock = SystemClock(now) if clock is None else clock
 
     def submit(self, msg: Inbound) -> None:
         self.queue.put(msg)
@@ -311,15 +319,15 @@ class Ingestor:
             logger.critical("the ingest writer died: %s", self.health.writer_error, exc_info=True)
 
     def _run(self, stop: threading.Event) -> None:
-        pruned = time.monotonic()
+        pruned = self._clock.monotonic()
         while not stop.is_set():
             batch = self._take(0.2)
             if batch:
                 self._commit_until_done(batch, stop)
             if self._on_idle is not None:
                 self._on_idle()  # time-driven work runs here, in order with the events
-            if time.monotonic() - pruned >= PRUNE_EVERY_S:
-                pruned = time.monotonic()
+            if self._clock.monotonic() - pruned >= PRUNE_EVERY_S:
+                pruned = self._clock.monotonic()
                 self._prune()
         while batch := self._take(0.0):
             self._commit_until_done(batch, stop)
@@ -372,7 +380,7 @@ class Ingestor:
                 logger.error(
                     "journal commit failed, %d messages held unacknowledged: %s", len(pending), exc
                 )
-            if stop.wait(delay):
+            if self._clock.wait(stop, delay):
                 return  # unacknowledged: the broker redelivers them after restart
             delay = min(delay * 2, 30.0)
 

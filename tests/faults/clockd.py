@@ -2,12 +2,12 @@
 
     python -m tests.faults.clockd --config hall.toml --clock now.txt
 
-The daemon takes its clock as a `now` callable (monitor/daemon.py); here it reads an RFC 3339
-instant from `--clock`, re-read when the file changes. The clock stands still between writes,
-so two runs of the same stream see the same receive times and fire the same ticks at the same
-instants, and a test steps it back or forward by rewriting the file. Everything else is the
-production daemon (monitor.cli.run_daemon): same process shape, same signals, same exit
-codes as `hallwatch run`.
+The daemon takes its clock as a `hallkit.clock.Clock`; here its wall time reads an RFC 3339
+instant from `--clock`, re-read when the file changes (intervals and waits stay the system's).
+The wall clock stands still between writes, so two runs of the same stream see the same receive
+times and fire the same ticks at the same instants, and a test steps it back or forward by
+rewriting the file. Everything else is the production daemon (monitor.cli.run_daemon): same
+process shape, same signals, same exit codes as `hallwatch run`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hallkit import logs
+from hallkit.clock import SystemClock
 from hallkit.config import load_config
 from monitor.cli import guarded, run_daemon
 
@@ -71,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", type=Path, required=True)
     args = parser.parse_args(argv)
     logs.setup("INFO", "text")
-    clock = FileClock(args.clock)
-    return guarded(lambda: run_daemon(load_config(args.config), args.config, now=clock))
+    wall = SystemClock(FileClock(args.clock))
+    return guarded(lambda: run_daemon(load_config(args.config), args.config, clock=wall))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hallkit.config import load_config
 from hallkit.exits import EXIT_FAILURE
+from monitor import daemon as daemon_module
 from monitor.daemon import Daemon
+from monitor.runner import Runner
 from tests.brokers import Mosquitto
 from tests.faults.common import journal_rows, read_only, reject_reasons
 from tests.hall import HALL
@@ -213,23 +215,27 @@ def test_a_clocks_reject_flood_grows_the_journal_only_within_its_bound(
         record_property(key, value)
 
 
-class _BrokenTick(Daemon):
-    """The real daemon whose time-driven work fails once armed: a bug no message caused."""
+class _BrokenTick(Runner):
+    """The real runner whose time-driven work fails once armed: a bug no message caused."""
 
     armed = threading.Event()
 
-    def _tick(self, final: bool = False) -> None:
+    def tick(self, final: bool = False) -> None:
         if self.armed.is_set():
             raise RuntimeError("injected: a bug in the tick")
-        super()._tick(final)
+        super().tick(final)
 
 
 def test_a_dead_writer_turns_health_503_and_the_daemon_exits_non_zero(
-    mosquitto: Mosquitto, tmp_path: Path, record_property: Callable[[str, object], None]
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     web = free_port()
     path = write_config(tmp_path, mosquitto.port, mosquitto.password("hallwatch"), web)
-    daemon = _BrokenTick(load_config(path), path)
+    monkeypatch.setattr(daemon_module, "Runner", _BrokenTick)
+    daemon = Daemon(load_config(path), path)
     stop = threading.Event()
     codes: list[int] = []
     runner = threading.Thread(target=lambda: codes.append(daemon.run(stop)), daemon=True)
@@ -237,7 +243,7 @@ def test_a_dead_writer_turns_health_503_and_the_daemon_exits_non_zero(
     url = f"http://127.0.0.1:{web}/healthz"
     try:
         wait_until(lambda: _health(url)[0] == 200, 30, "the daemon healthy")
-        daemon.armed.set()
+        _BrokenTick.armed.set()
         seen: list[tuple[int, dict[str, Any]]] = []
 
         def unhealthy() -> bool:

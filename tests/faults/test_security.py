@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from hallkit.config import load_config
-from monitor.daemon import SESSION_RULE
 from monitor.ingest.mqtt import TROUBLE_DISCONNECTS, TROUBLE_WINDOW
+from monitor.system_cards import SESSION_RULE
 from tests.brokers import ConsoleWatch, Mosquitto
 from tests.faults.common import journal_rows, reject_reasons, start_clocked
 from tests.hall import HALL

@@ -24,8 +24,8 @@ from alerts.cards import CardState, Subject, Transition, Why
 from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.points import points_for_transition
 from alerts.rules import Level, RuleId
-from monitor.daemon import SINK_FULL_RULE
 from monitor.outputs.sinks import OUTBOX_FILE, Outbox
+from monitor.system_cards import SINK_FULL_RULE
 from tests.brokers import ConsoleWatch, Mosquitto
 from tests.faults.common import publish_window, read_only, rebuilt
 from tests.hall import HALL

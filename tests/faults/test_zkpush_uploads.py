@@ -144,7 +144,7 @@ def test_a_corrupt_upload_publishes_its_good_records_and_drops_nothing(
         assert {pin for _, pin in unknown} == {str(900 + j) for j in range(UNKNOWN_PINS)}
         assert all(f"'pin:{pin}'" in detail for detail, pin in unknown)
 
-        monkeypatch.setattr("monitor.logs.setup", lambda *_: None)
+        monkeypatch.setattr("hallkit.logs.setup", lambda *_: None)
         capsys.readouterr()
         assert cli.main(["rejects", "--data-dir", str(data), "--limit", "50"]) == 0
         shown = capsys.readouterr().out

@@ -1,0 +1,162 @@
+"""The hall state's runner: it owns the state and its lock, on the ingest writer's thread.
+
+The writer calls `apply` after each commit, `tick` between batches and `final_tick` at a
+clean stop; the web threads `read` under the same lock. Its throttles run on the `Clock`:
+attendance facts gather for `FACTS_EVERY_S` under a stream, lights and totals refresh at most
+once a second when something changed and every `IDLE_REFRESH_S` for the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, tzinfo
+from typing import TypeVar
+
+from alerts.cards import Transition
+from alerts.config import HallConfig
+from alerts.events import CaseEvent, Recorded
+from alerts.supervision import Supervision
+from hallkit.clock import Clock
+from monitor.ingest import snapshot
+from monitor.ingest.gcpolicy import LongLived
+from monitor.ingest.ingestor import IngestHealth, RulesFailed
+from monitor.ingest.journal import Journal
+from monitor.outputs.cardstore import CardStore
+from monitor.outputs.publish import Presenter
+from monitor.web.console import Decisions
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FACTS_EVERY_S = 1.0  # attendance facts gather this long under a stream before the rules run
+CHANGED_REFRESH_S = 1.0  # lights and totals walk every card and case: not per batch
+IDLE_REFRESH_S = 10.0  # the display's clock and day change without any event
+
+
+class Runner:
+    def __init__(
+        self,
+        sup: Supervision,
+        zone: tzinfo,
+        store: CardStore,
+        presenter: Presenter,
+        decisions: Decisions | None,
+        clock: Clock,
+        health: IngestHealth,
+    ) -> None:
+        self.supervision = sup
+        self.lock = threading.Lock()
+        self._zone, self._store, self._presenter = zone, store, presenter
+        self._decisions, self._clock, self._health = decisions, clock, health
+        self._reconfigure: HallConfig | None = None
+        self._facts_at = self._refreshed = 0.0  # monotonic: when the rules, the lights last ran
+        self._stale = False  # something changed since the lights were refreshed
+        self._gc = LongLived()
+        self._swept: date | None = None
+
+    def read(self, fn: Callable[[Supervision], T]) -> T:
+        """The console's reads of the live state, under the state lock."""
+        with self.lock:
+            return fn(self.supervision)
+
+    def show(self) -> None:
+        """The first lights and totals, before the ingest starts."""
+        with self.lock:
+            self._presenter.refresh(self.supervision, self._clock.now())
+
+    def reconfigure(self, new: HallConfig) -> None:
+        """A reloaded configuration: the writer applies it to the cards at its next tick, in
+        order with the events."""
+        self._zone, self._reconfigure = new.hall.zone, new
+
+    def apply(self, fresh: Sequence[Recorded]) -> None:
+        """After the events' commit: derived state and card transitions."""
+        with self.lock:
+            sup = self.supervision
+            out: list[Transition] = []
+            failed: list[tuple[Recorded, Exception]] = []
+            for rec in fresh:
+                try:  # one event the rules fail on must not cost the others theirs
+                    applied = sup.apply(rec)
+                    out += applied
+                    if self._decisions is not None:
+                        self._decisions.settle(rec, applied, sup)  # a console request
+                except Exception as exc:
+                    failed.append((rec, exc))
+            if out or any(isinstance(r.event, CaseEvent) for r in fresh):
+                self._stale = True  # lights and totals: at the next tick, not per batch
+        self._store.store(out, None)
+        if failed:
+            raise RulesFailed(failed)  # the ingest keeps each as an internal_error reject
+
+    def tick(self, final: bool = False) -> None:
+        """Between batches: fire what time made due, and journal that tick.
+
+        The `final` tick, after the last event of a clean stop, runs the rules on all the
+        facts that wait, so the journal (and a replay of it) ends with no fact unjudged.
+        """
+        now, mono = self._clock.now(), self._clock.monotonic()
+        self._collect(now)
+        facts = final or mono - self._facts_at >= FACTS_EVERY_S
+        with self.lock:
+            sup = self.supervision
+            new, self._reconfigure = self._reconfigure, None
+            if new is None and not sup.due(now, facts):
+                self._refresh_if_due()
+                return
+            self._facts_at = mono  # a tick runs the rules on every fact that waits
+            after = sup.state.last_seq
+            out = sup.reconfigure(new, now) if new is not None else []
+            out += sup.tick(now)
+            self._stale = self._stale or bool(out) or new is not None
+            self._refresh_if_due()
+        self._store.store(out, (after, now))
+
+    def final_tick(self) -> None:
+        """At a clean stop: the rules on every fact still waiting, journaled."""
+        if self._health.journal_error is not None:
+            logger.warning("no final tick (%s): the next start runs it", self._health.journal_error)
+            return
+        self.tick(final=True)
+
+    def save_snapshot(self, journal: Journal, cfg: HallConfig) -> None:
+        """The next start replays only what comes after this (monitor/ingest/snapshot.py)."""
+        path = snapshot.path_in(cfg.journal.data_dir)
+        try:
+            with self.lock:
+                snapshot.save(path, self.supervision, journal, cfg)
+        except (OSError, pickle.PicklingError) as exc:
+            logger.warning("no snapshot written (%s): the next start replays it all", exc)
+
+    def _collect(self, now: datetime) -> None:
+        """The garbage-collection policy (monitor/ingest/gcpolicy.py); the full sweep at the
+        first tick of each local day, when the hall is closed."""
+        day = now.astimezone(self._zone).date()
+        if self._swept is None:
+            self._swept = day  # the start-up froze what it built
+        elif day != self._swept:
+            self._swept = day
+            self._gc.sweep()
+        else:
+            self._gc.step()
+
+    def _refresh_if_due(self) -> None:
+        """Lights, summary and display, with the state lock held."""
+        since = self._clock.monotonic() - self._refreshed
+        if (self._stale and since >= CHANGED_REFRESH_S) or since >= IDLE_REFRESH_S:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        sup, now = self.supervision, self._clock.now()
+        try:
+            self._presenter.refresh(sup, now, unknown=sup.people.unknown_windows(now))
+        except (sqlite3.Error, OSError) as exc:  # the store's disk: lights follow next time
+            logger.warning("lights and totals not stored: %s", exc)
+            self._refreshed = self._clock.monotonic()
+            return
+        self._refreshed, self._stale = self._clock.monotonic(), False
