@@ -1,10 +1,13 @@
 """A simulated month of the example hall in a journal, its report, and the docs' pictures.
 
-    .venv/bin/python -m tests.report_shot [--out docs]
+    .venv/bin/python -m tests.report_shot [--out docs] [--only report|daysheet]
 
 Writes docs/report.png (the PDF's first page, printed by headless Chromium and shot at A4 width)
 and docs/report-chart.png (the on-time chart), from November 2026 of the example hall
-(config/hall.example.toml) simulated with seed 7, reported as at 10 December 2026.
+(config/hall.example.toml) simulated with seed 7, reported as at 10 December 2026; and the
+leader's daily sheet of 24 November 2026 as at 15:20 that day, a clock down since lunch, on a
+desktop browser scrolled to the afternoon's notes (docs/daysheet.png) and as its A4 PDF's first
+page rasterised by poppler's `pdftoppm` (docs/daysheet-a4.png).
 
 `generate_month` is what the daemon would have done: every simulated message goes through the
 real ingest into the journal, in publishing order, and time-driven checks fire at the end of
@@ -15,6 +18,7 @@ every 170 s instead of 60 (under the 180 s timeout) keep it quick; the seat rule
 from __future__ import annotations
 
 import argparse
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +35,7 @@ from monitor.ingest.replay import replay
 from monitor.outputs.outbox import rows
 from monitor.reports import monthly
 from monitor.reports.charts import Chart
+from monitor.reports.pdf import html_to_pdf
 from monitor.web import console
 from tests.chromium import Chromium
 from tests.hall import example
@@ -146,12 +151,75 @@ def write_chart(chart: Chart, path: Path) -> None:
     path.write_bytes(chart.png)
 
 
+SHEET_DAY = date(2026, 11, 24)
+SHEET_NOW = datetime(2026, 11, 24, 7, 20, tzinfo=UTC)  # 15:20 in the hall
+
+
+def sheet_page(workdir: Path) -> str:
+    """The daily sheet's A4 page of SHEET_DAY as at SHEET_NOW, through the real journal: the
+    day simulated, CLK-WEST dropping off at 13:35 (its later punches never arrive)."""
+    cfg = example()
+    down = datetime(2026, 11, 24, 5, 35, tzinfo=UTC)
+    msgs = [
+        m
+        for m in simulate_days(cfg, SHEET_DAY, 1, SEED, PARAMS)
+        if m.at <= SHEET_NOW and not (m.at >= down and "/clock/CLK-WEST/" in m.topic)
+    ]
+    msgs.append(
+        Message(
+            topic=f"hall/{cfg.hall.id}/clock/CLK-WEST/status",
+            payload=b"offline",
+            at=down,
+            user="CLK-WEST",
+            retain=True,
+        )
+    )
+    msgs.sort(key=lambda m: m.at)
+    sup = generate_month(workdir / "day", cfg, msgs, until=SHEET_NOW)
+    return console.attendance_html(sup, cfg, SHEET_DAY, SHEET_NOW)
+
+
+def shoot_daysheet(out_dir: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        page = sheet_page(work)
+        html = work / "daysheet.html"
+        html.write_text(page, encoding="utf-8")
+        browser = Chromium(work, width=1280, height=1400)
+        try:
+            browser.navigate(html.as_uri())
+            browser.wait_for(
+                "document.readyState === 'complete' && document.fonts.status === 'loaded'",
+                20,
+                "the daily sheet",
+            )
+            browser.evaluate(
+                "document.querySelector('.note').scrollIntoView({block: 'center'}), true"
+            )
+            browser.screenshot(out_dir / "daysheet.png")
+        finally:
+            browser.close()
+        pdf = work / "daysheet.pdf"
+        pdf.write_bytes(html_to_pdf(page))
+        stem = work / "a4"
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "96", "-f", "1", "-l", "1", "-singlefile", pdf, stem],
+            check=True,
+        )
+        (out_dir / "daysheet-a4.png").write_bytes(stem.with_suffix(".png").read_bytes())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--only", choices=["report", "daysheet"])
     args = parser.parse_args()
-    shoot(args.out)
-    print(f"wrote {args.out / 'report.png'} and {args.out / 'report-chart.png'}")
+    if args.only != "daysheet":
+        shoot(args.out)
+        print(f"wrote {args.out / 'report.png'} and {args.out / 'report-chart.png'}")
+    if args.only != "report":
+        shoot_daysheet(args.out)
+        print(f"wrote {args.out / 'daysheet.png'} and {args.out / 'daysheet-a4.png'}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ test_scores); without them the test takes well under a minute on two CPUs.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,13 +22,17 @@ from typing import Any
 
 import pytest
 
-from alerts.config import HallConfig, work_calendar
+from alerts.cards import CardState, Why
+from alerts.config import HallConfig, ScoresConfig, work_calendar
+from alerts.rules import RuleId
 from alerts.stats import TOTAL_KEY
 from alerts.supervision import Supervision
 from alerts.workdays import WorkCalendar
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
 from monitor.reports import monthly
+from monitor.reports.charts import trend_figure
+from monitor.reports.names import HallNames
 from tests.hall import example
 from tests.report_shot import NOW, generate_month, month_report
 from tests.report_shot import month_messages as _all_messages
@@ -291,3 +297,123 @@ def test_the_report_renders_the_month_and_says_it_is_closed(month: _Journaled) -
     assert monthly.render_month_xlsx(r, charts) == monthly.render_month_xlsx(r, again)
     opened = month_report(month.cfg, month.sup, datetime(2026, 11, 20, 4, tzinfo=UTC))
     assert "本月尚未结束" in monthly.render_month_html(opened, [])
+
+
+# --- the workbook, read back by a real reader ---------------------------------------------------
+
+
+def _open(data: bytes) -> Any:
+    import openpyxl
+
+    return openpyxl.load_workbook(io.BytesIO(data))
+
+
+def test_the_workbook_reads_back_with_numbers_as_numbers(month: _Journaled) -> None:
+    r = month.report
+    data = monthly.render_month_xlsx(r, monthly.month_charts(r))
+    book = _open(data)
+    assert (
+        book.sheetnames[:4] == ["概况", "窗口", "人员", "扣分明细"]
+        and book.sheetnames[-1] == "图表"
+    )
+    summary = book["概况"]
+    received, completed, rate = (summary.cell(2, c).value for c in (1, 2, 3))
+    total = next(x for x in r.stats_rows if x.key == TOTAL_KEY)
+    assert (received, completed) == (total.received, total.completed)
+    assert isinstance(rate, float) and summary.cell(2, 3).number_format == "0.00%"
+    assert rate == pytest.approx(float(total.on_time_rate or 0))
+    officers = book["人员"]
+    head = [c.value for c in officers[1]]
+    assert head[:5] == ["工号", "姓名", "部门", "得分", "扣分"]
+    names = {s.id: s.name for s in month.cfg.staff}
+    depts = {d.id: d.name for d in month.cfg.departments}
+    first = [c.value for c in officers[2]]
+    staff = next(s for s in month.cfg.staff if s.id == first[0])
+    assert first[1:3] == [names[staff.id], depts[staff.department]]
+    assert all(isinstance(row[3].value, int) for row in officers.iter_rows(min_row=2))
+    assert officers.freeze_panes == "C2" and officers.auto_filter.ref.startswith("A1:")
+    assert officers.column_dimensions["C"].width > 8  # a department name, not a code
+    windows = book["窗口"]
+    assert [windows.cell(2, c).value for c in (1, 2)] == ["W01", month.cfg.windows[0].name]
+    deductions = book["扣分明细"]
+    head = [c.value for c in deductions[1]]
+    assert {"依据", "结论"} <= set(head) and "规则编号" not in head
+    basis, verdict, points = head.index("依据"), head.index("结论"), head.index("扣分")
+    rows = list(deductions.iter_rows(min_row=2, values_only=True))
+    assert rows and all(isinstance(x[points], int) and x[points] < 0 for x in rows)
+    assert all("《" in x[basis] or "细则" in x[basis] for x in rows)
+    assert all(x[verdict] in {"逾期未申辩", "经申辩维持", "无需申辩"} for x in rows)
+    assert sum(x[points] for x in rows) == -sum(
+        d.points for s in (*r.scores.windows, *r.scores.officers) for d in s.deductions
+    )
+    trend = book["按时办结率趋势"]
+    assert all(
+        v is None or (isinstance(v, int | float) and 0 <= v <= 1)
+        for (v,) in trend.iter_rows(min_row=2, min_col=2, max_col=2, values_only=True)
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as z:  # openpyxl drops charts it reads: look inside
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+        assert len(charts) == 2
+        line = z.read(next(n for n in charts if b"lineChart" in z.read(n))).decode()
+        assert '<c:min val="0"/>' in line and '<c:max val="1"/>' in line
+
+
+def test_a_control_character_in_a_name_does_not_corrupt_the_workbook(month: _Journaled) -> None:
+    cfg = month.cfg
+    staff = [
+        s.model_copy(update={"name": f"王\x01伟\x1b[31m{i}\x7f"}) for i, s in enumerate(cfg.staff)
+    ]
+    windows = [w.model_copy(update={"name": f"窗口\x00{w.id}\x0b"}) for w in cfg.windows]
+    odd = cfg.model_copy(
+        update={
+            "staff": staff,
+            "windows": windows,
+            "hall": cfg.hall.model_copy(update={"name": "中心\x02"}),
+        }
+    )
+    r = month_report(odd, month.sup, NOW)
+    data = monthly.render_month_xlsx(r, [])
+    book = _open(data)
+    texts = [
+        c.value
+        for ws in book.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if isinstance(c.value, str)
+    ]
+    assert "王伟[31m0" in texts and "窗口W01" in texts
+    assert not any(ch in t for t in texts for ch in "\x00\x01\x0b\x1b\x7f")
+    page = monthly.render_month_html(r, [])
+    assert "\x01" not in page and "\x1b" not in page and "王伟[31m0" in page
+
+
+def test_local_times_basis_and_verdict_tiers_and_no_voided_card() -> None:
+    from tests.test_scores import ANSWERED, END, NOV, UPHELD, ZONE, card
+    from tests.test_scores import month as score
+
+    pending = card(RuleId.LEGAL_OVERDUE, [ANSWERED], n=3)
+    upheld = card(RuleId.PROMISED_OVERDUE, [ANSWERED, UPHELD], n=1)
+    void = card(RuleId.POST_UNSTAFFED, [(CardState.CLOSED, Why.VOID, upheld.raised_at)], n=9)
+    scores = score([pending, upheld, void], now=END - timedelta(days=3))
+    names = HallNames(staff={"S01": "王伟"}, windows={"W01": "企业开办"})
+    cfg = ScoresConfig(excellent_min=95)
+    page = monthly.render_html(scores, [], [], "中心", NOV, names=names, zone=ZONE, cfg=cfg)
+    answer_by = pending.answer_by
+    assert answer_by is not None
+    assert answer_by.astimezone(ZONE).strftime("%Y-%m-%d %H:%M") in page
+    assert "+00:00" not in page and answer_by.isoformat(timespec="minutes") not in page
+    assert "《行政效能建设九项制度》八(四)5" in page and "经申辩维持" in page
+    assert "王伟" in page and "企业开办" in page
+    assert "95 分及以上为优秀" in page and "K-post.unstaffed-9" not in page
+    assert scores.cards_by_rule == {"case.legal.overdue": 1, "case.promised.overdue": 1}
+    excellent = score([], cfg=cfg)
+    assert {r.grade for r in (*excellent.windows, *excellent.officers)} == {"优秀"}
+    assert {r.grade for r in score([]).windows} == {"合格"}  # the seeds' default: no 优秀
+
+
+def test_the_on_time_axis_starts_at_zero_and_the_cards_axis_too() -> None:
+    fig = trend_figure([("1日", Fraction(99, 100)), ("2日", Fraction(1))], "按时办结率")
+    low, high = fig.axes[0].get_ylim()
+    assert low == 0.0 and high > 100
+    floored = trend_figure([("1日", Fraction(99, 100))], "按时办结率", floor=90)
+    assert floored.axes[0].get_ylim()[0] == 90 and "90%" in floored.axes[0].get_ylabel()

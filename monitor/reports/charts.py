@@ -19,6 +19,8 @@ from fractions import Fraction
 from functools import cache
 from typing import TYPE_CHECKING
 
+from alerts.errors import HallwatchError
+
 if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn: the daemon starts without it
     from matplotlib.figure import Figure
 
@@ -39,7 +41,7 @@ INSTALL_HINT = "install a CJK font: apt-get install fonts-noto-cjk (Debian, Ubun
 RED, GREY, BLUE = "#c0392b", "#888888", "#2c6fbb"
 
 
-class ChartError(Exception):
+class ChartError(HallwatchError):
     """A chart cannot be drawn as asked (no CJK font)."""
 
 
@@ -103,10 +105,24 @@ def render(fig: Figure, name: str, title: str) -> Chart:
 
 
 def on_time_trend(
-    points: Sequence[tuple[str, Fraction | None]], title: str, split: int | None = None
+    points: Sequence[tuple[str, Fraction | None]],
+    title: str,
+    split: int | None = None,
+    floor: float = 0.0,
 ) -> Chart:
     """On-time rate per period (earlier months first, then the days of the month); a period
     with nothing completed under a limit is a gap. `split`: index of the first day point."""
+    return render(trend_figure(points, title, split, floor), "on_time", title)
+
+
+def trend_figure(
+    points: Sequence[tuple[str, Fraction | None]],
+    title: str,
+    split: int | None = None,
+    floor: float = 0.0,
+) -> Figure:
+    """The trend's figure. The axis runs from `floor` (0 %, or a floor its label states) to
+    100 %: a rate of 99 % reads as nearly all, not as a fall."""
     fig = _figure(8.0, 3.2)
     ax = fig.add_subplot()
     family = _style(fig)
@@ -117,13 +133,13 @@ def on_time_trend(
     if split is not None and 0 < split < len(points):
         ax.axvline(split - 0.5, color=GREY, linewidth=0.8)
     ax.set_xticks(xs, [label for label, _ in points], rotation=90, fontfamily=family, fontsize=7)
-    finite = [y for y in ys if y == y]
-    low = min([*finite, 100.0])
-    ax.set_ylim(max(0.0, low - max(1.0, (100 - low) * 0.2)), 100.5)
-    ax.set_ylabel("按时办结率 %", fontfamily=family)
+    ax.set_ylim(floor, 102.0)
+    ax.set_yticks([t for t in range(0, 101, 10) if t >= floor])
+    label = "按时办结率 %" if floor <= 0 else f"按时办结率 %（纵轴自 {floor:g}% 起）"
+    ax.set_ylabel(label, fontfamily=family)
     ax.set_title(title, fontfamily=family, fontsize=11)
     ax.grid(axis="y", linewidth=0.3)
-    return render(fig, "on_time", title)
+    return fig
 
 
 def cards_by_rule(counts: Mapping[str, int], labels: Mapping[str, str], title: str) -> Chart:
@@ -141,6 +157,7 @@ def cards_by_rule(counts: Mapping[str, int], labels: Mapping[str, str], title: s
         ax.text(n, y, f" {n}", va="center", fontsize=8)
     ax.set_xlabel("卡片数", fontfamily=family)
     ax.margins(x=0.1)
+    ax.set_xlim(left=0)
     ax.set_title(title, fontfamily=family, fontsize=11)
     if not items:
         ax.text(0.5, 0.5, "本月无卡片", ha="center", va="center", fontfamily=family)
@@ -152,8 +169,10 @@ def heat_map(
     windows: Sequence[str],
     days: Sequence[date],
     title: str,
+    labels: Sequence[str] | None = None,
 ) -> Chart:
-    """Window × day grid; the colour is the value (minutes), white is none."""
+    """Window × day grid; the colour is the value (minutes) from 0, white is none. `labels`:
+    the windows' names (default their ids)."""
     fig = _figure(8.0, 1.2 + 0.22 * max(1, len(windows)))
     ax = fig.add_subplot()
     family = _style(fig)
@@ -161,7 +180,7 @@ def heat_map(
     peak = max((v for row in grid for v in row), default=0.0) or 1.0
     image = ax.imshow(grid, aspect="auto", cmap="Reds", vmin=0, vmax=peak, interpolation="none")
     ax.set_xticks(range(len(days)), [str(d.day) for d in days], fontsize=7)
-    ax.set_yticks(range(len(windows)), list(windows), fontsize=7)
+    ax.set_yticks(range(len(windows)), list(labels or windows), fontfamily=family, fontsize=7)
     ax.set_xlabel("日", fontfamily=family)
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     bar.set_label("分钟", fontfamily=family)

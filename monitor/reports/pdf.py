@@ -1,6 +1,7 @@
 """Print an HTML page to PDF with headless Chromium (`--print-to-pdf`), when one is installed.
 
-The report's page is made for A4 (`@page` in monitor/reports/monthly.py) and its charts are
+The report's and the daily sheet's pages are made for A4 (`@page` in monitor/reports/monthly.py
+and daysheet.py) and the report's charts are
 pictures in the page, so the browser's print is the PDF: the same layout as the HTML, CJK
 text from the system's fonts (Debian `fonts-noto-cjk`). Chromium is found as `$CHROMIUM`,
 `chromium`, `chromium-browser` or `google-chrome`.
@@ -14,11 +15,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from alerts.errors import HallwatchError
+
 NAMES = ("chromium", "chromium-browser", "google-chrome")
 INSTALL_HINT = "apt-get install chromium fonts-noto-cjk"
 
 
-class PdfError(Exception):
+class PdfError(HallwatchError):
     """No browser to print with, or it failed."""
 
 
@@ -56,3 +59,12 @@ def print_pdf(html: Path, pdf: Path, timeout: float = 120.0) -> None:
     if done.returncode != 0 or not pdf.is_file() or pdf.read_bytes()[:5] != b"%PDF-":
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
         raise PdfError(f"{exe} did not print {pdf} (exit {done.returncode}): {' '.join(tail)}")
+
+
+def html_to_pdf(page: str, timeout: float = 120.0) -> bytes:
+    """`page` (a self-contained HTML document) printed to PDF bytes, through a scratch folder."""
+    with tempfile.TemporaryDirectory(prefix="hallwatch-print-") as tmp:
+        html, pdf = Path(tmp) / "page.html", Path(tmp) / "page.pdf"
+        html.write_text(page, encoding="utf-8")
+        print_pdf(html, pdf, timeout)
+        return pdf.read_bytes()
