@@ -1,6 +1,7 @@
 """Attendance (考勤): one officer's working day, from punches and statuses to a sheet. Pure.
 
-Rules (001_… 第一篇(十): 上午、下午上下班签到签退; DOMAIN.md numbers table; issue 4):
+Rules (001_… 第一篇(十): 上午、下午上下班签到签退; numbers from practice elsewhere and ours,
+docs/regulations.md and docs/attendance.md):
 - Each service session of the day (alerts/workdays.py, seasonal timetables included) expects
   two punches: in at its start, out at its end, each inside an accepted window around that
   anchor. Windows never overlap: neighbours are split at the midpoint between their anchors.
@@ -72,7 +73,8 @@ class AttendanceConfig(ConfigModel):
     check_in: PunchWindow = Field(
         PunchWindow(),
         description="Accepted window around a session's start (e.g. 07:30-09:30 for 08:30). "
-        "Two halls' rules use 08:20-09:00 and 12:20-13:00 (DOMAIN.md): set them per session.",
+        "Two halls' rules use 08:20-09:00 and 12:20-13:00 (docs/regulations.md): set them "
+        "per session.",
     )
     check_out: PunchWindow = Field(
         PunchWindow(), description="Accepted window around a session's end (e.g. 11:00-13:00)."
@@ -90,10 +92,10 @@ class AttendanceConfig(ConfigModel):
         ge=0,
         le=240,
         description="Late or early beyond this counts as half a day's absence "
-        "(DOMAIN.md: beyond 15 min; up to 10 min is a minor lateness, -1 point).",
+        "(practice elsewhere, 苍南: beyond 15 min; up to 10 min is a minor lateness, -1 point).",
     )
     missing_is_absence: bool = Field(
-        True, description="A missing punch without cover counts as absence (DOMAIN.md)."
+        True, description="A missing punch without cover counts as absence (practice elsewhere)."
     )
     cover_states: list[StaffState] = Field(
         default_factory=lambda: [StaffState.LEAVE, StaffState.TRIP, StaffState.MEETING],
@@ -105,7 +107,7 @@ class AttendanceConfig(ConfigModel):
         ge=0,
         le=10,
         description="A make-up (补签) is accepted until close of business of "
-        "this many working days after the day (DOMAIN.md: within 1 day).",
+        "this many working days after the day (practice elsewhere: within 1 day).",
     )
     finalize_grace_min: int = Field(
         120,
@@ -126,7 +128,7 @@ class AttendanceConfig(ConfigModel):
     duty_late_min: int = Field(
         30,
         ge=1,
-        description="Leader on duty: yellow this long after the half-day starts (issue 4).",
+        description="Leader on duty: yellow this long after the half-day starts (ours).",
     )
     duty_quota: int = Field(
         1, ge=0, description="Duty half-days per leader per half month (002_… 领导值班制度 二)."

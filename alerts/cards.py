@@ -98,7 +98,7 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     step: int = 0  # its position in the card's history: orders a card's points at one instant
 
     def payload(self) -> dict[str, Any]:
-        """The contract's card payload (CONTRACT.md), plus optional fields of our own."""
+        """The contract's card payload (docs/contract.md), plus optional fields of our own."""
         doc = card_payload(
             card=self.card,
             rule=self.rule.value,

@@ -11,7 +11,7 @@ event never changes a condition that began before it: a condition that began at 
 the events stamped before S (what later events can do is end it). That is what lets the card
 engine void a card only when late evidence shows its condition never held.
 
-Clock rules (DOMAIN.md "Case kinds and their clocks"; thresholds from `Policy`):
+Clock rules (docs/cards.md "Working days" and the case kinds; thresholds from `Policy`):
 - The promised (or legal) limit of N working days runs from acceptance to close of business of
   the Nth working day (alerts/workdays.py). A special case carries its own instant.
 - A suspension (`suspended` → `resumed`, or a reported-up case from `reported_up` to

@@ -1,14 +1,14 @@
 """Complaints (效能投诉) and bad reviews (差评): from their events to card conditions. Pure.
 
-A complaint's events (CONTRACT.md `hall/{hall}/complaint/{id}/event`) are read in the order of
+A complaint's events (docs/contract.md `hall/{hall}/complaint/{id}/event`) are read in the order of
 their own timestamps (events at one instant in lifecycle order, then by id), so a late upload
 lands where it belongs; the first event of each action counts. Deadlines (`ComplaintsConfig`):
 
 - `complaint.accept_late`: acceptance decided (`accepted`, or a decision or `closed`, which
-  imply it) within `accept_days` = 5 working days of `received` (DOMAIN.md numbers,
-  "complaints"). Holds from the deadline until the acceptance.
+  imply it) within `accept_days` = 5 working days of `received` (practice
+  elsewhere, docs/regulations.md). Holds from the deadline until the acceptance.
 - `complaint.result_late`: a result (`founded` / `unfounded`, or `closed` without one) within
-  `result_days` = 10 working days of the acceptance (DOMAIN.md numbers, 十堰). Holds from the
+  `result_days` = 10 working days of the acceptance (practice elsewhere: 十堰). Holds from the
   deadline until the result.
 - `complaint.founded`: the first decision is `founded` — a breach at that instant, on the named
   officer and window (who answers and is charged: the named officer, else the window's A post,
@@ -20,7 +20,7 @@ lands where it belongs; the first event of each action counts. Deadlines (`Compl
 The three process cards are the complaint centre's own deadlines: their subject names no window
 (they must not light one) and no owner (a supervisor answers them).
 
-Bad reviews (好差评, DOMAIN.md numbers; levels 1–2 of 5 are bad): the first bad rating of a case
+Bad reviews (好差评, practice elsewhere; levels 1–2 of 5 are bad): the first bad rating of a case
 must be rectified within `review_rectify_days` = 5 working days (德州; 四川 allows 15). What
 counts as rectified: a later rating of the same case at level 3 or better (the applicant's new
 rating after the window's rectification and the call-back, 整改后回访改评), stamped before the
@@ -60,7 +60,7 @@ class ComplaintsConfig(ConfigModel):
     """`[complaints]`: deadlines of complaints and bad reviews (docs/scores.md)."""
 
     accept_days: int = Field(
-        5, ge=1, le=60, description="Acceptance decided within, working days (DOMAIN.md numbers)."
+        5, ge=1, le=60, description="Acceptance decided within, working days (practice elsewhere)."
     )
     result_days: int = Field(
         10, ge=1, le=60, description="Result within, working days after acceptance (十堰)."

@@ -1,6 +1,6 @@
 """Leader on duty (领导值班): the rota, the leader's presence, lateness, the half-month quota. Pure.
 
-Rules (002_… 领导值班制度 二; issue 4):
+Rules (002_… 领导值班制度 二; the lateness thresholds are ours):
 - Each window unit's leader and the town's responsible leader sit in the hall on the centre's
   rota (made quarterly, `[[duty]]` rows: date, half, leader), at least once every half month,
   half a day each time (`duty_quota`, default 1 half-day per half month: 1st-15th, 16th-end).

@@ -1,4 +1,4 @@
-"""Window lights and hall totals, derived from cards: the retained topics of CONTRACT.md. Pure.
+"""Window lights and hall totals, derived from cards: the contract's retained topics. Pure.
 
 A window's light is the worst level among the cards whose condition holds now (red > yellow >
 green). A revoked card does not light a window: the supervisor decided it should not stand.
@@ -117,7 +117,7 @@ def open_cards(cards: Iterable[Card]) -> dict[Level, int]:
 
 
 def light_payload(light: Light, ts: datetime) -> bytes:
-    """Exactly CONTRACT.md's window light: {"window", "level", "cards", "ts"}."""
+    """Exactly the contract's window light: {"window", "level", "cards", "ts"}."""
     doc = {"window": light.window, "level": light.level.value, "cards": list(light.cards)}
     return _dumps({**doc, "ts": _rfc3339(ts)})
 

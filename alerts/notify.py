@@ -1,7 +1,7 @@
 """Who is told what about a card, when, and in which words. Pure.
 
 A notice starts from a card transition as published (the journal's outbox payload,
-CONTRACT.md): only two moments tell anyone, a card raised (`raised`, reason `condition_met`)
+docs/contract.md): only two moments tell anyone, a card raised (`raised`, reason `condition_met`)
 and a red escalated because its answer is overdue (`escalated`, `answer_overdue`). Every other
 transition tells nobody; a warning that closes before its notice went out cancels it (the shell
 does that). Since transitions are the engine's judgements, nothing is sent about a judgement the

@@ -5,14 +5,13 @@ statuses, `assess_window` finds the intervals in which the seat was seen empty a
 said why, and turns them into conditions:
 
 - `post.unstaffed.warning` (yellow) after `yellow_min` working minutes of such an interval,
-  `post.unstaffed` (red) after `red_min` (default 5 and 15: the seeds' anchors deduct points
-  for leaving the post 15 minutes or more, DOMAIN.md numbers table). Working minutes: the
-  lunch break and the evening do not count, so an empty seat at 11:58 turns yellow at 14:03 if
-  still empty.
+  `post.unstaffed` (red) after `red_min` (default 5 and 15: halls elsewhere deduct points for
+  leaving the post 15 minutes or more, docs/regulations.md). Working minutes: the lunch break
+  and the evening do not count, so an empty seat at 11:58 turns yellow at 14:03 if still empty.
 - `post.ab_uncovered` (red) while the A post and every B post of the window are away at once
   (001_… 第五篇 4: AB岗), from the first service-hours instant of that.
 
-Rules (001_… 第一篇(九), 第五篇 4; issue 4):
+Rules (001_… 第一篇(九), 第五篇 4; thresholds in docs/people.md):
 - The seat is occupied, empty or unknown. Unknown while the camera is offline or silent past
   `heartbeat_timeout_s` (the contract's heartbeat is 60 s): unknown is never empty.
 - A seat counts as empty only after it has been seen empty for `confirm_s` without a break;
@@ -51,7 +50,7 @@ class PostsConfig(ConfigModel):
     )
     yellow_min: int = Field(5, ge=1, description="Empty and uncovered: yellow after (working).")
     red_min: int = Field(
-        15, ge=1, description="Empty and uncovered: red after (working); 15 min: DOMAIN.md."
+        15, ge=1, description="Empty and uncovered: red after (working); 15 min: halls elsewhere."
     )
     notice_max_min: int = Field(
         30, ge=1, description="Longest an absence notice covers (whereabouts-board rules)."

@@ -89,7 +89,7 @@ RULES: dict[RuleId, Rule] = {
             RuleId.IMMEDIATE_SLOW,
             Level.YELLOW,
             "即办件受理后2小时未办结",
-            "issue 3 default: yellow 2 working hours after receipt",
+            "本中心规定 (ours): yellow 2 working hours after receipt",
         ),
         Rule(
             RuleId.IMMEDIATE_OPEN_AT_CLOSE,
@@ -149,19 +149,19 @@ RULES: dict[RuleId, Rule] = {
             RuleId.CALENDAR_MISSING,
             Level.YELLOW,
             "节假日安排未录入",
-            "DOMAIN.md: never miscount when a year is missing; say so loudly",
+            "本中心规定 (ours): never miscount when a year is missing; say so loudly",
         ),
         Rule(
             RuleId.POST_UNSTAFFED_WARNING,
             Level.YELLOW,
             "窗口无人",
-            "issue 4 default: empty and uncovered 5 working minutes",
+            "本中心规定 (ours): empty and uncovered 5 working minutes",
         ),
         Rule(
             RuleId.POST_UNSTAFFED,
             Level.RED,
             "窗口离岗超时",
-            "DOMAIN.md numbers: away from the post 15 min or more (苍南)",
+            "其他地区的做法 (苍南): away from the post 15 min or more",
         ),
         Rule(
             RuleId.POST_AB_UNCOVERED,
@@ -173,37 +173,38 @@ RULES: dict[RuleId, Rule] = {
             RuleId.ATTENDANCE_LATE,
             Level.YELLOW,
             "迟到",
-            "001_… 第一篇(十)1 指纹打卡; DOMAIN.md numbers: late ≤ 10 min −1 point",
+            "001_… 第一篇(十)1 指纹打卡; 其他地区的做法 (苍南): late ≤ 10 min −1 point",
         ),
         Rule(
             RuleId.ATTENDANCE_EARLY,
             Level.YELLOW,
             "早退",
-            "001_… 第一篇(十)1 指纹打卡; DOMAIN.md numbers: early ≤ 10 min −1 point",
+            "001_… 第一篇(十)1 指纹打卡; 其他地区的做法 (苍南): early ≤ 10 min −1 point",
         ),
         Rule(
             RuleId.ATTENDANCE_ABSENT_HALF_DAY,
             Level.RED,
             "按旷工半天计",
-            "DOMAIN.md numbers: beyond 15 min counts as half a day's absence",
+            "其他地区的做法 (苍南等): beyond 15 min counts as half a day's absence",
         ),
         Rule(
             RuleId.ATTENDANCE_MISSING_PUNCH,
             Level.RED,
             "缺卡",
-            "DOMAIN.md numbers: no punch and no leave = absence; make-up within 1 day",
+            "其他地区的做法 (苍南等): no punch and no leave = absence; make-up within 1 day",
         ),
         Rule(
             RuleId.DUTY_LATE,
             Level.YELLOW,
             "值班领导未到岗",
-            "issue 4: yellow 30 min after the duty half-day starts without presence",
+            "本中心规定 (ours): yellow 30 min after the duty half-day starts without presence",
         ),
         Rule(
             RuleId.DUTY_ABSENT,
             Level.RED,
             "值班领导缺岗",
-            "002_… 领导值班制度 二: 按时间表到中心值班; issue 4: red at the half-day's end",
+            "002_… 领导值班制度 二: 按时间表到中心值班; "
+            "本中心规定 (ours): red at the half-day's end",
         ),
         Rule(
             RuleId.DUTY_QUOTA_MISSED,
@@ -215,19 +216,19 @@ RULES: dict[RuleId, Rule] = {
             RuleId.COMPLAINT_ACCEPT_LATE,
             Level.RED,
             "投诉未按时受理",
-            "DOMAIN.md numbers (complaints): decide acceptance within 5 working days",
+            "其他地区的做法 (一市投诉规定): decide acceptance within 5 working days",
         ),
         Rule(
             RuleId.COMPLAINT_RESULT_LATE,
             Level.RED,
             "投诉未按时答复",
-            "DOMAIN.md numbers (complaints, 十堰): result within 10 working days of acceptance",
+            "其他地区的做法 (十堰): result within 10 working days of acceptance",
         ),
         Rule(
             RuleId.COMPLAINT_FOUNDED,
             Level.RED,
             "投诉查实",
-            "000_… 五(八): 一经群众举报, 如果属实, 立即立案; issue 7: −5",
+            "000_… 五(八): 一经群众举报, 如果属实, 立即立案; 本中心规定 (ours): −5",
         ),
         Rule(
             RuleId.COMPLAINT_HANDLING_LATE,
@@ -239,7 +240,7 @@ RULES: dict[RuleId, Rule] = {
             RuleId.REVIEW_BAD_UNRECTIFIED,
             Level.RED,
             "差评未按时整改",
-            "DOMAIN.md numbers (好差评, 国办发〔2019〕51号): "
+            "其他地区的做法 (好差评, 国办发〔2019〕51号下的省级规定): "
             "rectified within 5 (德州) to 15 (四川) working days",
         ),
     )

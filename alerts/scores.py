@@ -317,7 +317,7 @@ def satisfaction(
     *,
     unrated_after_days: int = 7,
 ) -> list[SatisfactionRow]:
-    """Per window and month of completion. Natural days for the wait (DOMAIN.md numbers)."""
+    """Per window and month of completion. Natural days for the wait (practice elsewhere)."""
     tally: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     wait = timedelta(days=unrated_after_days)
     for case, (window, done) in completions.items():

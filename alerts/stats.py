@@ -23,7 +23,7 @@ as received in March and completed in April (and, grouped by day or month, in tw
   day, both included: completed on the day of acceptance is 0, on the next working day 1.
   Suspended days count as used (the applicant waited); extensions do not change the promise.
   Days early = average promised − average actual (can be negative).
-- bad reviews (差评, CONTRACT.md: levels 1 and 2 of 5): over finished cases (completed or
+- bad reviews (差评, docs/contract.md: levels 1 and 2 of 5): over finished cases (completed or
   returned) that have a rating, counted on the finishing day.
 
 Figures are kept as integer counts and sums; rates and averages are exact `Fraction`s, rounded

@@ -233,7 +233,7 @@ def status_topic(hall: str, camera: str) -> str:
 
 
 def presence_payload(report: SeatReport, zone: tzinfo) -> bytes:
-    """CONTRACT.md "Seat presence"; ts in the hall's zone, with its offset."""
+    """docs/contract.md "Seat presence"; ts in the hall's zone, with its offset."""
     if report.state is SeatState.UNKNOWN:
         raise ValueError("an unknown seat state is never published")
     doc: Mapping[str, object] = {

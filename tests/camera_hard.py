@@ -43,7 +43,7 @@ PERSON = EngineParams(
     detect=DetectParams(kinds=(Kind.PERSON, Kind.FACE, Kind.PROFILE)),
     confirm_by=frozenset({Kind.PERSON, Kind.FACE, Kind.PROFILE}),
 )
-# The person segmentation instead (what issue 19's first attempt measured).
+# The person segmentation instead (the first detector tried, measured in docs/camera.md).
 SEGMENTED = EngineParams(
     hysteresis=HARD_HYSTERESIS,
     detect=DetectParams(kinds=(Kind.SEGMENT, Kind.FACE, Kind.PROFILE, Kind.UPPERBODY, Kind.HOG)),

@@ -3,10 +3,10 @@
 Worked examples at fixed instants (the "fake clock" is the explicit `now`). Sources:
 - 001_cb60fd17e648c454.txt 第一篇(十)1: 指纹打卡签到签退, morning and afternoon, four a day;
   (十)4: meetings, trips, leave on the whereabouts board.
-- DOMAIN.md numbers table: late or early ≤ 10 min −1 point; beyond 15 min counts as half a day's
-  absence; no punch and no leave = absence; make-up punch within 1 day; temporary sign-in when
-  the device or power fails.
-- CONTRACT.md: while a device is offline its silence is not evidence of absence.
+- practice elsewhere (docs/regulations.md): late or early ≤ 10 min −1 point; beyond 15 min
+  counts as half a day's absence; no punch and no leave = absence; make-up punch within 1 day;
+  temporary sign-in when the device or power fails.
+- docs/contract.md: while a device is offline its silence is not evidence of absence.
 - The 2026 national schedule (chinesecalendar): 1-7 Oct off, Sat 10 Oct worked.
 
 The hall: morning 08:30-12:00, afternoon 14:00-17:30; default windows ±60 min around each
@@ -184,7 +184,7 @@ def test_on_time_day_has_four_punches_and_no_conditions() -> None:
 def test_morning_lateness_table(
     grace: int, t: datetime, mark: Mark, minutes: int, verdict: Verdict, rule: RuleId | None
 ) -> None:
-    """DOMAIN.md numbers: late ≤ 10 min −1 point; beyond 15 min = half a day's absence."""
+    """Practice elsewhere: late ≤ 10 min −1 point; beyond 15 min = half a day's absence."""
     cfg = AttendanceConfig(grace_min=grace)
     s = sheet([punch("in", t), *full_day()[1:]], EVENING, cfg=cfg)
     assert marks(s)[0] == (mark, minutes)
@@ -232,7 +232,7 @@ def test_earliest_in_and_latest_out_count_others_are_superseded() -> None:
 
 
 def test_missing_out_punch_is_pending_while_its_window_is_open_then_missing() -> None:
-    """No punch and no leave = absence (DOMAIN.md); not before the window has closed."""
+    """No punch and no leave = absence (practice elsewhere); not before the window has closed."""
     day = [full_day()[0]]
     open_ = sheet(day, at(12, 30))
     out = open_.sessions[0].check_out
@@ -314,7 +314,7 @@ def makeup(t: datetime, approver: str, received: datetime | None, eid: str = "MU
 
 
 def test_make_up_recorded_on_the_next_working_day_counts_even_a_saturday() -> None:
-    """DOMAIN.md: make-up within 1 day. Fri 9 Oct's next working day is Sat 10 Oct (调休)."""
+    """Make-up within 1 day (elsewhere). Fri 9 Oct's next working day is Sat 10 Oct (调休)."""
     assert makeup_deadline(at(8, 30), CAL, CFG) == at(17, 30, day=date(2026, 10, 10))
     mu = makeup(at(8, 30), "S100", at(10, day=date(2026, 10, 10)))
     s = sheet([mu, *full_day()[1:]], at(11, day=date(2026, 10, 10)))
@@ -385,7 +385,7 @@ def test_heard_until_from_online_spells_and_punches() -> None:
 
 
 def test_clock_offline_all_morning_makes_no_false_absence_and_is_named() -> None:
-    """CONTRACT.md: an offline device's silence is not evidence of absence. 张三 punched at
+    """The contract: an offline device's silence is not evidence of absence. 张三 punched at
     CLK1; 李四 signed in by hand at the dead CLK2 (temporary: counts); 王五's punches are in
     CLK2's memory. At 11:00 nobody is missing; 王五 is pending on CLK2."""
     punches = [
@@ -467,7 +467,7 @@ def test_no_sheet_on_a_holiday_or_a_sunday(day: date) -> None:
 
 
 def test_per_session_windows_from_configuration() -> None:
-    """Two halls' rules (DOMAIN.md): morning-in 08:20-09:00. A 09:05 punch is outside it."""
+    """Two halls' rules (regulations.md): morning-in 08:20-09:00. A 09:05 punch is outside it."""
     cfg = AttendanceConfig.model_validate(
         {"sessions": [{"check_in": {"before_min": 10, "after_min": 30}}]}
     )

@@ -3,7 +3,7 @@
 The floors are the figures docs/camera.md reports for this run (sequence 0 of each
 condition, the person detector on) minus a small margin. The run used while choosing the
 detector's settings was sequences 0 and 1; sequences 2 and 3, reported apart in
-docs/camera.md, were never looked at before. The issue's target is 0.95 / 0.95 overall and
+docs/camera.md, were never looked at before. The target is 0.95 / 0.95 overall and
 0.90 in every condition.
 """
 

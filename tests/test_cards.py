@@ -74,7 +74,7 @@ def test_promised_yellow_then_red_at_their_true_times() -> None:
 
 
 def test_yellow_clears_when_the_case_completes_in_time() -> None:
-    """A yellow clears when the case finishes in time (issue 3: holds drives the lights)."""
+    """A yellow clears when the case finishes in time (docs/cards.md: holds drives the lights)."""
     hall = Hall()
     s = promised()
     hall.feed(s.entries)
@@ -131,7 +131,7 @@ def test_revoked_while_the_case_is_still_open_closes_when_it_ends() -> None:
 
 def test_lifecycle_escalated_answered_upheld_closed() -> None:
     """raised → escalated (unanswered past answer_by, 2 working days) → answered → upheld →
-    closed (DOMAIN.md "The cards"); every transition says who and when; nothing is deleted."""
+    closed (docs/cards.md "A card"); every transition says who and when; nothing is deleted."""
     hall = Hall()
     s = promised(legal=None)
     hall.feed(s.entries)
@@ -278,7 +278,7 @@ EVERY_RULE: list[tuple[Callable[[], Story], RuleId, datetime]] = [
 def test_every_rule_raises_its_card_at_its_time(
     story: Callable[[], Story], rule: RuleId, raised: datetime
 ) -> None:
-    """Each rule of issue 3 (sources in alerts/rules.py RULES) becomes a card of its level,
+    """Each case rule (sources in alerts/rules.py RULES) becomes a card of its level,
     raised at the instant its condition began, with the case as subject."""
     hall = Hall()
     entries = story().entries
@@ -381,7 +381,7 @@ def test_late_extension_is_a_red_and_moves_nothing() -> None:
 
 
 def test_completion_learned_late_voids_the_red_with_a_new_transition() -> None:
-    """CONTRACT.md: decisions already published are corrected by new transitions, never
+    """The contract: decisions already published are corrected by new transitions, never
     rewritten. A completion stamped 16:00 but uploaded after the 17:30 red fired voids it at
     the time it was learned."""
     hall = Hall()
@@ -540,7 +540,7 @@ def final_cards(engine: CardEngine) -> list[tuple[str, str, str, datetime, bool,
 def test_late_uploads_in_any_order_end_with_the_same_cards(
     history: tuple[list[tuple[EventId, CaseEvent]], list[int]], rng: random.Random
 ) -> None:
-    """CONTRACT.md: events may arrive late and out of order, each counts at its own ts. Fed
+    """The contract: events may arrive late and out of order, each counts at its own ts. Fed
     on time, or uploaded late in a shuffled order (each `now` its receive time, never before
     its ts), the same events end with the same cards: ids, rules, levels, raise times, holds,
     states. The same input twice gives identical transitions (card ids stable under replay)."""
@@ -564,7 +564,7 @@ def test_late_uploads_in_any_order_end_with_the_same_cards(
 
 
 def test_card_ids_depend_on_rule_subject_and_start_only() -> None:
-    """Deterministic ids (issue 3): the same condition, the same id, whatever the run."""
+    """Deterministic ids (docs/cards.md): the same condition, the same id, whatever the run."""
     start = at(2026, 3, 12, 17, 30)
     one = card_id(R.PROMISED_OVERDUE, "C1", "", start)
     assert one == card_id(R.PROMISED_OVERDUE, "C1", "", start.astimezone(SHANGHAI))
@@ -585,7 +585,7 @@ def _reaching(case: str, accepted: datetime, days: int) -> list[Entry]:
 def test_calendar_missing_raised_once_when_a_deadline_reaches_an_unknown_year() -> None:
     """The schedule for a year is published late in the year before; a deadline reaching into
     an unknown year raises one `calendar.missing` card for it, and the deadline says
-    `estimated` (DOMAIN.md "Rules that change a clock")."""
+    `estimated` (docs/cards.md "Working days")."""
     hall = Hall()
     now = at(LAST, 10, 20, 10)
     got = hall.feed(_reaching("C1", now, 60), now=now)
@@ -600,7 +600,7 @@ def test_calendar_missing_raised_once_when_a_deadline_reaches_an_unknown_year() 
 
 
 def test_calendar_missing_from_1_november_anyway() -> None:
-    """From 1 November of the year before, the next year's schedule must be in (issue 3)."""
+    """From 1 November of the year before, the next year's schedule must be in (docs/cards.md)."""
     hall = Hall()
     hall.advance(at(LAST, 6, 1))
     assert hall.advance(at(LAST, 10, 31, 23, 59)) == []
@@ -662,7 +662,7 @@ def _new_year(year: int) -> list[date]:
     actions=st.lists(st.sampled_from(OPTIONAL), max_size=6),
 )
 def test_unknown_years_never_crash(years_ahead: int, days: int, actions: list[CaseAction]) -> None:
-    """A year with no schedule must never stop the daemon (DOMAIN.md): any case, far ahead."""
+    """A year with no schedule must never stop the daemon (docs/cards.md): any case, far ahead."""
     hall = Hall()
     t0 = at(LAST + years_ahead, 12, 1, 10)
     s = Story()
@@ -678,7 +678,7 @@ def test_unknown_years_never_crash(years_ahead: int, days: int, actions: list[Ca
 
 
 def test_payload_matches_the_contract() -> None:
-    """CONTRACT.md "Card transitions": card, rule, level, state, subject{case, window, staff},
+    """docs/contract.md "Card transitions": card, rule, level, state, subject{case, window, staff},
     owner, answer_by, ts, evidence; our own optional fields beside them."""
     hall = Hall()
     hall.feed(promised(legal=None).entries)

@@ -1,4 +1,4 @@
-"""End to end through real Mosquitto: case events in, card transitions out (CONTRACT.md)."""
+"""End to end through real Mosquitto: case events in, card transitions out (docs/contract.md)."""
 
 from __future__ import annotations
 

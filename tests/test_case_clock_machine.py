@@ -3,8 +3,8 @@
 Hypothesis drives one promised case (承诺件) through those events in any order, each at a
 fixed instant after the last (a fake clock that only moves forward), and after every step
 compares `assess` with a model written here: a clock that runs, pauses, stops or has passed
-its deadline, moved by each event as it comes (DOMAIN.md "Rules that change a clock",
-docs/cards.md "Working days", "Which limit runs"):
+its deadline, moved by each event as it comes (docs/cards.md "Working days",
+"Which limit runs"):
 - the promised limit runs from acceptance; each suspension that begins before the deadline
   moves it by exactly the working time it covered; while suspended there is no deadline, and a
   suspension that covered no working time (a lunch break) never happened;

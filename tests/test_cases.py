@@ -100,8 +100,9 @@ def test_legal_limit_is_tracked_too() -> None:
 
 
 def test_national_day_2026_swapped_saturday() -> None:
-    """Issue 3's worked example: accepted 2026-09-30 10:00 with 3 working days → due at close
-    of business on Saturday 2026-10-10, a swapped working day (调休) of the 2026 schedule."""
+    """The worked example of docs/cards.md: accepted 2026-09-30 10:00 with 3 working days → due
+    at close of business on Saturday 2026-10-10, a swapped working day (调休) of the 2026
+    schedule."""
     s = Story()
     s.accepted(at(2026, 9, 30, 10), promised_days=3)
     a = s.assess()
@@ -112,7 +113,7 @@ def test_national_day_2026_swapped_saturday() -> None:
 
 
 def test_warning_lead_per_kind() -> None:
-    """Thresholds are configuration per hall and per case kind (DOMAIN.md "The cards")."""
+    """Thresholds are configuration per hall and per case kind (docs/cards.md "Rules")."""
     policy = Policy(warning_days_by_kind={CaseKind.PROMISED: 2})
     assert only(promised().assess(policy), R.PROMISED_WARNING).start == at(2026, 3, 10, 17, 30)
     joint = Story(kind=CaseKind.JOINT)
@@ -141,7 +142,7 @@ def immediate(received_hh: int, received_mm: int = 0) -> Story:
 
 def test_immediate_yellow_after_two_working_hours_red_at_close() -> None:
     """即办件当场办结 (`001_…` 第五篇 1 直接办理制, `000_…` 五(四) 当日能办结的必须当日办结):
-    yellow 2 working hours after receipt (issue 3 default), red if open at close of business."""
+    yellow 2 working hours after receipt (our default), red if open at close of business."""
     a = immediate(9).assess()
     slow = only(a, R.IMMEDIATE_SLOW)
     assert span(slow) == (at(2026, 3, 10, 11), at(2026, 3, 10, 17, 30)) and slow.superseded
@@ -229,7 +230,7 @@ def test_reported_late_report() -> None:
 
 
 def test_reported_time_with_the_higher_level_is_suspended() -> None:
-    """The time the higher level holds it is not the window's (DOMAIN.md, 上报件): 11 Mar
+    """The time the higher level holds it is not the window's (docs/cards.md, 上报件): 11 Mar
     10:00 to 17 Mar 10:00 is 28 working hours (4 days), so the promised limit moves from
     16 Mar to 20 Mar 17:30. The applicant is told within 2 working days of the reply."""
     s = reported()
@@ -287,7 +288,7 @@ def test_supplement_notice_within_five_working_days() -> None:
 
 
 def test_supplement_suspension_moves_the_deadline_by_exactly_the_time_suspended() -> None:
-    """Waiting for the applicant's materials stops the clock (DOMAIN.md 补办件): 10 Mar 15:00
+    """Waiting for the applicant's materials stops the clock (docs/cards.md, 补办件): 10 Mar 15:00
     to 11 Mar 09:00 covers 2.5 + 0.5 = 3 working hours, so 16 Mar 17:30 → 17 Mar 11:30."""
     s = supplement()
     s.add(A.SUSPENDED, at(2026, 3, 10, 15), reason="补正材料")
@@ -311,7 +312,7 @@ def test_suspension_before_acceptance_does_not_move_the_promised_limit() -> None
 
 
 def test_open_suspension_has_no_deadline_and_no_warning() -> None:
-    """While a suspension is open the clock has no deadline (issue 3): the warning ends when
+    """While a suspension is open the clock has no deadline (docs/cards.md): the warning ends when
     the suspension begins, and starts again after it."""
     s = promised()
     s.add(A.SUSPENDED, at(2026, 3, 12, 9), reason="专家评审")
@@ -456,7 +457,7 @@ def test_extension_does_not_move_the_legal_limit() -> None:
 
 
 def test_the_order_events_arrive_in_does_not_matter() -> None:
-    """Events count at their own ts (CONTRACT.md "Common rules"): a late upload lands in place."""
+    """Events count at their own ts (the contract's common rules): a late upload lands in place."""
     s = reported()
     s.add(A.REPORTED_UP, at(2026, 3, 11, 10), authority="市局")
     s.add(A.REPLY_RECEIVED, at(2026, 3, 17, 10), authority="市局")
@@ -466,7 +467,7 @@ def test_the_order_events_arrive_in_does_not_matter() -> None:
 
 
 def test_a_deadline_in_an_unknown_year_is_estimated() -> None:
-    """A year with no published schedule is counted on weekends only, and says so (issue 3)."""
+    """A year with no published schedule counts weekends only, and says so (docs/cards.md)."""
     last = LIBRARY_YEARS[-1]
     s = Story()
     s.accepted(at(last, 12, 28, 10), promised_days=10)

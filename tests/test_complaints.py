@@ -1,8 +1,9 @@
 """Complaints and bad reviews as cards: each rule at fixed instants, then through Supervision
 and the monthly score (founded −5 on the officer, unrectified −2 on the window, revocable).
 
-Sources: DOMAIN.md numbers ("complaints": acceptance within 5 working days, result within 10;
-"good/bad reviews": rectified within 5 (德州) to 15 (四川) working days), seed 000_… 五(八)
+Sources: practice elsewhere in docs/regulations.md ("complaints": acceptance within 5 working
+days, result within 10; "good/bad reviews": rectified within 5 (德州) to 15 (四川) working
+days), seed 000_… 五(八)
 (属实 → 立即立案, 一个月内处理结束). November 2026: Mon 16 … Fri 20, Mon 23 … Mon 30 are
 working days, service 08:30–12:00 and 14:00–17:30 (tests/case_builders.py).
 """

@@ -459,7 +459,7 @@ def test_logins_are_throttled(tmp_path: Path, mosquitto_session: Mosquitto) -> N
 def test_a_lone_surrogate_from_an_old_journal_never_fails_a_page(
     tmp_path: Path, mosquitto_session: Mosquitto
 ) -> None:
-    """An older daemon journaled JSON escapes of lone surrogates (issue 13); its journal must
+    """An older daemon journaled JSON escapes of lone surrogates (docs/journal.md); its journal must
     still be readable through every page: JSON keeps the escape, HTML shows U+FFFD."""
     clock = Clock(NOW)
     with running(tmp_path, mosquitto_session, clock) as daemon:

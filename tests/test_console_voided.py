@@ -1,4 +1,4 @@
-"""Voided is not closed (issue 15, item 5): a card that late evidence voided is left out of the
+"""Voided is not closed (docs/cards.md): a card that late evidence voided is left out of the
 console's default lists, the complaint list's cards, the day sheet's cards, the display and the
 scores; asked for (`include_voided=1`, 包括作废) it is listed and says 作废 with its reason,
 through the API and on the page in headless Chromium (screenshot: docs/console-voided.png).

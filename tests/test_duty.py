@@ -2,7 +2,7 @@
 
 Sources: 002_1c43274b2048c468.txt 领导值班制度 二: window units' leaders sit in the hall on the
 centre's timetable, 每半个月不少于一次，每次值班时间不少于半天; the timetable is made once a
-quarter. Issue 4: yellow 30 min after the duty half-day starts without presence, red at its end.
+quarter. Ours: yellow 30 min after the duty half-day starts without presence, red at its end.
 Explicit instants throughout (the `now` argument is the fake clock).
 
 The hall: morning 08:30-12:00, afternoon 14:00-17:30; 2026 national schedule (1-7 Oct off,
@@ -156,7 +156,7 @@ def test_absent_all_morning_is_red_at_its_end_and_the_yellow_gives_way() -> None
 
 
 def test_a_silent_clock_delays_the_red_until_the_grace_is_over() -> None:
-    """A clock that is offline is not evidence of absence (CONTRACT.md)."""
+    """A clock that is offline is not evidence of absence (docs/contract.md)."""
     heard = {CLK1: at(12, 5), CLK2: at(7, 40)}
     o = assess_duty(AM, [], CAL, CFG, at(12, 10), clocks_heard_until=heard)
     assert o.state is DutyState.PENDING and o.silent_clocks == (CLK2,)

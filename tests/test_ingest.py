@@ -320,7 +320,8 @@ NEAR_VALID = st.builds(
     FIELDS,
     TIMES,
 )
-ONE_HOSTILE_TEXT = st.builds(  # a valid punch but for one text: the message of issue 13
+# A valid punch but for one text, like the lone surrogate that once stalled ingest (journal.md).
+ONE_HOSTILE_TEXT = st.builds(
     lambda k, v: json.dumps({"staff": "S001", "ts": T0.isoformat(), "verify": "card", k: v}),
     st.sampled_from(["id", "state", "note"]),
     ANY_TEXT,

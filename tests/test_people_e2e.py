@@ -1,5 +1,5 @@
 """End to end through real Mosquitto: a scripted morning of punches, seat presence and
-statuses gives the expected cards and window lights (issue 4)."""
+statuses gives the expected cards and window lights (docs/people.md)."""
 
 from __future__ import annotations
 

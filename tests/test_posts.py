@@ -1,4 +1,4 @@
-"""Windows on post: worked examples at fixed instants (issue 4; 001_… 第五篇 4, 第一篇(九))."""
+"""Windows on post: examples at fixed instants (docs/people.md; 001_… 第五篇 4, 第一篇(九))."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def test_the_lunch_break_does_not_count() -> None:
 
 def test_checkpoints_fire_on_a_swapped_saturday_never_on_a_holiday_and_catch_up() -> None:
     """The time-driven checks follow the calendar (2026: 10-10 worked, 10-01..07 off), and a
-    daemon down for days runs every missed day's checks at their own times (issue 4)."""
+    daemon down for days runs every missed day's checks at their own times (docs/people.md)."""
     from alerts.cards import CardEngine
     from alerts.people import Check, People
     from alerts.supervision import policy

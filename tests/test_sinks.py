@@ -3,7 +3,7 @@
 The server tests run against a VictoriaMetrics the test starts (tests/victoria.py) and, when
 HALLWATCH_INFLUXDB_URL (+ _TOKEN, _ORG, _BUCKET) is set, against that InfluxDB as well.
 The outage test stops the server for OUTAGE_S seconds (HALLWATCH_TEST_OUTAGE_S, default 3 for
-CI time; the issue's acceptance run is HALLWATCH_TEST_OUTAGE_S=300).
+CI time; the acceptance run is HALLWATCH_TEST_OUTAGE_S=300).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The measures are the ones halls publish: seed 003_… (received 27,084, finished 27,031, on-time
 99.99 %, average promised 10.37 days against 1.57 actual, 8.79 days early) and the targets of
 seed 004_… 二(一) (按时办结率 100 %, 现场办结率 100 %, 满意率 98 % or more). Bad reviews are
-levels 1 and 2 of 5 (CONTRACT.md, 好差评).
+levels 1 and 2 of 5 (docs/contract.md, 好差评).
 
 November 2026 has no public holiday: Sunday 1 November, weekdays Monday 2 to Friday 6, 9 to 13,
 ..., Monday 30. Service hours 08:30-12:00 and 14:00-17:30, Asia/Shanghai.

@@ -1,5 +1,6 @@
-"""The kinds are types (issue 14, point 6): roles, make-ups, heap kinds and walk marks, card
-qualifiers, the contract's getters, and one exception tree that alerts/errors.py draws."""
+"""The kinds are types (docs/architecture.md "Types and errors"): roles, make-ups, heap kinds and
+walk marks, card qualifiers, the contract's getters, and one exception tree that alerts/errors.py
+draws."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ class Params:
     unnotified_share: float = 0.03  # per officer-session: 16–30 min off the seat, no notice
     camera_dropout_share: float = 0.5  # per day: one camera offline for 10–40 min
     clock_outage_share: float = 0.4  # per day: one clock offline through the morning punch-in
-    heartbeat_s: int = 60  # presence heartbeat while a seat's state holds (CONTRACT.md)
+    heartbeat_s: int = 60  # presence heartbeat while a seat's state holds (the contract)
 
 
 def rng(seed: int, day: date | None, stream: str) -> random.Random:

@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS notices (
 CREATE INDEX IF NOT EXISTS notices_due ON notices(next_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS notices_card ON notices(card);
 CREATE INDEX IF NOT EXISTS notices_staff ON notices(staff, sent_at);
+CREATE INDEX IF NOT EXISTS notices_unsent ON notices(created) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS skipped (
     transition TEXT NOT NULL,
     card TEXT NOT NULL,
@@ -90,6 +91,7 @@ CREATE TABLE IF NOT EXISTS skipped (
     at INTEGER NOT NULL,
     PRIMARY KEY (transition, who, why)
 );
+CREATE INDEX IF NOT EXISTS skipped_card ON skipped(card);
 CREATE TABLE IF NOT EXISTS channels (
     name TEXT PRIMARY KEY,
     failing_since INTEGER,          -- first failure since the last success
@@ -150,14 +152,16 @@ class Notifier:
         self.channels = dict(channels)
         self.state = {name: ChannelState() for name in self.channels}
         self.counts = Counts()
-        self._db = sqlite3.connect(
-            path or Path(cfg.journal.data_dir) / NOTIFY_FILE,
-            check_same_thread=False,
-            isolation_level=None,
-        )
+        file = path or Path(cfg.journal.data_dir) / NOTIFY_FILE
+        self._db = sqlite3.connect(file, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # The console reads through its own connection: never behind a send that hangs.
+        self._reader = sqlite3.connect(file, check_same_thread=False)
+        self._reader.execute("PRAGMA query_only=ON")
+        self._read_lock = threading.Lock()
+        self._reading = True
         self._feed = sqlite3.connect(
             f"file:{journal.path}?mode=ro", uri=True, check_same_thread=False
         )
@@ -226,9 +230,11 @@ class Notifier:
             if thread.is_alive():
                 logger.warning("notify thread still sending at stop; its files stay open")
                 return
-        with self._lock:
+        with self._lock, self._read_lock:
             self._feed.close()
             self._db.close()
+            self._reader.close()
+            self._reading = False
 
     def step(self) -> int:
         """Take new transitions, then send what is due; how many notices went out."""
@@ -436,28 +442,93 @@ class Notifier:
     # --- what the operator sees --------------------------------------------------------------
 
     def pending(self) -> int:
-        return int(
-            self._db.execute("SELECT count(*) FROM notices WHERE status = 'pending'").fetchone()[0]
-        )
+        with self._read_lock:
+            if self._closed():
+                return 0
+            sql = "SELECT count(*) FROM notices WHERE status = 'pending'"
+            return int(self._reader.execute(sql).fetchone()[0])
+
+    def channel_log(self) -> list[dict[str, Any]]:
+        """Each channel's state now, by name (the console's page of failed notices)."""
+        return [
+            {
+                "channel": name,
+                "ok": st.failing_since is None,
+                "failing_since": st.failing_since,
+                "retry_at": st.retry_at if st.failing_since is not None else None,
+                "last_error": st.last_error,
+                "sent": st.sent,
+                "failures": st.failures,
+            }
+            for name, st in sorted(self.state.copy().items())
+        ]
 
     def notices(self, card: str | None = None) -> list[dict[str, Any]]:
-        """Who was told what, when, through which channel (newest last)."""
+        """Who was told what, when, through which channel (newest last); times as ISO text."""
         where, args = ("WHERE card = ?", (card,)) if card else ("", ())
-        rows = self._db.execute(
-            "SELECT card, staff, channel, status, timing, created, next_at, sent_at, attempts, "
-            f"last_error, title FROM notices {where} ORDER BY seq",
-            args,
-        ).fetchall()
-        keys = ("card", "staff", "channel", "status", "timing", "created", "next_at", "sent_at")
-        out = []
-        for r in rows:
-            doc: dict[str, Any] = dict(
-                zip((*keys, "attempts", "last_error", "title"), r, strict=True)
-            )
-            for k in ("created", "next_at", "sent_at"):
-                doc[k] = _at(doc[k]).isoformat() if doc[k] is not None else None
-            out.append(doc)
+        out = self._rows(f"{where} ORDER BY seq", args)
+        for doc in out:
+            for k in ("created", "next_at", "sent_at", "next_try"):
+                doc[k] = doc[k].isoformat() if doc[k] is not None else None
         return out
+
+    def card_log(self, card: str) -> list[dict[str, Any]]:
+        """A card's notices, oldest first, times as datetimes (the console's card page)."""
+        return self._rows("WHERE card = ? ORDER BY seq", (card,))
+
+    def unsent(
+        self, *, failed: bool | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Notices not yet sent, newest first: how many, and one page. `failed`: only those
+        whose last attempt failed (True) or never tried (False; held by hours or the rate)."""
+        where = "WHERE status = 'pending'"
+        if failed is not None:
+            where += " AND last_error IS NOT NULL" if failed else " AND last_error IS NULL"
+        with self._read_lock:
+            if self._closed():
+                return 0, []
+            (total,) = self._reader.execute(f"SELECT count(*) FROM notices {where}").fetchone()
+        page = self._rows(
+            f"{where} ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?", (limit, offset)
+        )
+        return int(total), page
+
+    def skipped(self, card: str) -> list[dict[str, Any]]:
+        """Whom a route named for this card but nobody could tell, and why (`alerts.notify.Skip`):
+        `who` is a staff id or a recipient (owner, window_head, supervisors, admins)."""
+        with self._read_lock:
+            if self._closed():
+                return []
+            rows = self._reader.execute(
+                "SELECT transition, who, why, at FROM skipped WHERE card = ? ORDER BY at, who",
+                (card,),
+            ).fetchall()
+        return [{"transition": t, "who": w, "why": y, "at": _at(a)} for t, w, y, a in rows]
+
+    def _closed(self) -> bool:
+        return not self._reading  # after `close`: the console finds nothing, not an error
+
+    def _rows(self, tail: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        with self._read_lock:
+            if self._closed():
+                return []
+            rows = self._reader.execute(f"SELECT {', '.join(_READ)} FROM notices {tail}", args)
+            docs = [dict(zip(_READ, r, strict=True)) for r in rows.fetchall()]
+        for doc in docs:
+            for k in ("created", "next_at", "sent_at"):
+                doc[k] = _at(doc[k]) if doc[k] is not None else None
+            doc["delivery"] = _delivery(doc["status"], doc["last_error"])
+            doc["next_try"] = self._next_try(doc) if doc["status"] == "pending" else None
+            st = self.state.get(doc["channel"])
+            doc["channel_ok"] = st is None or st.failing_since is None
+        return docs
+
+    def _next_try(self, doc: dict[str, Any]) -> datetime:
+        """Not before its own time (hours, rate), nor while its channel backs off."""
+        st = self.state.get(doc["channel"])
+        retry = st.retry_at if st is not None else None
+        at: datetime = doc["next_at"]
+        return max(at, retry) if retry is not None else at
 
     def health(self) -> dict[str, Any]:
         return {
@@ -517,6 +588,30 @@ class Notifier:
                 )
             )
         return rows
+
+
+_READ = (
+    "seq",
+    "card",
+    "staff",
+    "channel",
+    "status",
+    "timing",
+    "created",
+    "next_at",
+    "sent_at",
+    "attempts",
+    "last_error",
+    "title",
+)
+
+
+def _delivery(status: str, last_error: str | None) -> str:
+    """sent | waiting (not tried yet, or held by the hours or the rate) | failed (its last
+    attempt failed; it is retried) | cancelled."""
+    if status == "pending":
+        return "failed" if last_error is not None else "waiting"
+    return status
 
 
 def case_deadline(

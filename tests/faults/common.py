@@ -57,7 +57,7 @@ def is_status(topic: str) -> bool:
 
 
 def event_id(topic: str, payload: bytes) -> str:
-    """The id the daemon journals a (valid, non-status) message under (CONTRACT.md)."""
+    """The id the daemon journals a (valid, non-status) message under (docs/contract.md)."""
     try:
         doc = json.loads(payload)
     except ValueError:

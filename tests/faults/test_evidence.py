@@ -1,4 +1,4 @@
-"""Cards on complete evidence (issue 15, item 6): one simulated day, five ways of arriving.
+"""Cards on complete evidence: one simulated day, five ways of arriving (docs/cards.md).
 
 Each scenario is the real daemon process (tests/faults/clockd.py: production wiring on an
 injected clock) against its own real Mosquitto (project config), fed one simulated working day:
@@ -19,7 +19,7 @@ raised, cards voided (by the cause the engine gives in the void transition's tex
 and the transitions that differ from A's (multisets of the card payloads, either way). What is
 asserted is what holds today: every event journaled exactly once; a replay of each journal is
 deterministic (replayed twice, the same digest and transitions byte for byte); each daemon
-stops cleanly. The equality that issue 15 asks for (B, C, D give exactly A's transitions, and
+stops cleanly. The equality the engine aims at (B, C, D give exactly A's transitions, and
 no voids) does not hold yet: it is reported, not asserted.
 
 The day is reduced to keep the file near a minute: presence heartbeats every 150 s instead of
@@ -268,7 +268,7 @@ def _why(t: bytes) -> str:
 
 
 def _cause(doc: dict[str, object]) -> str:
-    """The cause a void names (the silent source, issue 15 item 4), if the engine gives one."""
+    """The cause a void names (the silent source), if the engine gives one."""
     return str(doc.get("cause") or doc.get("text") or "unstated")
 
 

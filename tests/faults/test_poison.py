@@ -1,6 +1,6 @@
 """Fault: poisoned messages and reject floods from a device account, through real Mosquitto.
 
-Issue 13: one message whose `id` was the JSON escape of a lone surrogate killed the ingest
+Once, one message whose `id` was the JSON escape of a lone surrogate killed the ingest
 writer at the journal insert; its batch was neither journaled nor acknowledged and came back
 after every restart. A device account could also grow the journal by megabytes a second
 with rejects. Here the device is the clock account CLK-EAST of the shipped ACL, publishing
@@ -84,7 +84,7 @@ def poisons(now: datetime) -> list[tuple[bytes, str]]:
         return json.dumps({**base, **f}).encode("ascii")
 
     return [
-        (dumps(id="\ud800"), "not_utf8"),  # the message of issue 13
+        (dumps(id="\ud800"), "not_utf8"),  # the message that once killed the writer
         (dumps(state="\udfff"), "not_utf8"),  # in a field that would have been journaled
         (dumps(**{"\udbff": 1}), "not_utf8"),
         (dumps()[:-1] + b', "staff": "S002"}', "bad_json"),  # duplicate key
@@ -143,7 +143,7 @@ def _journal_bytes(data: Path) -> int:
     return sum(p.stat().st_size for p in data.glob("journal.sqlite3*"))
 
 
-FLOOD_BIG = 3_000  # just under the 64 KiB payload limit: kept whole before issue 13
+FLOOD_BIG = 3_000  # just under the 64 KiB payload limit: kept whole before rejects were bounded
 FLOOD_SMALL = 20_000
 FLOOD_VALID = 1_000
 ROW_ON_DISK = 10 * 1024  # a kept reject (<= 4 KiB head, detail, topic) in SQLite pages

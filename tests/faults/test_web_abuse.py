@@ -1,4 +1,4 @@
-"""Fault: a hostile browser or client against the running daemon's web server (issue 13).
+"""Fault: a hostile browser or client against the running daemon's web server (docs/console.md).
 
 Each test runs `hallwatch run` as a child process on the example hall (real Mosquitto, real
 journal) and attacks it from loopback only, with bounded counts and a bounded time:
