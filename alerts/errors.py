@@ -9,6 +9,7 @@
     │   └── SpoolFull      it is at its bound and refuses (`when_full = "refuse"`)
     ├── PublishError       the simulator's broker is unreachable, refuses or is silent
     ├── JournalError       the journal cannot be opened or is another hall's
+    │   └── JournalMissing a reader's journal does not exist: not made (exit code 66)
     ├── RulesFailed        the rules failed on some committed events (the ingestor)
     ├── SinkError          a time-series write did not succeed (monitor/outputs/sinks.py)
     │   ├── WriteFailed    transient: retried

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -22,13 +21,22 @@ from hallkit.config import load_config
 from hallkit.exits import (
     EXIT_CONFIG,
     EXIT_FAILURE,
+    EXIT_NOINPUT,
     EXIT_OK,
     EXIT_UNAVAILABLE,
     UsageParser,
 )
 from monitor import __version__
 from monitor.daemon import Daemon
-from monitor.ingest.journal import Journal, JournalError
+from monitor.datadir import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG,
+    DEMO_DIR,
+    default_config,
+    missing_journal,
+    reporting_config,
+)
+from monitor.ingest.journal import Journal, JournalError, JournalMissing
 from monitor.ingest.replay import replay
 
 logger = logging.getLogger("hallwatch")
@@ -49,14 +57,6 @@ DEVICE_COMMANDS = {
 # An adapter that needs an optional extra: the modules it brings.
 DEVICE_EXTRAS = {"camera": ("camera", ("cv2", "numpy"))}
 
-DEFAULT_CONFIG = Path("/etc/hallwatch/hall.toml")
-CONFIG_ENV = "HALLWATCH_CONFIG"
-
-
-def default_config() -> Path:
-    """`$HALLWATCH_CONFIG`, else /etc/hallwatch/hall.toml: where --config points unless given."""
-    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
-
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -64,6 +64,22 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=default_config(),
         help=f"hall configuration (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG})",
+    )
+
+
+def _reporting_args(parser: argparse.ArgumentParser) -> None:
+    """A reporting command's --config and --data-dir (monitor/datadir.py)."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"hall configuration (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG} if it "
+        f"exists, else the demo's hall)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"the hall's data directory, instead of journal.data_dir (default without "
+        f"--config: ./{DEMO_DIR}/ when it exists)",
     )
 
 
@@ -92,20 +108,19 @@ def _parser() -> argparse.ArgumentParser:
     acl = sub.add_parser("broker-acl", help="print the hall's Mosquitto ACL (docs/broker.md)")
     _config_arg(acl)
     rep = sub.add_parser("replay", help="rebuild all derived state from the journal")
-    _config_arg(rep)
+    _reporting_args(rep)
     rej = sub.add_parser("rejects", help="list the latest rejected messages and why")
-    rej.add_argument("--config", type=Path)
-    rej.add_argument("--data-dir", type=Path)
+    _reporting_args(rej)
     rej.add_argument("--limit", type=int, default=20)
     stats = sub.add_parser("stats", help="case statistics for a period (the seeds' figures)")
-    _config_arg(stats)
+    _reporting_args(stats)
     stats.add_argument("--from", dest="start", required=True, type=_date, help="YYYY-MM-DD")
     stats.add_argument("--to", dest="end", required=True, type=_date, help="YYYY-MM-DD")
     stats.add_argument("--by", default="hall", choices=["hall", "window", "staff", "day", "month"])
     stats.add_argument("--window", help="only this window")
     stats.add_argument("--csv", action="store_true", help="CSV with Chinese headers")
     att = sub.add_parser("attendance", help="the leader's daily attendance sheet (考勤日报)")
-    _config_arg(att)
+    _reporting_args(att)
     att.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
     att.add_argument("--html", type=Path, help="also write an A4 printable page here")
     att.add_argument("--csv", type=Path, help="also write a CSV (UTF-8 with BOM) here")
@@ -113,12 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     rep_m = sub.add_parser(
         "report", help="monthly efficiency report (效能考评): HTML, XLSX and PDF (Chromium)"
     )
-    _config_arg(rep_m)
+    _reporting_args(rep_m)
     rep_m.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     rep_m.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
     rep_m.add_argument("--no-pdf", action="store_true", help="HTML and XLSX only")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
-    _config_arg(query)
+    _reporting_args(query)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
     query.add_argument("--from", dest="start", type=_date, help="YYYY-MM-DD (default: today)")
     query.add_argument("--to", dest="end", type=_date, help="YYYY-MM-DD, inclusive")
@@ -180,6 +195,9 @@ def guarded(command: Callable[[], int]) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_CONFIG
+    except JournalMissing as exc:  # a reader never makes one: say where to look instead
+        logger.error("%s", missing_journal(exc))
+        return EXIT_NOINPUT
     except JournalError as exc:
         logger.error("%s", exc)
         return EXIT_FAILURE
@@ -206,7 +224,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(broker_acl(load_config(args.config)))
         return EXIT_OK
     if args.command == "replay":
-        return _replay(load_config(args.config))
+        return _replay(reporting_config(args.config, args.data_dir))
     if args.command == "rejects":
         return _rejects(args)
     if args.command == "stats":
@@ -234,8 +252,8 @@ def run_daemon(cfg: HallConfig, path: Path | None, clock: Clock | None = None) -
 
 
 def _replayed(cfg: HallConfig) -> Supervision:
-    """The hall's state rebuilt from its journal, which is closed again."""
-    journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
+    """The hall's state rebuilt from its journal (which must exist), closed again."""
+    journal = Journal.open_existing(cfg.journal.data_dir, cfg.hall.id)
     try:
         return replay(journal, cfg)[0]
     finally:
@@ -258,7 +276,7 @@ def _date(text: str) -> date:
 def _stats(args: argparse.Namespace) -> int:
     from alerts import stats
 
-    cfg = load_config(args.config)
+    cfg = reporting_config(args.config, args.data_dir)
     sup = _replayed(cfg)
     cases = [r.assessment for r in sup.engine.cases.values()]
     if args.window:
@@ -290,7 +308,7 @@ def _report(args: argparse.Namespace) -> int:
     from monitor.reports.pdf import PdfError, print_pdf
     from monitor.web import console
 
-    cfg = load_config(args.config)
+    cfg = reporting_config(args.config, args.data_dir)
     sup = _replayed(cfg)  # the journal, not live state: a closed month reruns equal
     month = args.month
     r = console.month_report(sup, cfg, month, datetime.now(UTC))
@@ -325,7 +343,7 @@ def _attendance(args: argparse.Namespace) -> int:
     from monitor.reports.pdf import PdfError, html_to_pdf
     from monitor.web import console
 
-    cfg = load_config(args.config)
+    cfg = reporting_config(args.config, args.data_dir)
     sup = _replayed(cfg)
     now = datetime.now(UTC)
     day = args.date or now.astimezone(cfg.hall.zone).date()
@@ -379,10 +397,11 @@ def _passwd(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     from monitor.outputs.localstore import LocalStore, render_query
 
-    cfg = load_config(args.config)
+    cfg = reporting_config(args.config, args.data_dir)
     if cfg.timeseries.url is not None:
         sys.stderr.write(f"points go to {cfg.timeseries.url}: query them there (Grafana)\n")
         return EXIT_CONFIG
+    Journal.open_existing(cfg.journal.data_dir, cfg.hall.id).close()  # a hall's data dir
     store = LocalStore.open(cfg.journal.data_dir)
     try:
         if args.measurement is None:
@@ -403,15 +422,12 @@ def _query(args: argparse.Namespace) -> int:
 def _rejects(args: argparse.Namespace) -> int:
     from alerts.contract import RejectReason
 
-    if args.config is not None:
-        cfg = load_config(args.config)
-        data_dir, hall = Path(cfg.journal.data_dir), cfg.hall.id
-    elif args.data_dir is not None:
+    if args.config is None and args.data_dir is not None:  # any hall's: no configuration
         data_dir, hall = args.data_dir, _hall_of(args.data_dir)
     else:
-        sys.stderr.write("rejects: give --config FILE or --data-dir DIR\n")
-        return EXIT_CONFIG
-    journal = Journal.open(data_dir, hall)
+        cfg = reporting_config(args.config, args.data_dir)
+        data_dir, hall = Path(cfg.journal.data_dir), cfg.hall.id
+    journal = Journal.open_existing(data_dir, hall)
     try:
         rows = journal.rejects(args.limit)
         counters = dict(journal.counters)
@@ -438,7 +454,7 @@ def _hall_of(data_dir: Path) -> str:
 
     path = data_dir / "journal.sqlite3"
     if not path.is_file():
-        raise JournalError(f"no journal at {path}")
+        raise JournalMissing(path)
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         row = conn.execute("SELECT value FROM meta WHERE key='hall'").fetchone()
     if row is None:

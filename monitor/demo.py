@@ -149,6 +149,9 @@ def banner(cfg: HallConfig, broker_port: int, web: tuple[str, int], data_dir: Pa
             "Publish an event:",
             f"  mosquitto_pub -h 127.0.0.1 -p {broker_port} -q 1 "
             f"-t hall/{hall}/clock/CLK-EAST/punch -m '{payload}'",
-            f"Inspect: hallwatch rejects --data-dir {data_dir}   |   Ctrl-C stops.",
+            f"Reports on this data (from the checkout: ./dev hallwatch ...): hallwatch report "
+            f"--data-dir {data_dir} --month {now[:7]}; stats, attendance, replay, rejects and "
+            "query alike",
+            "Ctrl-C stops.",
         ]
     )

@@ -30,8 +30,10 @@ MORNING = datetime(2026, 11, 23, 10, 24, 36, tzinfo=CST)
 # window: (level, rule or None, holding cards)
 MIX: dict[str, tuple[Level, RuleId | None, int]] = {
     "W03": (Level.RED, RuleId.PROMISED_OVERDUE, 2),
+    "W06": (Level.YELLOW, RuleId.PROMISED_WARNING, 1),
     "W08": (Level.YELLOW, RuleId.PROMISED_WARNING, 1),
     "W11": (Level.YELLOW, RuleId.IMMEDIATE_SLOW, 1),
+    "W12": (Level.YELLOW, RuleId.POST_UNSTAFFED_WARNING, 1),
     "W14": (Level.RED, RuleId.STEP_OVERDUE, 1),
     "W17": (Level.UNKNOWN, None, 0),
 }
@@ -46,18 +48,20 @@ def realistic(cfg: HallConfig) -> Snapshot:
         lights[w.window_id] = Light(window=w.window_id, level=level, cards=cards, reason_zh=reason)
     on_post: dict[WindowId, StaffId | None] = {
         WindowId("W06"): StaffId("S012"),  # the B post covers while the A post is on leave
-        WindowId("W17"): None,  # camera offline and nobody signed in
+        WindowId("W12"): None,  # the seat empty for minutes: 无人在岗
+        WindowId("W17"): None,  # camera offline and every post holder away
     }
+    about = {WindowId("W06"): StaffId("S011")}  # the warning is about the A post's case
     totals = HallTotals(
         day=MORNING.date(),
         received=312,
         completed=287,
         on_time_rate=Fraction(286, 287),
         cards_open={Level.YELLOW: 2, Level.RED: 3},
-        windows_staffed=18,
+        windows_staffed=18,  # all but W12 (empty) and W17 (unknown) seen occupied
         windows=len(cfg.windows),
     )
-    return snapshot(cfg, lights, totals, on_post)
+    return snapshot(cfg, lights, totals, on_post, about)
 
 
 def shoot(out: Path) -> None:
@@ -74,6 +78,7 @@ def shoot(out: Path) -> None:
                 browser.navigate(f"http://{host}:{port}/display")
                 browser.wait_for(
                     "document.querySelectorAll('.tile.red').length === 2"
+                    " && document.querySelectorAll('.tile.yellow').length === 4"
                     " && document.fonts.status === 'loaded'",
                     20,
                     "the tiles",

@@ -11,6 +11,7 @@ import http.client
 import json
 import socket
 import threading
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,16 +21,19 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.cards import Card, CardState, Subject
 from alerts.config import HallConfig
 from alerts.ids import CardId, StaffId, WindowId
 from alerts.lights import HallTotals, Light, light_payload, window_lights
-from alerts.rules import Level
+from alerts.rules import RULES, Level, RuleId
+from monitor.outputs.publish import card_subjects
 from monitor.web.display import DisplayHub, _numbers, snapshot
 from monitor.web.server import WebServer
 from tests.brokers import Mosquitto
 from tests.chromium import INSTALL_HINT, Chromium, find_chromium
 from tests.hall import HALL, example
-from tests.running import wait_until
+from tests.running import DaemonProcess, start_daemon, wait_until
+from tests.test_cards_e2e import account
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 23, 2, 24, 36, tzinfo=UTC)  # 10:24:36 in the hall
@@ -88,6 +92,49 @@ def test_snapshot_shows_names_on_duty_and_lights(cfg: HallConfig) -> None:
     assert tiles["W01"].officer == "李芳"  # the B post covers
     assert tiles["W02"].officer is None  # nobody on post
     assert (tiles["W20"].level, tiles["W20"].reason) == ("unknown", "状态未知")
+
+
+def test_the_reason_names_whom_the_card_is_about_when_someone_else_is_on_post(
+    cfg: HallConfig,
+) -> None:
+    lights = lights_with(cfg, W01=Level.RED, W02=Level.YELLOW, W03=Level.RED, W04=Level.UNKNOWN)
+    on_post = {WindowId("W01"): StaffId("S002"), WindowId("W02"): None}
+    about = {WindowId(w): StaffId(s) for w, s in [("W01", "S001"), ("W02", "S003")]}
+    about[WindowId("W03")] = StaffId("S005")
+    about[WindowId("W04")] = StaffId("S001")
+    tiles = {t.window: t for t in snapshot(cfg, lights, TOTALS, on_post, about).tiles}
+    assert tiles["W01"].reason == "red原因（王伟）"  # 李芳 covers; the card is 王伟's
+    assert tiles["W02"].reason == "yellow原因（张娜）"  # nobody on post
+    assert tiles["W03"].reason == "red原因"  # the A post on post: the card is hers
+    assert tiles["W04"].reason == "unknown原因"  # a grey light names the camera, nobody
+
+
+def test_card_subjects_skip_the_window_rules(cfg: HallConfig) -> None:
+    def card(rule: RuleId, window: str, staff: str | None) -> Card:
+        return Card(
+            id=CardId(f"K-{window}"),
+            rule=rule,
+            level=RULES[rule].level,
+            subject=Subject(window=WindowId(window), staff=StaffId(staff) if staff else None),
+            owner=None,
+            raised_at=NOW,
+            answer_by=None,
+            evidence=(),
+            estimated=False,
+            state=CardState.RAISED,
+            holds=True,
+        )
+
+    cards = {
+        c.id: c
+        for c in (
+            card(RuleId.ATTENDANCE_LATE, "W05", "S010"),
+            card(RuleId.POST_AB_UNCOVERED, "W16", "S031"),
+            card(RuleId.PROMISED_OVERDUE, "W07", None),
+        )
+    }
+    lights = window_lights(cards.values(), [w.window_id for w in cfg.windows], set())
+    assert card_subjects(lights, cards) == {WindowId("W05"): StaffId("S010")}
 
 
 @pytest.mark.parametrize(
@@ -356,6 +403,83 @@ def test_a_light_changed_through_mqtt_changes_the_tile(
         daemon.loop_stop()
         hub.close()
         web.stop()
+
+
+# --- end to end: a scripted morning through the real broker and daemon ----------------------------
+
+
+def _send(c: mqtt.Client, topic: str, doc: dict[str, Any]) -> None:
+    payload = json.dumps(doc, ensure_ascii=False)
+    c.publish(f"hall/{HALL}/{topic}", payload, qos=1).wait_for_publish(10)
+
+
+def _seat(cam: mqtt.Client, window: str, present: bool, at: datetime) -> None:
+    doc = {"window": window, "present": present, "persons": int(present), "ts": at.isoformat()}
+    _send(cam, "camera/CAM1/presence", doc)
+
+
+def _tile_text(browser: Chromium, window: str, part: str) -> str:
+    return str(browser.evaluate(f"{TILE % window}.querySelector('{part}').innerText"))
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(find_chromium() is None, reason=f"no headless Chromium: {INSTALL_HINT}")
+def test_the_tiles_name_who_is_on_post_in_a_scripted_morning(
+    mosquitto: Mosquitto, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """W01's A post (王伟) is on leave and his B post (李芳) sits at the window, W02's seat has
+    been empty for two minutes, W03's A post (陈静) is seated; the other seats have no camera
+    reading. Then 李芳 leaves W01's seat. Stamps are the wall clock's: the daemon's is."""
+    daemon, _ = start_daemon(mosquitto.port, mosquitto.password("hallwatch"), tmp_path, daemons)
+    cam, office = account(mosquitto, "CAM1"), account(mosquitto, "case-system")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    leave = {"state": "leave", "category": "annual", "approved_by": "L001"}
+    leave |= {"ts": (t0 - timedelta(hours=2)).isoformat()}
+    leave |= {"from": (t0 - timedelta(hours=2)).isoformat()}
+    leave |= {"until": (t0 + timedelta(hours=6)).isoformat()}
+    _send(office, "staff/S001/status", leave)
+    overdue = {"id": "onpost-1", "case": "C-ONPOST-1", "action": "accepted", "kind": "promised"}
+    overdue |= {"ts": (t0 - timedelta(days=30)).isoformat(), "window": "W01", "staff": "S001"}
+    _send(office, "case/C-ONPOST-1/event", {**overdue, "promised_days": 3, "legal_days": 60})
+    for s in (100, 95):  # W01 and W03 occupied, seen within the heartbeat timeout
+        for window in ("W01", "W03"):
+            _seat(cam, window, True, t0 - timedelta(seconds=s))
+    for s in (120, 60, 0):
+        _seat(cam, "W02", False, t0 - timedelta(seconds=s))
+    browser = Chromium(tmp_path)
+    try:
+        browser.navigate(f"http://127.0.0.1:{daemon.web_port}/display")
+        w01, w02, w03 = (TILE % w for w in ("W01", "W02", "W03"))
+        staffed = "document.getElementById('staffed')?.textContent"
+        browser.wait_for(f"{staffed} === '2/20'", 30, "two windows staffed")
+        browser.wait_for(f"{w01}.dataset.level === 'red'", 30, "W01's overdue case")
+        assert _tile_text(browser, "W01", ".officer span") == "李芳"  # the B post covers
+        assert _tile_text(browser, "W01", ".reason .text") == "超过承诺时限（王伟）"
+        assert _tile_text(browser, "W02", ".officer span") == "无人在岗"
+        assert browser.evaluate(f"{w02}.querySelector('.officer').classList.contains('none')")
+        assert _tile_text(browser, "W03", ".officer span") == "陈静"
+        assert _tile_text(browser, "W04", ".officer span") == "黄强"  # no reading: A (S007)
+        assert daemon_state(daemon)["seats_occupied"] == 2
+
+        for s in (90, 10):  # 李芳 leaves: the seat empty since 90 s ago, confirmed after 60 s
+            _seat(cam, "W01", False, t0 - timedelta(seconds=s))
+        browser.wait_for(f"{staffed} === '1/20'", 30, "one window staffed")
+        browser.wait_for(f"{w01}.querySelector('.officer span').innerText === '无人在岗'", 10, "")
+        assert _tile_text(browser, "W01", ".reason .text") == "超过承诺时限（王伟）"
+        assert _tile_text(browser, "W03", ".officer span") == "陈静"
+        assert daemon_state(daemon)["seats_occupied"] == 1
+        assert browser.evaluate(f"{w03}.dataset.level") == "green"
+    finally:
+        browser.close()
+        for c in (cam, office):
+            c.disconnect()
+            c.loop_stop()
+    assert daemon.stop() == 0
+
+
+def daemon_state(daemon: DaemonProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.web_port}/state", timeout=5) as r:
+        return dict(json.load(r))
 
 
 def test_stopping_the_server_ends_idle_keep_alive_connections(cfg: HallConfig) -> None:

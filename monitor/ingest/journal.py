@@ -82,6 +82,14 @@ class JournalError(HallwatchError):
     """The journal cannot be opened or does not belong to this hall."""
 
 
+class JournalMissing(JournalError):
+    """A reader asked for a journal that does not exist (it is not made for a reader)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no journal at {path}")
+        self.path = path
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AcceptEntry:
     event_id: EventId
@@ -169,6 +177,31 @@ class Journal:
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal in {directory}: {exc}") from exc
         _claim(conn, hall, path)
+        return cls(conn, path)
+
+    @classmethod
+    def open_existing(cls, data_dir: str | Path, hall: str) -> Journal:
+        """A reader's open: read-only, and never made (JournalMissing). A journal of an older
+        schema is first upgraded in place by the writer's `open`, as a daemon start would."""
+        path = Path(data_dir) / "journal.sqlite3"
+        if not path.is_file():
+            raise JournalMissing(path)
+        uri = f"file:{path}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+        if meta.get("schema") in ("1", "2"):
+            conn.close()
+            cls.open(data_dir, hall).close()
+            return cls.open_existing(data_dir, hall)
+        if meta.get("hall") != hall:
+            conn.close()
+            raise JournalError(f"{path} belongs to hall {meta.get('hall')!r}, not {hall!r}")
+        if meta.get("schema") != str(SCHEMA_VERSION):
+            conn.close()
+            raise JournalError(f"{path} has schema {meta.get('schema')}, expected {SCHEMA_VERSION}")
         return cls(conn, path)
 
     def append(self, entries: Sequence[Entry], known_duplicates: int = 0) -> list[int | None]:

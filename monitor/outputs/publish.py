@@ -2,7 +2,8 @@
 
 Lights derive from the cards whose condition holds (alerts/lights.py). They are published
 retained on every change and all again after each (re)connection to the broker; the display
-gets the same snapshot.
+gets the same snapshot, with who is on post and the staffed count (alerts/onpost.py, passed
+in by the runner) and whom each light's card is about (`card_subjects`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from alerts.cards import Card
 from alerts.config import HallConfig
-from alerts.ids import StaffId, WindowId
+from alerts.ids import CardId, StaffId, WindowId
 from alerts.lights import (
     HallTotals,
     Light,
@@ -24,6 +26,7 @@ from alerts.lights import (
     window_lights,
 )
 from alerts.points import Point, points_for_lights, points_for_stats
+from alerts.rules import RuleId
 from alerts.stats import compute
 from alerts.supervision import Supervision
 from monitor.reports.monthly import unstaffed_minutes
@@ -83,7 +86,8 @@ class Presenter:
             self.totals = totals
         if (moved or totals != written) and self._write_points is not None:
             self._write_stats(sup, totals, now)
-        self.display.update(snapshot(cfg, lights, totals, on_post))
+        about = card_subjects(lights, sup.engine.cards)
+        self.display.update(snapshot(cfg, lights, totals, on_post, about))
 
     def _write_stats(self, sup: Supervision, totals: HallTotals, now: datetime) -> None:
         """Today's totals as a `hall_stats` point, each at its own millisecond (a standing clock
@@ -126,6 +130,24 @@ class Presenter:
             windows_staffed=staffed,
             windows=len(self.cfg.windows),
         )
+
+
+_WINDOW_RULES = frozenset(
+    (RuleId.POST_UNSTAFFED_WARNING, RuleId.POST_UNSTAFFED, RuleId.POST_AB_UNCOVERED)
+)
+
+
+def card_subjects(
+    lights: Mapping[WindowId, Light], cards: Mapping[CardId, Card]
+) -> dict[WindowId, StaffId]:
+    """Whom the card behind each light (its worst) is about; the post rules are about the
+    window, whoever holds its A post."""
+    out: dict[WindowId, StaffId] = {}
+    for w, light in lights.items():
+        card = cards.get(light.cards[0]) if light.cards else None
+        if card is not None and card.subject.staff is not None and card.rule not in _WINDOW_RULES:
+            out[w] = card.subject.staff
+    return out
 
 
 def stats_points(hall: str, totals: HallTotals, unstaffed_min: float, at: datetime) -> list[Point]:

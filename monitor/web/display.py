@@ -1,7 +1,8 @@
 """The hall display (大厅电子显示屏): one tile per window, today's totals, the time.
 
-`snapshot` turns configuration, lights and totals into what the screen shows (names on duty,
-nothing else personal: no card ids, no case numbers). `DisplayHub` keeps the latest snapshot and
+`snapshot` turns configuration, lights, totals and who is on post into what the screen shows
+(names on duty, and the name of the officer a card is about; nothing else personal: no card
+ids, no case numbers). `DisplayHub` keeps the latest snapshot and
 serves the page, its state as JSON and a server-sent event stream; the daemon calls `update`
 whenever lights or totals change, from any thread. Every stream event carries the whole state
 (20 tiles are a few KiB), so a screen that reconnects is complete with its first event.
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
 RETRY_MS = 3000  # EventSource waits this long before reconnecting
 MAX_CLIENTS = 64  # screens and curious browsers; a hall has a handful of TVs
+_NAMED = (Level.YELLOW, Level.RED)  # a grey light's reason is the camera, not a person
 
 
 def _utcnow() -> datetime:
@@ -63,8 +65,11 @@ def snapshot(
     lights: Mapping[WindowId, Light],
     totals: HallTotals | None,
     on_post: Mapping[WindowId, StaffId | None] | None = None,
+    about: Mapping[WindowId, StaffId] | None = None,
 ) -> Snapshot:
-    """Tiles in configuration order. Without `on_post`, each window shows its A post holder."""
+    """Tiles in configuration order. `on_post`: who is on post at each window (None: nobody;
+    without it, each window shows its A post holder). `about`: whom the card behind a light
+    is about; named in the reason when that is not the officer on post."""
     departments = {d.id: d.name for d in cfg.departments}
     names = {s.id: s.name for s in cfg.staff}
     numbers = _numbers([w.id for w in cfg.windows])
@@ -72,6 +77,10 @@ def snapshot(
     for w in cfg.windows:
         light = lights.get(w.window_id)
         officer = w.a_post if on_post is None else on_post.get(w.window_id, w.a_post)
+        reason = light.reason_zh if light else "状态未知"
+        person = (about or {}).get(w.window_id)
+        if light and light.level in _NAMED and person is not None and person != officer:
+            reason = f"{reason}（{names.get(person, person)}）"
         tiles.append(
             Tile(
                 window=w.id,
@@ -80,7 +89,7 @@ def snapshot(
                 department=departments.get(w.department, ""),
                 officer=None if officer is None else names.get(officer, officer),
                 level=(light.level if light else Level.UNKNOWN).value,
-                reason=light.reason_zh if light else "状态未知",
+                reason=reason,
                 cards=len(light.cards) if light else 0,
             )
         )
