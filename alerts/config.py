@@ -18,15 +18,18 @@ from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from alerts.accounts import DEMO_HASHES, Account, Role, check_hash
+from alerts.accounts import DEMO_HASHES, Account, check_hash
 from alerts.attendance import AttendanceConfig
 from alerts.complaints import ComplaintsConfig
 from alerts.duty import DutySlotConfig
 from alerts.ids import DeviceId, HallId, StaffId, WindowId
+from alerts.jobs import JobsConfig
 from alerts.model import ConfigModel, check_zone, validate
+from alerts.notify import NotifyConfig, notify_problems
 from alerts.posts import PostsConfig
+from alerts.roles import Role, StaffRole
 from alerts.rules import RuleId
 from alerts.workdays import DayOverride, Session, Timetable, WorkCalendar
 
@@ -95,7 +98,7 @@ class JournalConfig(ConfigModel):
 
 class IngestConfig(ConfigModel):
     max_payload_bytes: int = Field(
-        65536, ge=1024, description="Larger payloads are rejected (CONTRACT.md: 64 KiB)."
+        65536, ge=1024, description="Larger payloads are rejected (docs/contract.md: 64 KiB)."
     )
     max_future_skew_s: int = Field(
         300, ge=0, description="An event stamped further than this ahead of receipt is rejected."
@@ -219,7 +222,7 @@ class WebConfig(ConfigModel):
 
 class User(ConfigModel):
     name: Ident = Field(description="Login name.")
-    role: Literal["display", "leader", "supervisor", "admin"] = Field(
+    role: Role = Field(
         description="display (the hall display), leader (attendance, cards read-only), "
         "supervisor (decides cards), admin (configuration); docs/console.md."
     )
@@ -238,7 +241,7 @@ class User(ConfigModel):
     def account(self) -> Account:
         staff = StaffId(self.staff) if self.staff else None
         return Account(
-            name=self.name, role=Role(self.role), password_hash=self.password_hash, staff=staff
+            name=self.name, role=self.role, password_hash=self.password_hash, staff=staff
         )
 
 
@@ -297,7 +300,7 @@ class CardsConfig(ConfigModel):
         default_factory=dict, description="Per case kind, e.g. {special = 0, joint = 2}."
     )
     immediate_warning_minutes: int = Field(
-        120, ge=1, description="Immediate case: yellow after this much working time (issue 3)."
+        120, ge=1, description="Immediate case: yellow after this much working time (ours)."
     )
     report_days: int = Field(
         3, ge=1, description="Reported-up case: report within (a hall's case rules)."
@@ -341,8 +344,13 @@ class Staff(ConfigModel):
     department: Ident = Field(description="Department id.")
     post: str = Field("窗口工作人员", description="Post title, shown in negative filings.")
     phone: str | None = Field(None, description="Office phone, shown in negative filings.")
-    role: Literal["officer", "leader", "supervisor"] = Field(
-        "officer", description="officer at a window, leader (值班领导), supervisor (效能投诉中心)."
+    mobile: str | None = Field(
+        None, description="Mobile number for notices (SMS, DingTalk @); docs/notify.md."
+    )
+    email: str | None = Field(None, description="E-mail address for notices; docs/notify.md.")
+    role: StaffRole = Field(
+        StaffRole.OFFICER,
+        description="officer at a window, leader (值班领导), supervisor (效能投诉中心).",
     )
 
     @property
@@ -359,6 +367,9 @@ class Window(ConfigModel):
         default_factory=list, description="Ordered substitutes (B岗); the first available covers."
     )
     neighbour: Ident | None = Field(None, description="Window that watches this one if alone.")
+    head: Ident | None = Field(
+        None, description="Staff id of the window's head (负责人), told of its red cards."
+    )
 
     @property
     def window_id(self) -> WindowId:
@@ -401,18 +412,19 @@ def _rule(points: int, who: Who, source: str) -> DeductionRule:
     return DeductionRule(points=points, who=who, source=source)
 
 
-_NUMBERS = "DOMAIN.md numbers"
+_ELSEWHERE = "其他地区的做法"  # docs/regulations.md, "Numbers from practice elsewhere"
+_OURS = "本中心规定 (ours)"
 DEFAULT_RULES: dict[str, DeductionRule] = {
-    RuleId.ATTENDANCE_LATE: _rule(1, "officer", f"{_NUMBERS}: late ≤ 10 min −1 (苍南)"),
-    RuleId.ATTENDANCE_EARLY: _rule(1, "officer", f"{_NUMBERS}: early ≤ 10 min −1 (苍南)"),
-    RuleId.ATTENDANCE_MISSING_PUNCH: _rule(2, "officer", f"{_NUMBERS}: hall rules, missing punch"),
-    RuleId.ATTENDANCE_ABSENT_HALF_DAY: _rule(5, "officer", f"{_NUMBERS}: half-day absence"),
-    RuleId.POST_UNSTAFFED: _rule(3, "officer", f"{_NUMBERS}: away ≥ 15 min −3 (苍南)"),
+    RuleId.ATTENDANCE_LATE: _rule(1, "officer", f"{_ELSEWHERE} (苍南): late ≤ 10 min −1"),
+    RuleId.ATTENDANCE_EARLY: _rule(1, "officer", f"{_ELSEWHERE} (苍南): early ≤ 10 min −1"),
+    RuleId.ATTENDANCE_MISSING_PUNCH: _rule(2, "officer", f"{_OURS}: missing punch −2"),
+    RuleId.ATTENDANCE_ABSENT_HALF_DAY: _rule(5, "officer", f"{_OURS}: half-day absence −5"),
+    RuleId.POST_UNSTAFFED: _rule(3, "officer", f"{_ELSEWHERE} (苍南): away ≥ 15 min −3"),
     RuleId.PROMISED_OVERDUE: _rule(5, "window", "000_… 八(四)5: 扣窗口单位当月考评5—10分"),
     RuleId.LEGAL_OVERDUE: _rule(10, "officer", "000_… 八(五)1: 扣岗位责任人当月考评10—15分"),
-    RuleId.RETURNED_NO_REASON: _rule(2, "officer", "issue 7: refusal without reasons −2"),
-    RuleId.COMPLAINT_FOUNDED: _rule(5, "officer", "issue 7: founded complaint −5 (000_… 五(八))"),
-    RuleId.REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_NUMBERS}: 好差评, issue 7 −2 (window)"),
+    RuleId.RETURNED_NO_REASON: _rule(2, "officer", f"{_OURS}: refusal without reasons −2"),
+    RuleId.COMPLAINT_FOUNDED: _rule(5, "officer", f"{_OURS}: founded complaint −5 (000_… 五(八))"),
+    RuleId.REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_OURS}: 好差评 not rectified −2 (window)"),
 }
 
 
@@ -430,7 +442,7 @@ class ScoresConfig(ConfigModel):
     """`[scores]`: monthly efficiency scores. Defaults and sources in docs/scores.md."""
 
     base: int = Field(100, description="Score at the start of each month.")
-    max_score: int = Field(110, description="Highest score with bonuses (DOMAIN.md numbers).")
+    max_score: int = Field(110, description="Highest score with bonuses (practice elsewhere).")
     min_score: int = Field(0, description="Scores never fall below this.")
     rules: dict[str, DeductionRule] = Field(
         default_factory=lambda: dict(DEFAULT_RULES),
@@ -444,6 +456,11 @@ class ScoresConfig(ConfigModel):
         description="Grade bands, any order; below all of them is `below_grades`.",
     )
     below_grades: str = Field("不合格", description="Grade below every band.")
+    excellent_min: int | None = Field(
+        None,
+        description="Lowest score graded 优秀, a band above `grades` (seed 000_… 九 picks its "
+        "优秀 windows and officers from the evaluation but names no score); absent: no 优秀.",
+    )
     stars: list[StarBand] = Field(
         default_factory=lambda: [
             StarBand(min_score=95, stars=5),
@@ -466,6 +483,21 @@ class ScoresConfig(ConfigModel):
         if unknown:
             raise ValueError(f"unknown rule id(s): {', '.join(unknown)}")
         return {**DEFAULT_RULES, **given}
+
+    @model_validator(mode="after")
+    def _excellent(self) -> ScoresConfig:
+        """`excellent_min` is one more band, 优秀, so that every grade comes from `grades`."""
+        if self.excellent_min is None or any(b.name == EXCELLENT for b in self.grades):
+            return self
+        top = max((b.min_score for b in self.grades), default=None)
+        if top is not None and self.excellent_min <= top:
+            raise ValueError(f"excellent_min {self.excellent_min} is not above the grade {top}")
+        band = GradeBand(min_score=self.excellent_min, name=EXCELLENT)
+        object.__setattr__(self, "grades", [band, *self.grades])  # frozen: set once, here
+        return self
+
+
+EXCELLENT = "优秀"
 
 
 class TimeSeriesConfig(ConfigModel):
@@ -519,7 +551,9 @@ class HallConfig(ConfigModel):
     timeseries: TimeSeriesConfig = TimeSeriesConfig()
     scores: ScoresConfig = ScoresConfig()
     complaints: ComplaintsConfig = ComplaintsConfig()
+    notify: NotifyConfig = NotifyConfig()
     attendance: AttendanceConfig = AttendanceConfig()
+    jobs: JobsConfig = JobsConfig()
     duty: list[DutySlotConfig] = Field(
         default_factory=list,
         description="Leader-on-duty rota (领导值班, made quarterly; 002_…): date, half, leader.",
@@ -643,6 +677,8 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
                 out.append(f"windows[{i}].b_posts[{j}]: {b!r} is already the A post")
         if w.neighbour is not None and w.neighbour not in windows:
             out.append(f"windows[{i}].neighbour: unknown window {w.neighbour!r}")
+        if w.head is not None and w.head not in staff:
+            out.append(f"windows[{i}].head: unknown staff {w.head!r}")
     for i, c in enumerate(cfg.cameras):
         for j, win in enumerate(c.windows):
             if win not in windows:
@@ -651,11 +687,12 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
     for i, season in enumerate(cfg.seasons):
         out.extend(f"seasons[{i}].{p}" for p in _session_problems(season.sessions))
     out.extend(_dupes("calendar.days", (d.date.isoformat() for d in cfg.calendar.days)))
-    leaders = {s.id for s in cfg.staff if s.role == "leader"}
+    leaders = {s.id for s in cfg.staff if s.role is StaffRole.LEADER}
     for i, slot in enumerate(cfg.duty):
         if slot.leader not in leaders:
             out.append(f"duty[{i}].leader: {slot.leader!r} is not a staff member with role leader")
     out.extend(_user_problems(cfg))
+    out.extend(notify_problems(cfg.notify, staff, windows))
     if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
         out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")
     return out
@@ -668,7 +705,9 @@ def _user_problems(cfg: HallConfig) -> Iterator[str]:
     for i, u in enumerate(cfg.users):
         if u.staff is not None and u.staff not in roles:
             yield f"users[{i}].staff: unknown staff {u.staff!r}"
-        elif u.role == "supervisor" and (u.staff is None or roles[u.staff] != "supervisor"):
+        elif u.role is Role.SUPERVISOR and (
+            u.staff is None or roles[u.staff] is not StaffRole.SUPERVISOR
+        ):
             yield f"users[{i}].staff: a supervisor user must be a staff member with role supervisor"
         if exposed and u.password_hash in DEMO_HASHES:
             yield (

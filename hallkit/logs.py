@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
-_QUIET = ("urllib3", "amqtt", "transitions", "websockets", "influxdb_client")
+_QUIET = ("urllib3", "amqtt", "transitions", "websockets", "influxdb_client", "apscheduler")
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 

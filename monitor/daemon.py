@@ -1,5 +1,4 @@
-"""Composition root: wires journal, replay, ingest, MQTT, outputs, web and systemd together;
-what runs is beside it (docs/architecture.md "The daemon"). Time comes from one `Clock`."""
+"""Composition root: journal, replay, ingest, MQTT, outputs, web, systemd on one `Clock`."""
 
 from __future__ import annotations
 
@@ -7,6 +6,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from alerts.config import HallConfig
@@ -16,7 +16,7 @@ from hallkit.clock import Clock, SystemClock
 from hallkit.config import read_secret
 from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from hallkit.sdnotify import SdNotifier
-from monitor import __version__, health
+from monitor import __version__, health, jobs
 from monitor.ingest import snapshot
 from monitor.ingest.ingestor import Classifier, Inbound, IngestHealth, Ingestor, Rules
 from monitor.ingest.journal import Journal
@@ -83,8 +83,7 @@ class Daemon:
         cfg, clock, hall = self.config, self.clock, self.config.hall.id
         sup, regenerated = replay(journal, cfg, snapshot.path_in(cfg.journal.data_dir))
         inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()  # network thread -> writer
-        # Receive times follow the daemon's clock, as the ticks do; a journal with events means
-        # the broker has a session for the daemon.
+        # Receive times follow the daemon's clock; journaled events: the broker has our session.
         had = sup.state.last_seq > 0
         link = self.link = MqttLink(
             cfg.broker, cfg.client_id, hall, inbox.put, password, now=clock.now, expect_session=had
@@ -130,19 +129,18 @@ class Daemon:
         )
         web = self.web = self._web_server(journal, key, decisions)
         runner.show()
-        writer_stop = threading.Event()
+        halt = threading.Event()
         # Not restarted in place: a writer that died (of anything: no message can kill it)
         # makes /healthz 503 and the daemon exit non-zero, for systemd to restart it whole.
-        writer = threading.Thread(
-            target=lambda: ingestor.run(writer_stop), name="ingest", daemon=True
-        )
-        sender_thread = supervised("outbox", lambda: sender.run(writer_stop), writer_stop, clock)
+        writer = threading.Thread(target=partial(ingestor.run, halt), name="ingest", daemon=True)
+        sender_thread = supervised("outbox", lambda: sender.run(halt), halt, clock)
+        self.jobs = jobs.start(lambda: self.config, runner, journal, clock, halt)
         web.start()
         self.sink.start()
         writer.start()
         sender_thread.start()
         if notices is not None:
-            notices.start(writer_stop)
+            notices.start(halt)
         link.start()
         self.where = Started(web.address, Path(cfg.journal.data_dir))
         self.notifier.ready()
@@ -150,7 +148,7 @@ class Daemon:
         self.started.set()
         code = self._loop(stop, presenter, system, writer)
         self.notifier.stopping()
-        writer_stop.set()
+        halt.set()
         writer.join(timeout=30)
         sender_thread.join(timeout=5)
         if notices is not None:
@@ -175,6 +173,7 @@ class Daemon:
                 audit_key=key,
                 now=self.clock.now,
                 reload=self.request_reload,
+                notices=self.notices,
             )
         )
         status = health.routes(
@@ -247,4 +246,5 @@ class Daemon:
             web_samples=self.web.metrics(),
             notice_problems=notices.problems() if notices else (),
             notice_samples=notices.metrics() if notices else (),
+            jobs=self.jobs.health(),
         )

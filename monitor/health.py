@@ -19,6 +19,14 @@ Sample = tuple[str, str, str, dict[str, str], float]  # name, type, help, labels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobsHealth:
+    """The scheduled jobs' (monitor/jobs.py): a job whose last run failed or was missed."""
+
+    problems: Sequence[str] = ()
+    samples: Sequence[Sample] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Components:
     hall: str
     version: str
@@ -34,6 +42,7 @@ class Components:
     web_samples: Sequence[Sample] = ()
     notice_problems: Sequence[str] = ()  # a notice channel failing past its bound
     notice_samples: Sequence[Sample] = ()
+    jobs: JobsHealth = JobsHealth()  # the scheduled jobs (archives, snapshot, pruning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +65,8 @@ def checks(c: Components) -> list[Check]:
         Check("broker_refused", c.fatal or None),
     ]
     out += [Check("session", p) for p in c.session_problems]
-    return out + [Check("notices", p) for p in c.notice_problems]
+    out += [Check("notices", p) for p in c.notice_problems]
+    return out + [Check("jobs", p) for p in c.jobs.problems]
 
 
 def healthz(c: Components) -> tuple[int, dict[str, Any]]:
@@ -137,6 +147,7 @@ def samples(c: Components) -> list[Sample]:
         ),
         *c.web_samples,
         *c.notice_samples,
+        *c.jobs.samples,
     ]
 
 

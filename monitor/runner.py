@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import pickle
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import date, datetime, tzinfo
 from typing import TypeVar
 
 from alerts.cards import Transition
 from alerts.config import HallConfig
-from alerts.events import CaseEvent, Recorded
+from alerts.events import CaseEvent, Presence, Recorded, StaffStatus
+from alerts.onpost import hall_on_post, staffed
 from alerts.supervision import Supervision
 from hallkit.clock import Clock
 from monitor.ingest import snapshot
@@ -33,9 +36,12 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_Asked = tuple["Future[snapshot.Header | None]", Journal, HallConfig]
+
 FACTS_EVERY_S = 1.0  # attendance facts gather this long under a stream before the rules run
 CHANGED_REFRESH_S = 1.0  # lights and totals walk every card and case: not per batch
 IDLE_REFRESH_S = 10.0  # the display's clock and day change without any event
+_SHOWN = (CaseEvent, Presence, StaffStatus)  # events that move the totals or who is on post
 
 
 class Runner:
@@ -58,6 +64,7 @@ class Runner:
         self._stale = False  # something changed since the lights were refreshed
         self._gc = LongLived()
         self._swept: date | None = None
+        self._asked: queue.SimpleQueue[_Asked] = queue.SimpleQueue()  # snapshot_soon
 
     def read(self, fn: Callable[[Supervision], T]) -> T:
         """The console's reads of the live state, under the state lock."""
@@ -67,7 +74,7 @@ class Runner:
     def show(self) -> None:
         """The first lights and totals, before the ingest starts."""
         with self.lock:
-            self._presenter.refresh(self.supervision, self._clock.now())
+            self._present(self._clock.now())
 
     def reconfigure(self, new: HallConfig) -> None:
         """A reloaded configuration: the writer applies it to the cards at its next tick, in
@@ -88,8 +95,8 @@ class Runner:
                         self._decisions.settle(rec, applied, sup)  # a console request
                 except Exception as exc:
                     failed.append((rec, exc))
-            if out or any(isinstance(r.event, CaseEvent) for r in fresh):
-                self._stale = True  # lights and totals: at the next tick, not per batch
+            if out or any(isinstance(r.event, _SHOWN) for r in fresh):
+                self._stale = True  # lights, totals, who is on post: at the next tick
         self._store.store(out, None)
         if failed:
             raise RulesFailed(failed)  # the ingest keeps each as an internal_error reject
@@ -100,6 +107,8 @@ class Runner:
         The `final` tick, after the last event of a clean stop, runs the rules on all the
         facts that wait, so the journal (and a replay of it) ends with no fact unjudged.
         """
+        if not self._asked.empty():
+            self._write_asked()  # here the state holds every journaled event and tick
         now, mono = self._clock.now(), self._clock.monotonic()
         self._collect(now)
         facts = final or mono - self._facts_at >= FACTS_EVERY_S
@@ -133,6 +142,27 @@ class Runner:
         except (OSError, pickle.PicklingError) as exc:
             logger.warning("no snapshot written (%s): the next start replays it all", exc)
 
+    def snapshot_soon(self, journal: Journal, cfg: HallConfig) -> Future[snapshot.Header | None]:
+        """A snapshot written on the writer thread at its next tick (the nightly job's,
+        monitor/jobs.py); the future fails with the error that stopped it."""
+        asked: Future[snapshot.Header | None] = Future()
+        self._asked.put((asked, journal, cfg))
+        return asked
+
+    def _write_asked(self) -> None:
+        while not self._asked.empty():
+            asked, journal, cfg = self._asked.get_nowait()
+            if not asked.set_running_or_notify_cancel():
+                continue  # the daemon is stopping: its stop writes one
+            try:
+                with self.lock:
+                    path = snapshot.path_in(cfg.journal.data_dir)
+                    header = snapshot.save(path, self.supervision, journal, cfg)
+            except (OSError, pickle.PicklingError) as exc:
+                asked.set_exception(exc)
+            else:
+                asked.set_result(header)
+
     def _collect(self, now: datetime) -> None:
         """The garbage-collection policy (monitor/ingest/gcpolicy.py); the full sweep at the
         first tick of each local day, when the hall is closed."""
@@ -151,10 +181,17 @@ class Runner:
         if (self._stale and since >= CHANGED_REFRESH_S) or since >= IDLE_REFRESH_S:
             self._refresh()
 
+    def _present(self, now: datetime) -> None:
+        """Lights and totals, with who is on post now and the staffed count (alerts/onpost.py)."""
+        sup, people = self.supervision, self.supervision.people
+        posts = hall_on_post(people.windows.values(), people.statuses, now, people.posts)
+        officers = {w: p.officer for w, p in posts.items()}
+        unknown = people.unknown_windows(now)
+        self._presenter.refresh(sup, now, unknown, officers, staffed(posts.values()))
+
     def _refresh(self) -> None:
-        sup, now = self.supervision, self._clock.now()
         try:
-            self._presenter.refresh(sup, now, unknown=sup.people.unknown_windows(now))
+            self._present(self._clock.now())
         except (sqlite3.Error, OSError) as exc:  # the store's disk: lights follow next time
             logger.warning("lights and totals not stored: %s", exc)
             self._refreshed = self._clock.monotonic()

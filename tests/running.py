@@ -35,9 +35,18 @@ def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def write_config(
-    directory: Path, broker_port: int, password: str | None, web_port: int = 0, **journal: Any
+    directory: Path,
+    broker_port: int,
+    password: str | None,
+    web_port: int = 0,
+    jobs: bool = False,
+    **journal: Any,
 ) -> Path:
-    """The example hall, pointed at a test broker, a test data dir and a test web port."""
+    """The example hall, pointed at a test broker, a test data dir and a test web port.
+
+    The scheduled jobs fire on the wall clock, so they are off unless a test asks for them: a
+    test daemon that happens to run at 20:45 in the hall must not render the day's sheet.
+    """
     text = example_config_path().read_text(encoding="utf-8")
     data_dir = directory / "data"
     text = text.replace("port = 1883", f"port = {broker_port}")
@@ -54,6 +63,9 @@ def write_config(
         text = text.replace('password_file = "mqtt-password"', "")
     else:
         (directory / "mqtt-password").write_text(password + "\n", encoding="utf-8")
+    if not jobs:
+        assert "[jobs]" not in text
+        text += "\n[jobs]\nenabled = false\n"
     path = directory / "hall.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -48,3 +48,11 @@ def test_a_device_adapter_loads_no_daemon_card_engine_or_sink(module: str) -> No
 def test_the_core_loads_nothing_of_the_shell() -> None:
     loaded = _loaded("alerts.supervision")
     assert [m for m in loaded if not m.startswith("alerts")] == []
+
+
+def test_the_daemon_module_is_wiring_only() -> None:
+    """The composition root stays small: what runs lives beside it (docs/architecture.md)."""
+    daemon = Path(__file__).resolve().parent.parent / "monitor" / "daemon.py"
+    lines = daemon.read_text(encoding="utf-8").splitlines()
+
+    assert len(lines) <= 250, f"monitor/daemon.py has {len(lines)} lines"

@@ -28,6 +28,9 @@ from alerts.rules import RULES, Level, RuleId
 from alerts.supervision import Supervision
 from monitor import __version__
 from monitor.ingest.journal import Journal
+from monitor.reports import archives, downloads
+from monitor.reports.monthly import MonthReport
+from monitor.reports.pdf import PdfError, html_to_pdf
 from monitor.web.auth import (
     COOKIE,
     CSRF_HEADER,
@@ -54,10 +57,14 @@ from monitor.web.console import (
     attendance_html,
     audit_rows,
     card_detail,
+    channel_labels,
+    channel_row,
     complaints,
     list_cards,
     month_report,
     month_report_html,
+    not_told_row,
+    notice_row,
     transition_row,
 )
 from monitor.web.openapi import spec
@@ -80,6 +87,17 @@ class Reader(Protocol):
     def __call__(self, fn: Callable[[Supervision], T], /) -> T: ...
 
 
+class NoticeLog(Protocol):
+    """The notifier's read side (monitor/outputs/notify.py `Notifier`), times as datetimes."""
+
+    def card_log(self, card: str) -> list[dict[str, Any]]: ...
+    def skipped(self, card: str) -> list[dict[str, Any]]: ...
+    def unsent(
+        self, *, failed: bool | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[dict[str, Any]]]: ...
+    def channel_log(self) -> list[dict[str, Any]]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Hall:
     """What the console needs from the running daemon."""
@@ -91,6 +109,7 @@ class Hall:
     audit_key: bytes
     now: Callable[[], datetime]
     reload: Callable[[], None]
+    notices: NoticeLog | None = None  # None: notification is off (no channel configured)
 
 
 def _err(status: int, code: str, message_zh: str) -> Response:
@@ -139,12 +158,19 @@ class Console:
             "/api/complaints": self._need(Permission.READ_COMPLAINTS, self._complaints),
             "/api/attendance": self._need(Permission.READ_ATTENDANCE, self._attendance),
             "/api/audit": self._need(Permission.READ_AUDIT, self._audit),
+            "/api/notices": self._need(Permission.READ_AUDIT, self._unsent),
             "/api/config": self._need(Permission.CONFIGURE, self._config),
+            "/api/archives": self._need(Permission.READ_DISPLAY, self._archives),
             "/console": lambda _r: _redirect("/console/"),
             "/console/": self._index,
             "/console/login": lambda _r: _page(self._assets["login.html"]),
             "/console/attendance/sheet": self._sheet,
             "/console/report": self._report,
+            "/console/report.pdf": self._download(Permission.READ_REPORT, self._report_pdf),
+            "/console/report.xlsx": self._download(Permission.READ_REPORT, self._report_xlsx),
+            "/console/attendance/sheet.pdf": self._download(
+                Permission.READ_ATTENDANCE, self._sheet_pdf
+            ),
             "/console/static/*": self._asset,
         }
         posts: dict[str, Callable[[Request], Response]] = {
@@ -314,6 +340,36 @@ class Console:
             return _err(404, "unknown_card", "没有这张牌。")
         evidence = self.hall.journal.find(list(found.evidence))
         doc = self.hall.read(lambda _sup: card_detail(found, evidence, names, zone))
+        return _no_store(Response.json(200, {**doc, **self._told(card, cfg)}))
+
+    def _told(self, card: str, cfg: HallConfig) -> dict[str, Any]:
+        """通知记录: the card's notices, and whom a route named but nobody could reach."""
+        log, names, zone = self.hall.notices, Names.of(cfg), cfg.hall.zone
+        if log is None:
+            return {"notify_enabled": False, "notices": []}
+        labels = channel_labels(cfg)
+        rows = [notice_row(n, names, labels, zone) for n in log.card_log(card)]
+        rows += [not_told_row(k, card, names, zone) for k in log.skipped(card)]
+        rows.sort(key=lambda r: r["created_at"] or "")  # stable: a send's rows stay in order
+        return {"notify_enabled": True, "notices": rows}
+
+    def _unsent(self, req: Request, _s: Session) -> Response:
+        """通知失败: notices not sent yet, newest first, and each channel's state."""
+        which = _choice(req, "status", {"unsent": None, "failed": True, "waiting": False})
+        limit = _int_arg(req, "limit", 50, 1, 500)
+        offset = _int_arg(req, "offset", 0, 0, 1_000_000)
+        cfg, log = self.hall.config(), self.hall.notices
+        if log is None:
+            doc: dict[str, Any] = {"notify_enabled": False, "total": 0, "notices": []}
+            return _no_store(Response.json(200, {**doc, "channels": []}))
+        names, zone, labels = Names.of(cfg), cfg.hall.zone, channel_labels(cfg)
+        total, page = log.unsent(failed=which, limit=limit, offset=offset)
+        doc = {
+            "notify_enabled": True,
+            "total": total,
+            "notices": [notice_row(n, names, labels, zone) for n in page],
+            "channels": [channel_row(c, labels, zone) for c in log.channel_log()],
+        }
         return _no_store(Response.json(200, doc))
 
     def _complaints(self, req: Request, _s: Session) -> Response:
@@ -336,6 +392,24 @@ class Console:
         names, zone, key = Names.of(cfg), cfg.hall.zone, self.hall.audit_key
         doc = self.hall.read(lambda sup: audit_rows(rows, sup, cfg.hall.id, key, names, zone))
         return _no_store(Response.json(200, {"entries": doc}))
+
+    def _archives(self, req: Request, s: Session) -> Response:
+        """The scheduled jobs' archives (monitor/jobs.py): the list, or with `name` the file."""
+        if not (s.may(Permission.READ_REPORT) or s.may(Permission.CONFIGURE)):
+            return _err(403, "forbidden", f"{s.role.label_zh}账号无权访问此功能。")
+        cfg = self.hall.config()
+        root, name = archives.folder(cfg), req.arg("name")
+        if not name:
+            doc = {"archives": [e.doc() for e in archives.listing(root)]}
+            return _no_store(Response.json(200, doc))
+        if not archives.NAME.match(name):
+            raise _bad("name", "须为归档文件名, 如 daily/2026-11-23.pdf")
+        found = archives.read(root, name)
+        if found is None:
+            return _err(404, "not_found", "没有这个归档文件。")
+        save_as = quote(f"hallwatch-{cfg.hall.id}-{name.replace('/', '-')}")
+        disposition = (("Content-Disposition", f"attachment; filename*=UTF-8''{save_as}"),)
+        return _no_store(Response(200, found[0], found[1], disposition))
 
     def _config(self, _req: Request, _s: Session) -> Response:
         doc = self.hall.config().model_dump(mode="json")
@@ -417,6 +491,54 @@ class Console:
         month = _month_arg(req) or (local.year, local.month)
         figures = self.hall.read(lambda sup: month_report(sup, cfg, month, now))
         return month_report_html(figures)
+
+    def _month_figures(self, req: Request) -> MonthReport:
+        cfg, now = self.hall.config(), self.hall.now()
+        local = now.astimezone(cfg.hall.zone)
+        month = _month_arg(req) or (local.year, local.month)
+        return self.hall.read(lambda sup: month_report(sup, cfg, month, now))
+
+    def _report_pdf(self, req: Request) -> tuple[str, str, bytes]:
+        r = self._month_figures(req)
+        return (
+            downloads.month_name(self.hall.config().hall.id, r.month, "pdf"),
+            downloads.PDF_TYPE,
+            downloads.month_pdf(r),
+        )
+
+    def _report_xlsx(self, req: Request) -> tuple[str, str, bytes]:
+        r = self._month_figures(req)
+        name = downloads.month_name(self.hall.config().hall.id, r.month, "xlsx")
+        return name, downloads.XLSX_TYPE, downloads.month_xlsx(r)
+
+    def _sheet_pdf(self, req: Request) -> tuple[str, str, bytes]:
+        cfg, now = self.hall.config(), self.hall.now()
+        day = _day_arg(req, "date") or now.astimezone(cfg.hall.zone).date()
+        page = self.hall.read(lambda sup: attendance_html(sup, cfg, day, now))
+        name = downloads.sheet_name(cfg.hall.id, day.isoformat())
+        return name, downloads.PDF_TYPE, html_to_pdf(page)
+
+    def _download(
+        self, permission: Permission, render: Callable[[Request], tuple[str, str, bytes]]
+    ) -> Callable[[Request], Response]:
+        """A file to save (the report's PDF or XLSX, the sheet's PDF), rendered on request."""
+
+        def route(req: Request) -> Response:
+            s = self.session(req)
+            if s is None:
+                return _redirect("/console/login?next=" + quote(req.path, safe="/"))
+            if not s.may(permission):
+                return _err(403, "forbidden", f"{s.role.label_zh}账号无权访问此功能。")
+            try:
+                name, kind, body = render(req)
+            except ConsoleError as exc:
+                return _err(exc.status, exc.code, exc.message_zh)
+            except PdfError as exc:
+                return _err(503, "no_pdf", f"无法生成 PDF：{exc}")
+            disposition = f"attachment; filename*=UTF-8''{quote(name)}"
+            return _no_store(Response(200, kind, body, (("Content-Disposition", disposition),)))
+
+        return route
 
     def _html_page(
         self, req: Request, permission: Permission, render: Callable[[Request], str]

@@ -36,6 +36,7 @@ from alerts.contract import Rejected, decode, decode_journaled
 from alerts.duty import DutyOutcome
 from alerts.errors import HallwatchError
 from alerts.events import CardAction, CardCommand, ComplaintAction, Recorded
+from alerts.notify import NotifyChannel, Recipient, Skip
 from alerts.roles import StaffRole
 from alerts.rules import RULES, Level, RuleId
 from alerts.supervision import Supervision
@@ -158,7 +159,7 @@ def voided(c: Card) -> bool:
 
 def void_reason(c: Card) -> str | None:
     """Why it was voided, for people: the engine's own words if it gave any (the silent
-    source, issue 15), else what a void means."""
+    source of late evidence), else what a void means."""
     if not voided(c):
         return None
     return c.history[-1].text or VOID_REASON_ZH
@@ -556,3 +557,98 @@ def audit_rows(
             }
         )
     return out
+
+
+# --- notices: who was told (docs/notify.md) --------------------------------------------------
+
+DELIVERY_ZH = {
+    "sent": "已送达",
+    "waiting": "待发送",
+    "failed": "发送失败",
+    "cancelled": "已取消",
+    "not_told": "未能通知",
+}
+SKIP_ZH = {
+    Skip.NO_OWNER.value: "卡片没有责任人",
+    Skip.NO_HEAD.value: "窗口未配置负责人(windows[].head)",
+    Skip.NOBODY.value: "没有担任此角色的人员",
+    Skip.NO_ADDRESS.value: "没有可用的联系方式(手机号或邮箱)",
+    Skip.UNKNOWN_STAFF.value: "人员表中没有此人",
+}
+RECIPIENT_ZH = {
+    Recipient.OWNER.value: "责任人",
+    Recipient.WINDOW_HEAD.value: "窗口负责人",
+    Recipient.SUPERVISORS.value: "效能督查员",
+    Recipient.ADMINS.value: "系统管理员",
+}
+_SCHEME_ZH = {"mailto": "邮件", "mailtos": "邮件", "wecombot": "企业微信", "wxteams": "企业微信"}
+
+
+def channel_zh(c: NotifyChannel) -> str:
+    """邮件, 钉钉, 企业微信 or 短信, from the channel's kind and URL; else its name."""
+    if c.kind == "dingtalk":
+        return "钉钉"
+    scheme = c.url.partition("://")[0].lower()
+    return _SCHEME_ZH.get(scheme) or ("短信" if c.address == "mobile" else c.name)
+
+
+def channel_labels(cfg: HallConfig) -> dict[str, str]:
+    return {c.name: channel_zh(c) for c in cfg.notify.channels}
+
+
+def notice_row(
+    n: Mapping[str, Any], names: Names, labels: Mapping[str, str], zone: Any
+) -> dict[str, Any]:
+    """One notice of the notifier's store (`Notifier.card_log`, `unsent`) for people."""
+    return {
+        "card": n["card"],
+        "title": n["title"],
+        "staff": n["staff"],
+        "staff_name": names.person(n["staff"]),
+        "channel": n["channel"],
+        "channel_zh": labels.get(n["channel"], n["channel"]),
+        "channel_ok": n["channel_ok"],
+        "status": n["delivery"],
+        "status_zh": DELIVERY_ZH[n["delivery"]],
+        "error": n["last_error"],
+        "attempts": n["attempts"],
+        "timing": n["timing"],
+        "created_at": _iso(n["created"], zone),
+        "sent_at": _iso(n["sent_at"], zone),
+        "next_try": _iso(n["next_try"], zone),
+    }
+
+
+def not_told_row(k: Mapping[str, Any], card: str, names: Names, zone: Any) -> dict[str, Any]:
+    """Someone a route named for the card whom no channel could reach (`Notifier.skipped`)."""
+    who = str(k["who"])
+    return {
+        "card": card,
+        "title": None,
+        "staff": None if who in RECIPIENT_ZH else who,
+        "staff_name": RECIPIENT_ZH.get(who) or names.person(who),
+        "channel": None,
+        "channel_zh": None,
+        "channel_ok": None,
+        "status": "not_told",
+        "status_zh": DELIVERY_ZH["not_told"],
+        "error": SKIP_ZH.get(k["why"], k["why"]),
+        "attempts": 0,
+        "timing": None,
+        "created_at": _iso(k["at"], zone),
+        "sent_at": None,
+        "next_try": None,
+    }
+
+
+def channel_row(ch: Mapping[str, Any], labels: Mapping[str, str], zone: Any) -> dict[str, Any]:
+    return {
+        "channel": ch["channel"],
+        "channel_zh": labels.get(ch["channel"], ch["channel"]),
+        "ok": ch["ok"],
+        "failing_since": _iso(ch["failing_since"], zone),
+        "retry_at": _iso(ch["retry_at"], zone),
+        "last_error": ch["last_error"],
+        "sent": ch["sent"],
+        "failures": ch["failures"],
+    }

@@ -13,6 +13,7 @@ from alerts.rules import RuleId
 from monitor import __version__
 
 JSON = "application/json"
+NOTICE_STATES = ("sent", "waiting", "failed", "cancelled", "not_told")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -138,8 +139,17 @@ _SCHEMAS: dict[str, Any] = {
                     "history": {"type": "array", "items": _ref("Transition")},
                     "evidence": {"type": "array", "items": _ref("Evidence")},
                     "evidence_missing": {"type": "array", "items": {"type": "string"}},
+                    "notify_enabled": {
+                        "type": "boolean",
+                        "description": "false: no notice channel is configured",
+                    },
+                    "notices": {
+                        "type": "array",
+                        "items": _ref("Notice"),
+                        "description": "通知记录, oldest first (docs/notify.md)",
+                    },
                 },
-                ("history", "evidence"),
+                ("history", "evidence", "notices"),
             ),
         ]
     },
@@ -196,6 +206,47 @@ _SCHEMAS: dict[str, Any] = {
         },
         ("day", "staff", "duty", "cards"),
     ),
+    "Notice": _obj(
+        {
+            "card": {"type": "string"},
+            "title": {**_NULLABLE_STR, "description": "the notice's title"},
+            "staff": {**_NULLABLE_STR, "description": "staff id; null for a role nobody holds"},
+            "staff_name": _NULLABLE_STR,
+            "channel": {**_NULLABLE_STR, "description": "notify.channels[].name"},
+            "channel_zh": {**_NULLABLE_STR, "description": "邮件, 钉钉, 企业微信, 短信"},
+            "channel_ok": {
+                "type": ["boolean", "null"],
+                "description": "false while its channel fails (a waiting notice waits for it)",
+            },
+            "status": {
+                "enum": list(NOTICE_STATES),
+                "description": "sent: the channel took it; waiting: not tried yet (sending "
+                "hours, rate); failed: its last attempt failed, it is retried; cancelled: its "
+                "card closed first; not_told: a route named someone no channel could reach",
+            },
+            "status_zh": {"type": "string"},
+            "error": {**_NULLABLE_STR, "description": "the last error, or why not told"},
+            "attempts": {"type": "integer", "minimum": 0},
+            "timing": _NULLABLE_STR,
+            "created_at": _TIME,
+            "sent_at": _TIME,
+            "next_try": {**_TIME, "description": "not sent yet: the earliest next attempt"},
+        },
+        ("card", "status", "status_zh", "attempts", "created_at"),
+    ),
+    "NoticeChannel": _obj(
+        {
+            "channel": {"type": "string"},
+            "channel_zh": {"type": "string"},
+            "ok": {"type": "boolean"},
+            "failing_since": _TIME,
+            "retry_at": _TIME,
+            "last_error": _NULLABLE_STR,
+            "sent": {"type": "integer"},
+            "failures": {"type": "integer"},
+        },
+        ("channel", "ok"),
+    ),
     "AuditEntry": _obj(
         {
             "seq": {"type": "integer"},
@@ -218,7 +269,22 @@ _SCHEMAS: dict[str, Any] = {
         },
         ("seq", "card", "action", "by", "via", "result"),
     ),
+    "Archive": _obj(
+        {
+            "name": {"type": "string", "description": "daily/2026-11-23.pdf, monthly/2026-11.xlsx"},
+            "kind": {"enum": ["daily", "monthly"]},
+            "period": {"type": "string", "description": "the day or the month"},
+            "format": {"enum": ["pdf", "csv", "xlsx"]},
+            "size": {"type": "integer"},
+            "written_at": {"type": "string", "format": "date-time"},
+        },
+        ("name", "kind", "period", "format", "size", "written_at"),
+    ),
 }
+
+
+_ARCHIVE_NAME = r"^(daily/\d{4}-\d{2}-\d{2}|monthly/\d{4}-\d{2})\.(pdf|csv|xlsx)$"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -411,6 +477,68 @@ _PATHS: dict[str, Any] = {
         ),
         params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows")],
     ),
+    "/api/notices": _get(
+        "listUnsentNotices",
+        "通知失败: notices not sent yet, failed or waiting, newest first, and each channel's "
+        "state (supervisor, admin)",
+        _json(
+            _obj(
+                {
+                    "notify_enabled": {"type": "boolean"},
+                    "total": {"type": "integer"},
+                    "notices": {"type": "array", "items": _ref("Notice")},
+                    "channels": {"type": "array", "items": _ref("NoticeChannel")},
+                },
+                ("notify_enabled", "total", "notices", "channels"),
+            ),
+            "ok",
+        ),
+        params=[
+            _query(
+                "status",
+                {"enum": ["unsent", "failed", "waiting"]},
+                "unsent (default): failed and waiting; failed: the last attempt failed; "
+                "waiting: not tried yet",
+            ),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+            _query("offset", {"type": "integer", "minimum": 0, "maximum": 1000000}, "skip"),
+        ],
+    ),
+    "/api/archives": {
+        "get": {
+            "operationId": "getArchives",
+            "summary": "归档 (leader, supervisor, admin): the daily sheets and monthly reports the "
+            "scheduled jobs wrote (docs/archives.md); with `name`, that file to save",
+            "security": _SESSION,
+            "parameters": [
+                _query(
+                    "name",
+                    {"type": "string", "pattern": _ARCHIVE_NAME},
+                    "an archive's `name` from the list: the file itself (Content-Disposition)",
+                )
+            ],
+            "responses": {
+                "200": {
+                    "description": "the list, or the named file",
+                    "content": {
+                        JSON: {
+                            "schema": _obj(
+                                {"archives": {"type": "array", "items": _ref("Archive")}},
+                                ("archives",),
+                            )
+                        },
+                        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                        "text/csv": {"schema": {"type": "string"}},
+                        _XLSX: {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                "400": _400,
+                "401": _401,
+                "403": _403,
+                "404": _error("no archive of that name"),
+            },
+        }
+    },
     "/api/config": _get(
         "getConfig", "当前配置 (admin; password hashes hidden)", _json({"type": "object"}, "ok")
     ),

@@ -159,6 +159,8 @@
       ),
       el("h3", {}, "经过"),
       table(["时间", "状态", "原因", "处理人", "说明"], history),
+      el("h3", {}, "通知记录"),
+      noticeLog(c),
       el("h3", {}, "证据事件"),
       table(["序号", "类型", "时间", "编号", "内容"], evidence),
     ];
@@ -166,6 +168,97 @@
     if (c.voided) parts.push(el("p", { class: "hint", id: "void-note" }, "此牌已作废，无需申辩或处理。"));
     else if (may("decide_cards")) parts.push(decisionForm(c));
     show(...parts);
+  }
+
+  // --- notices: who was told, and what did not go out (docs/notify.md) ----------------------
+
+  const seconds = (iso) => (iso ? iso.replace("T", " ").slice(0, 19) : "—");
+  const badge = (status, text) => el("span", { class: "notice " + status }, text);
+
+  // What is known of one notice beyond its state: when it leaves, how often it was tried.
+  function noticeDetail(n) {
+    if (n.status === "waiting") return (n.channel_ok === false ? "渠道故障，" : "") + "预计 " + seconds(n.next_try) + " 发出";
+    if (n.status === "failed") return "已尝试 " + n.attempts + " 次，" + seconds(n.next_try) + " 重试";
+    if (n.status === "cancelled") return "卡片已先关闭，不再发送";
+    if (n.status === "not_told") return n.error;
+    return null;
+  }
+
+  function noticeStatus(n) {
+    const detail = noticeDetail(n);
+    return el(
+      "td",
+      {},
+      badge(n.status, n.status_zh),
+      detail ? el("span", { class: "hint" }, " " + detail) : null,
+      n.status === "failed" && n.error ? el("div", { class: "error-text" }, "错误：" + n.error) : null,
+    );
+  }
+
+  function noticeLog(c) {
+    if (!c.notices.length) {
+      const why = c.notify_enabled ? "" : "(本厅未配置通知渠道)";
+      return el("p", { class: "hint", id: "notices-empty" }, "未发送通知" + why);
+    }
+    const rows = c.notices.map((n) =>
+      el("tr", { class: "notice-" + n.status }, el("td", {}, time(n.sent_at || n.created_at)), el("td", {}, n.staff_name || "—"),
+        el("td", {}, n.channel_zh || "—"), el("td", {}, n.title || "—"), noticeStatus(n)),
+    );
+    return el("div", { id: "notices" }, table(["时间", "对象", "渠道", "通知", "状态"], rows));
+  }
+
+  function channelState(ch) {
+    const since = ch.ok ? null : "自 " + time(ch.failing_since) + " 起" + (ch.retry_at ? "，" + seconds(ch.retry_at) + " 重试" : "");
+    return el(
+      "tr",
+      { class: ch.ok ? null : "notice-failed" },
+      el("td", {}, ch.channel_zh + "(" + ch.channel + ")"),
+      el("td", {}, badge(ch.ok ? "sent" : "failed", ch.ok ? "正常" : "发送失败"), since ? el("span", { class: "hint" }, " " + since) : null),
+      el("td", {}, ch.sent),
+      el("td", {}, ch.failures),
+      el("td", { class: ch.ok ? null : "error-text" }, ch.ok ? "—" : ch.last_error || "—"),
+    );
+  }
+
+  async function notices(params) {
+    const q = new URLSearchParams(params);
+    const status = q.get("status") || "unsent";
+    const limit = 50;
+    const offset = Math.max(0, parseInt(q.get("offset") || "0", 10) || 0);
+    const doc = await api("/api/notices?" + new URLSearchParams({ status, limit, offset }).toString());
+    const pick = select("status", [["unsent", "全部未发出"], ["failed", "发送失败"], ["waiting", "待发送"]], status);
+    pick.addEventListener("change", () => (location.hash = "#/notices?status=" + pick.value));
+    const cardCell = (n) => el("td", {}, may("read_cards") ? el("a", { href: "#/card/" + encodeURIComponent(n.card) }, n.card) : el("code", {}, n.card));
+    const rows = doc.notices.map((n) =>
+      el(
+        "tr",
+        { class: "notice-" + n.status },
+        el("td", {}, time(n.created_at)),
+        cardCell(n),
+        el("td", {}, n.title || "—"),
+        el("td", {}, n.staff_name || "—"),
+        el("td", {}, n.channel_zh || "—"),
+        el("td", {}, n.attempts),
+        el("td", { class: n.error ? "error-text" : null }, n.error || "—"),
+        el("td", {}, seconds(n.next_try)),
+        el("td", {}, badge(n.status, n.status_zh), n.status === "waiting" && n.channel_ok === false ? el("span", { class: "hint" }, " 渠道故障") : null),
+      ),
+    );
+    const page = (at, label) => el("a", { href: "#/notices?" + new URLSearchParams({ status, offset: at }).toString() }, label);
+    const last = Math.min(offset + doc.notices.length, doc.total);
+    const parts = [
+      el("h2", {}, "通知失败"),
+      doc.notify_enabled ? null : el("p", { class: "hint" }, "本厅未配置通知渠道，不发送通知。"),
+      doc.channels.length ? el("h3", {}, "渠道状态") : null,
+      doc.channels.length ? table(["渠道", "状态", "已发送", "失败次数", "最后错误"], doc.channels.map(channelState)) : null,
+      el("h3", {}, "未发出的通知"),
+      el("p", { class: "filters" }, el("label", {}, "显示 ", pick),
+        el("span", { id: "notices-count" }, doc.total ? "共 " + doc.total + " 条，第 " + (offset + 1) + "–" + last + " 条" : "没有未发出的通知")),
+      el("p", { class: "hint" }, "发送失败的通知按退避间隔自动重试，不会丢失，也不会重复发送；待发送的通知在发送时段内或限频解除后发出。"),
+      doc.notices.length ? table(["产生时间", "卡片", "通知", "对象", "渠道", "尝试次数", "最后错误", "下次尝试", "状态"], rows) : null,
+      el("p", { class: "pager" }, offset > 0 ? page(Math.max(0, offset - limit), "上一页") : null, " ", offset + limit < doc.total ? page(offset + limit, "下一页") : null),
+    ];
+    show(...parts.filter(Boolean));
   }
 
   function decisionForm(c) {
@@ -246,7 +339,8 @@
     show(
       el("h2", {}, "考勤日报 ", doc.day),
       el("p", {}, el("label", {}, "日期 ", input), " ",
-        el("a", { href: "/console/attendance/sheet?date=" + doc.day, target: "_blank" }, "打印版(签字用)")),
+        el("a", { href: "/console/attendance/sheet?date=" + doc.day, target: "_blank" }, "打印版(签字用)"), " ",
+        download("/console/attendance/sheet.pdf?date=" + doc.day, "下载 PDF")),
       table(["工号", "姓名", "部门", "上午", "下午"], rows),
     );
   }
@@ -257,11 +351,37 @@
     const month = q.get("month") || now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0");
     const input = el("input", { type: "month", value: month });
     input.addEventListener("change", () => (location.hash = "#/report?month=" + input.value));
+    const note = el("span", { class: "busy", role: "status" }, "生成中…");
+    const frame = el("iframe", { class: "report", src: "/console/report?month=" + month, title: "月报",
+      onload: () => note.remove() });
     show(
       el("h2", {}, "效能考评月报"),
-      el("p", {}, el("label", {}, "月份 ", input)),
-      el("iframe", { class: "report", src: "/console/report?month=" + month, title: "月报" }),
+      el("p", {}, el("label", {}, "月份 ", input), " ",
+        download("/console/report.pdf?month=" + month, "下载 PDF"), " ",
+        download("/console/report.xlsx?month=" + month, "下载 XLSX"), " ", note),
+      frame,
     );
+  }
+
+  // A file the server renders on request (seconds for a month): a note says so until it is saved.
+  function download(url, label) {
+    const note = el("span", { class: "busy", role: "status" });
+    const link = el("a", { href: url, onclick: async (ev) => {
+      ev.preventDefault();
+      note.textContent = " 生成中…";
+      try {
+        const resp = await fetch(url, { credentials: "same-origin" });
+        if (!resp.ok) throw new Error((await resp.json()).message || "生成失败 (" + resp.status + ")");
+        const name = decodeURIComponent((resp.headers.get("Content-Disposition") || "").split("''")[1] || "");
+        const a = el("a", { href: URL.createObjectURL(await resp.blob()), download: name || true });
+        a.click();
+        URL.revokeObjectURL(a.href);
+        note.textContent = "";
+      } catch (err) {
+        note.textContent = " " + String(err.message || err);
+      }
+    } }, label);
+    return el("span", {}, link, note);
   }
 
   async function audit() {
@@ -308,6 +428,7 @@
     ["attendance", "考勤日报", "read_attendance", attendance],
     ["report", "月报", "read_report", report],
     ["audit", "审计", "read_audit", audit],
+    ["notices", "通知失败", "read_audit", notices],
     ["admin", "配置", "configure", admin],
   ];
 
