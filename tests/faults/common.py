@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -263,7 +264,7 @@ def start_clocked(
     directory: Path,
     daemons: list[DaemonProcess],
     at: datetime,
-    **journal: object,
+    **journal: Any,
 ) -> tuple[ClockedDaemon, Path]:
     """The example hall on `broker`, data in `directory`/data, its clock standing at `at`."""
     directory.mkdir(parents=True, exist_ok=True)
