@@ -1,4 +1,4 @@
-"""The contract's inbound events as values (CONTRACT.md, version 1).
+"""The contract's inbound events as values (docs/contract.md, version 1).
 
 All times are aware and in UTC; the hall's zone is applied at the edges.
 """

@@ -7,6 +7,7 @@ the verdicts docs/benchmarks.md records (bench/report.py).
 
 from __future__ import annotations
 
+import argparse
 import enum
 import os
 import platform
@@ -44,12 +45,33 @@ def size_arg(text: str) -> Size:
     return Size(text)
 
 
+# What --tiny, --quick and --full stand for in the benchmarks that take counts, not --size
+# (bench/__main__.py): the sizes bench/report.py and bench/scale.py run them at.
+COUNT_ARGS: dict[str, dict[Size, tuple[str, ...]]] = {
+    "ingest": {
+        Size.TINY: ("--events", "2000", "--rounds", "1"),
+        Size.QUICK: ("--events", "20000", "--rounds", "1"),
+        Size.FULL: (),
+    },
+    "timers": {Size.TINY: ("--cases", "500"), Size.QUICK: ("--cases", "100000"), Size.FULL: ()},
+}
+
+
+def add_size_flags(ap: argparse.ArgumentParser, default: Size = Size.FULL) -> None:
+    """`--size tiny|quick|full`, and `--tiny`, `--quick`, `--full` for short: `args.size`."""
+    ap.add_argument("--size", type=size_arg, default=default, help="tiny, quick or full")
+    for s in Size:
+        ap.add_argument(
+            f"--{s}", dest="size", action="store_const", const=s, help=f"same as --size {s}"
+        )
+
+
 # --- results -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
-    """One figure held against its target: `met` None when the issue sets no target."""
+    """One figure held against its target: `met` None when no target is set."""
 
     measure: str
     value: str

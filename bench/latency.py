@@ -14,7 +14,7 @@ card. Measured per probe, from just before `publish()`:
 - store: the card's point readable in points.sqlite3 (polled every 2 ms, read-only).
 
 Baseline in the same run: the probe itself arriving at a plain subscriber of the case topics
-(the broker's own round trip under the same load). Target: p99 < 250 ms (issue 8).
+(the broker's own round trip under the same load). Target (ours): p99 < 250 ms.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@
                                      [--only NAME ...]
 
 Runs bench/e2e.py, bench/latency.py, bench/scale.py (large hall, ten halls, and
-bench/timers.py) and bench/tsdb.py, quotes bench/ingest.py, and renders their tables, ratios
-and verdicts with the machine they ran on (CPU, cores, RAM, disk, OS, Python, Mosquitto,
-VictoriaMetrics), the date and the load the machine carried, as Markdown. The page is
-written by this command only, never by hand.
+bench/timers.py), bench/tsdb.py and bench/decode.py, quotes bench/ingest.py, and renders
+their tables, ratios and verdicts with the machine they ran on (CPU, cores, RAM, disk, OS,
+Python, Mosquitto, VictoriaMetrics), the date and the load the machine carried, as Markdown.
+The page is written by this command only, never by hand.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import e2e, latency, scale, tsdb
+from bench import decode, e2e, latency, scale, tsdb
 from bench.common import Result, Size, Verdict, loadavg, machine, size_arg
 
-PARTS = ("e2e", "latency", "scale", "tsdb", "ingest")
+PARTS = ("e2e", "latency", "scale", "tsdb", "ingest", "decode")
 SCALE_PARTS = ("scale-large", "scale-province", "scale-timers")  # --only one part of scale
 INGEST_ARGS = {Size.TINY: None, Size.QUICK: ("20000", "1"), Size.FULL: ("100000", "3")}
 
@@ -86,6 +86,7 @@ def run_all(size: Size, only: Sequence[str]) -> list[Result]:
         ],
         "tsdb": [("tsdb", lambda: [tsdb.run(size)])],
         "ingest": [("ingest", lambda: [r for r in [ingest_result(size)] if r is not None])],
+        "decode": [("decode", lambda: [decode.run(size)])],
     }
     for pair in steps["scale"]:
         steps[pair[0]] = [pair]  # one part of the scale benchmark alone: --only scale-timers
@@ -161,7 +162,7 @@ def render(
         f"size **{size}**, on {when:%Y-%m-%d %H:%M} UTC, {took / 60:,.0f} min in all. Each "
         "figure is measured against a baseline in the same run, on the same machine, so load "
         "from other work slows both sides of a ratio. The topology these figures support is "
-        "in [topology.md](topology.md); issue 8 sets the targets.",
+        "in [topology.md](topology.md); the targets are the project's own.",
         "",
         "## Machine",
         "",
@@ -201,6 +202,13 @@ def splice(page: str, results: Sequence[Result], note: str) -> str:
     ]
     if rows:
         lines[rows[0] : rows[-1] + 1] = new_rows
+    elif "## Summary" in lines:  # a benchmark new to the page: its rows end the summary
+        end = lines.index("## Summary") + 1
+        while end < len(lines) and not lines[end].startswith("|"):
+            end += 1
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        lines[end:end] = new_rows
     page = "\n".join(lines)
     for r in results:
         head = f"\n## {r.title}\n"

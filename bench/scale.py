@@ -466,7 +466,7 @@ def large_result(r: Large, seconds: float) -> Result:
             Verdict(
                 measure="restart to ready by whole replay, large hall",
                 value=f"{r.crash_ready_s:,.1f} s",
-                target="- (issue 8 sets none; bench/timers uses < 60 s)",
+                target="- (none set; bench/timers uses < 60 s)",
                 met=None,
             )
         ],

@@ -13,7 +13,7 @@ its own instant) are written to VictoriaMetrics twice per round, each time to a 
 - bare: influxdb-client's synchronous write API, gzip, the same lines in batches of 5,000.
 
 Both are checked by query (samples of card_level_code = N). Rounds alternate; medians.
-Issue 8 sets no target for this ratio; it shows what the durable outbox costs.
+No target is set for this ratio; it shows what the durable outbox costs.
 """
 
 from __future__ import annotations

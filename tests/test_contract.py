@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import json
-from datetime import timedelta
+import typing
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from alerts import contract, wire
 from alerts.contract import (
     Accepted,
     Limits,
@@ -299,3 +306,242 @@ def test_details_of_hostile_text_are_printable() -> None:
         d = run(PUNCH_T, payload)
         assert isinstance(d, Rejected)
         d.detail.encode("utf-8")  # storable in the journal as it is
+
+
+# --- the fast path (alerts/wire.py) against the reference decoder ------------------------------
+
+KIND_TOPICS = {
+    EventKind.PUNCH: (
+        PUNCH_T,
+        topic("clock", "CLK-WEST", "punch"),
+        topic("clock", "CLK-X", "punch"),
+    ),
+    EventKind.PRESENCE: (topic("camera", "CAM1", "presence"), topic("camera", "CAM9", "presence")),
+    EventKind.CASE: (CASE_T,),
+    EventKind.STAFF_STATUS: (topic("staff", "S001", "status"), topic("staff", "X1", "status")),
+    EventKind.COMPLAINT: (topic("complaint", "K-1", "event"),),
+    EventKind.RATING: (topic("rating", "C1"),),
+    EventKind.CARD_COMMAND: (topic("card", "K-1", "command"),),
+}
+TYPICAL = [
+    (PUNCH_T, punch(id="CLK1-1")),
+    (PUNCH_T, punch(state="makeup:L001", verify="temporary")),
+    (topic("clock", "CLK-WEST", "punch"), punch(ts="2026-11-23T08:25:00")),
+    (
+        topic("camera", "CAM1", "presence"),
+        b'{"window":"W01","present":true,"persons":1,"ts":"2026-11-23T08:25:00+08:00",'
+        b'"confidence":0.87}',
+    ),
+    (CASE_T, body(**ACCEPTED_CASE)),
+    (CASE_T, body(case="C1", action="suspended", ts="2026-11-23T00:29:00Z", reason="材料补正")),
+    (
+        topic("staff", "S001", "status"),
+        body(state="leave", category="sick", **{"from": "2026-11-23T08:00:00+08:00"}),
+    ),
+    (topic("complaint", "K-1", "event"), body(action="received", ts="2026-11-23T08:00:00+08:00")),
+    (topic("rating", "C1"), body(case="C1", level=5, ts="2026-11-23T08:00:00+08:00")),
+    (
+        topic("card", "K-1", "command"),
+        body(action="answer", by="D001", ts="2026-11-23T08:00:00+08:00", text="已核实"),
+    ),
+]
+
+
+def _fast(t: str, payload: bytes) -> Accepted | None:
+    r = contract.route(t, HALL)
+    assert r is not None
+    return contract._fast(t, r, payload, T0, DIRECTORY, DEFAULT_LIMITS)
+
+
+@pytest.mark.parametrize(("t", "payload"), TYPICAL, ids=[p.decode()[:40] for _, p in TYPICAL])
+def test_typical_payloads_take_the_fast_path_and_decode_as_the_reference_does(
+    t: str, payload: bytes
+) -> None:
+    fast = _fast(t, payload)
+    assert fast is not None, "a typical payload must not need the reference decoder"
+    assert fast == contract.decode_reference(t, payload, T0, HALL, DIRECTORY, DEFAULT_LIMITS)
+    ts = fast.event.ts
+    assert decode_journaled(t, payload, HALL, ts) == _journaled_reference(t, payload, ts)
+
+
+@pytest.mark.parametrize(("name", "t", "payload", "reason"), REJECTS, ids=[r[0] for r in REJECTS])
+def test_the_fast_path_accepts_no_reject(
+    name: str, t: str, payload: bytes, reason: RejectReason
+) -> None:
+    r = contract.route(t, HALL)
+    if r is not None and r.kind in wire.WIRES:
+        assert contract._fast(t, r, payload, T0, DIRECTORY, DEFAULT_LIMITS) is None
+
+
+def test_duplicate_keys_are_counted_however_they_hide() -> None:
+    ts = '"ts": "2026-11-23T08:25:00+08:00", "verify": "card"'
+    for text in (
+        '{"staff": "S001", "staff": "S002", ' + ts + "}",
+        '{"staff": "S001", "state": null, "state": "x", ' + ts + "}",
+        '{"staff": "S001", "state": "a:b", "state": "ab", ' + ts + "}",
+        '{"staff": "S001", "st\\u0061te": "a", "state": "x\\u003a", ' + ts + "}",
+        '{"staff" : "S001", "staff":"S001", ' + ts + "}",
+        '{"staff": "S001", ' + ts + ', "ts": "2026-11-23T08:25:00+08:00"}',
+    ):
+        payload = text.encode()
+        assert _fast(PUNCH_T, payload) is None, text
+        d = run(PUNCH_T, payload)
+        assert isinstance(d, Rejected) and d.reason is RejectReason.BAD_JSON, text
+
+
+def test_enum_values_hold_no_colon() -> None:
+    """wire.keys_unique counts colons: only strings it sees as strings may hold one."""
+    values = [e.value for w in wire.WIRES.values() for e in _enums(w)]
+    assert len(values) > 40 and not [v for v in values if ":" in str(v)]
+
+
+def _journaled_reference(t: str, payload: bytes, ts: datetime) -> object:
+    r = contract.route(t, HALL)
+    assert r is not None
+    event, _ = contract._build(r, payload, ts, UTC, Limits(max_payload_bytes=1 << 30), False)
+    return contract._with_ts(event, ts)
+
+
+def _stamps() -> st.SearchStrategy[str]:
+    two = st.integers(0, 99).map(lambda n: f"{n:02d}")
+    year = st.sampled_from([1969, 1970, 2000, 2026, 2199, 2200, 9999]).map(lambda n: f"{n:04d}")
+    offset = st.one_of(
+        st.sampled_from(["", "Z", "z", "+08:00", "-05:30", "+00:00", "+14:00", "+25:00", "+0800"]),
+        st.builds(lambda s, h, m: f"{s}{h}:{m}", st.sampled_from("+-"), two, two),
+    )
+    frac = st.sampled_from(["", ".5", ".123456", ".1234567", "."])
+    sep = st.sampled_from(["T", "t", " ", "_"])
+    near = st.integers(-86_400 * 70, 3600).map(
+        lambda s: (T0 + timedelta(seconds=s)).astimezone(timezone(timedelta(hours=8))).isoformat()
+    )
+    shaped = st.builds(
+        lambda y, mo, d, s, h, mi, se, f, o, tail: f"{y}-{mo}-{d}{s}{h}:{mi}:{se}{f}{o}{tail}",
+        year,
+        st.sampled_from(["11", "01", "12", "13", "00", "1"]),
+        st.sampled_from(["23", "01", "31", "30", "00"]),
+        sep,
+        st.sampled_from(["08", "00", "23", "24"]),
+        st.sampled_from(["25", "00", "59", "60"]),
+        st.sampled_from(["00", "59", "60", "5"]),
+        frac,
+        offset,
+        st.sampled_from(["", "", "", "\n", " "]),
+    )
+    return st.one_of(near, near.map(lambda s: s[:19]), shaped, st.text(max_size=30))
+
+
+def _enums(w: type[wire.Wire]) -> list[enum.Enum]:
+    out: list[enum.Enum] = []
+    for f in msgspec.structs.fields(w):
+        for t in typing.get_args(f.type) or (f.type,):
+            if isinstance(t, type) and issubclass(t, enum.Enum):
+                out += list(t)
+    return out
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 4000),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(0, 1),
+    st.sampled_from(["", "S001", "L001", "W01", "W09", "C1", "K-1", "a:b", "::", "x" * 5000]),
+    st.sampled_from([e.value for k in wire.WIRES.values() for e in _enums(k)]),
+    st.text(max_size=12),
+)
+RAW = st.sampled_from(
+    ["NaN", "-Infinity", "1e999", "1.0", "5.0", "0.10000000000000001", "-0", "[]", "{}",
+     '"\\ud800"', '"\\u003a"', '"\\u0041"', '"a\\"b"', "9" * 5000, '"\\ud83d\\ude00"',
+     "[1, [2]]", '{"a": 1}']
+)  # fmt: skip
+
+
+BASES: dict[EventKind, dict[str, Any]] = {
+    EventKind.PUNCH: {"staff": "S001", "ts": "2026-11-23T08:25:00+08:00", "verify": "card"},
+    EventKind.PRESENCE: {
+        "window": "W01",
+        "present": True,
+        "persons": 1,
+        "ts": "2026-11-23T08:25:00+08:00",
+        "confidence": 0.5,
+    },
+    EventKind.CASE: ACCEPTED_CASE,
+    EventKind.STAFF_STATUS: {"state": "away", "from": "2026-11-23T08:00:00+08:00"},
+    EventKind.COMPLAINT: {"action": "received", "ts": "2026-11-23T08:00:00+08:00"},
+    EventKind.RATING: {"case": "C1", "level": 4, "ts": "2026-11-23T08:00:00+08:00"},
+    EventKind.CARD_COMMAND: {"action": "uphold", "by": "D001", "ts": "2026-11-23T08:00:00+08:00"},
+}
+TIMES = ("ts", "from", "until", "deadline", "new_deadline")
+
+
+@st.composite
+def payloads(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A valid payload of a random kind with up to three defects or oddities: a field set to
+    a random value, dropped, sent twice, an unknown or an escaped key."""
+    kind = draw(st.sampled_from(list(wire.WIRES)))
+    t = draw(st.sampled_from(KIND_TOPICS[kind]))
+    names = [f.encode_name for f in msgspec.structs.fields(wire.WIRES[kind])]
+    pairs = [(k, json.dumps(v)) for k, v in BASES[kind].items()]
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.sampled_from([*names, "extra", "st\\u0061te"]))
+        if key in TIMES and draw(st.booleans()):
+            value = json.dumps(draw(_stamps()))
+        elif draw(st.integers(0, 5)) == 0:
+            value = draw(RAW)
+        else:
+            value = json.dumps(draw(SCALARS), ensure_ascii=draw(st.booleans()))
+        edit = draw(st.sampled_from(["set", "set", "drop", "again"]))
+        kept = [p for p in pairs if p[0] != key] if edit != "again" else pairs
+        pairs = kept if edit == "drop" else [*kept, (key, value)]
+    sep = draw(st.sampled_from([":", " : ", ":  "]))
+    return t, ("{" + ", ".join(f'"{k}"{sep}{v}' for k, v in pairs) + "}").encode()
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payloads())
+def test_the_fast_path_decides_every_payload_as_the_reference_does(case: tuple[str, bytes]) -> None:
+    t, payload = case
+    d = run(t, payload)
+    assert d == contract.decode_reference(t, payload, T0, HALL, DIRECTORY, DEFAULT_LIMITS)
+    if isinstance(d, Accepted):
+        ts = d.event.ts
+        assert decode_journaled(t, payload, HALL, ts) == _journaled_reference(t, payload, ts)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(stamp=_stamps(), zone=st.sampled_from([None, UTC, ZoneInfo("Asia/Shanghai")]))
+def test_the_fast_time_parser_reads_a_stamp_as_parse_time_does(
+    stamp: str, zone: tzinfo | None
+) -> None:
+    try:
+        got = wire.stamp(stamp, zone)
+    except ValueError:
+        return  # declined: parse_time reads it
+    assert got == contract.parse_time(stamp, zone)
+
+
+def test_the_stamps_devices_send_take_the_fast_time_parser() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for text in ("2026-11-23T08:25:00+08:00", "2026-11-23T00:25:00Z", "2026-11-23T08:25:00"):
+        assert wire.stamp(text, shanghai) == T0 - timedelta(minutes=5), text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.floats(0, 1), st.decimals(0, 1, places=20).map(str).map(float)))
+def test_msgspec_reads_a_confidence_to_the_same_float_as_stdlib_json(x: float) -> None:
+    for text in (repr(x), f"{x:.20f}", f"{x:.17e}"):
+        assert msgspec.json.decode(text.encode(), type=float) == json.loads(text), text
+
+
+def test_the_decode_bench_runs_at_its_tiniest_size_and_every_bench_takes_quick() -> None:
+    from bench import decode as decode_bench
+    from bench.__main__ import with_sizes
+    from bench.common import Size
+
+    result = decode_bench.run(Size.TINY)
+    assert [v.measure for v in result.verdicts] == ["punch decoded", "presence decoded"]
+    assert all(float(row[3]) > 0 for row in result.rows)
+    assert with_sizes("e2e", ["--quick", "--rounds", "2"]) == ["--size", "quick", "--rounds", "2"]
+    assert with_sizes("ingest", ["--tiny"]) == ["--events", "2000", "--rounds", "1"]
+    assert with_sizes("scale", ["--size", "quick"]) == ["--size", "quick"]
