@@ -68,6 +68,12 @@ class Refusal(StrEnum):
     NOT_ALLOWED = "not_allowed"
     WRONG_STATE = "wrong_state"
     NOT_HEARD = "not_heard"  # uphold before the owner answered or let answer_by pass (000_… 八(八))
+    SYSTEM_CARD = "system_card"  # about the system's own setup: fixed by the admin, not heard
+
+
+# Cards about the hall's setup, not about anyone's conduct: nobody answers for them and no
+# supervisor decides them; they close when the admin fixes the cause (docs/cards.md).
+SYSTEM_RULES = frozenset({RuleId.CALENDAR_MISSING})
 
 
 _OPEN = (CardState.RAISED, CardState.ESCALATED, CardState.ANSWERED)
@@ -377,6 +383,8 @@ class CardEngine:
         """Answer: the owner, a leader or a supervisor. Uphold, revoke: a supervisor."""
         if card is None:
             return Refusal.UNKNOWN_CARD
+        if card.rule in SYSTEM_RULES:
+            return Refusal.SYSTEM_CARD
         role = self.roles.get(cmd.by)
         if cmd.action is CardAction.ANSWER:
             if cmd.by != card.owner and role not in (StaffRole.SUPERVISOR, StaffRole.LEADER):

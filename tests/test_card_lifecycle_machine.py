@@ -122,6 +122,8 @@ def expected_refusal(card: Card | None, cmd: CardCommand, now: datetime) -> Refu
     and revoke by a supervisor; anything else, or in the wrong state, changes nothing."""
     if card is None:
         return Refusal.UNKNOWN_CARD
+    if card.rule is R.CALENDAR_MISSING:  # a system card: the admin fixes its cause
+        return Refusal.SYSTEM_CARD
     role = ROLES.get(cmd.by)
     if cmd.action is CardAction.ANSWER:
         if cmd.by != card.owner and role not in ("leader", "supervisor"):

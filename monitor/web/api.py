@@ -31,6 +31,7 @@ from monitor.ingest.journal import Journal
 from monitor.reports import archives, downloads
 from monitor.reports.monthly import MonthReport
 from monitor.reports.pdf import PdfError, html_to_pdf
+from monitor.web import cardpage, complaints_desk, desk_kit, notices_print
 from monitor.web.auth import (
     COOKIE,
     CSRF_HEADER,
@@ -47,6 +48,7 @@ from monitor.web.auth import (
     origin_ok,
     session_cookie,
 )
+from monitor.web.board import Board
 from monitor.web.console import (
     MAX_TEXT,
     CardFilter,
@@ -157,6 +159,7 @@ class Console:
             "/api/cards": self._need(Permission.READ_CARDS, self._cards),
             "/api/complaints": self._need(Permission.READ_COMPLAINTS, self._complaints),
             "/api/attendance": self._need(Permission.READ_ATTENDANCE, self._attendance),
+            "/api/board": self._need(Permission.READ_ATTENDANCE, Board(self.hall).api),
             "/api/audit": self._need(Permission.READ_AUDIT, self._audit),
             "/api/notices": self._need(Permission.READ_AUDIT, self._unsent),
             "/api/config": self._need(Permission.CONFIGURE, self._config),
@@ -178,6 +181,22 @@ class Console:
             "/api/logout": self._csrf(None, self._logout),
             "/api/config/reload": self._csrf(Permission.CONFIGURE, self._reload),
         }
+        kit = desk_kit.Web(
+            hall=self.hall,
+            need=self._need,
+            csrf=self._csrf,
+            session=self.session,
+            client=self.client,
+            err=_err,
+            no_store=_no_store,
+            json_body=_json_body,
+            html=_html,
+        )
+        desk, notices = complaints_desk.Desk(kit), notices_print.Notices(kit)
+        gets, posts = {**gets, **desk.gets(), **notices.gets()}, {**posts, **desk.posts()}
+        from monitor.web.cardviews import CardViews  # the list's paging, export, feed
+
+        gets.update(CardViews(self, card_filter).gets())
         routes: dict[str, Route] = {}
         for path in {*gets, *posts}:
             routes[path] = _by_method(gets.get(path), posts.get(path))
@@ -330,16 +349,21 @@ class Console:
             return _err(404, "not_found", "没有这个地址。")
         if req.method != "GET":
             return method_not_allowed("GET")
-        return self._need(Permission.READ_CARDS, lambda r, s: self._card(card))(req)
+        return self._need(Permission.READ_CARDS, lambda r, s: self._card(card, s))(req)
 
-    def _card(self, card: str) -> Response:
+    def _card(self, card: str, s: Session) -> Response:
         cfg = self.hall.config()
         names, zone = Names.of(cfg), cfg.hall.zone
         found = self.hall.read(lambda sup: sup.engine.cards.get(CardId(card)))
         if found is None:
             return _err(404, "unknown_card", "没有这张牌。")
         evidence = self.hall.journal.find(list(found.evidence))
-        doc = self.hall.read(lambda _sup: card_detail(found, evidence, names, zone))
+        doc = self.hall.read(
+            lambda sup: {
+                **card_detail(found, evidence, names, zone),
+                **cardpage.people_view(found, sup, evidence, names, zone, s),
+            }
+        )
         return _no_store(Response.json(200, {**doc, **self._told(card, cfg)}))
 
     def _told(self, card: str, cfg: HallConfig) -> dict[str, Any]:
@@ -642,6 +666,7 @@ def _month_arg(req: Request) -> tuple[int, int] | None:
 _STATES = {
     "open": frozenset(s for s in CardState if s is not CardState.CLOSED),
     "all": frozenset(CardState),
+    "pending": frozenset({CardState.RAISED, CardState.ESCALATED, CardState.ANSWERED}),  # 待处理
     **{s.value: frozenset({s}) for s in CardState},
 }
 

@@ -80,6 +80,10 @@ REFUSAL_ZH = {
     Refusal.NOT_ALLOWED: "您关联的人员无权对这张牌执行此操作(维持、撤销须由效能督查员作出)。",
     Refusal.WRONG_STATE: "这张牌当前的状态不允许此操作(可能已被他人处理，请刷新)。",
     Refusal.NOT_HEARD: "尚未听取陈述申辩：须责任人申辩或申辩期限届满后才能维持(000_… 八(八))。",
+    Refusal.SYSTEM_CARD: (
+        "这是系统提示牌(系统配置问题，不针对任何人)：无需申辩，也不作维持或撤销，"
+        "由系统管理员排除原因后自动关闭。"
+    ),
 }
 COMPLAINT_ZH = {
     ComplaintAction.RECEIVED: "已收到",
@@ -319,12 +323,14 @@ def day_sheet_parts(
 
 def attendance_doc(sup: Supervision, cfg: HallConfig, day: date, now: datetime) -> dict[str, Any]:
     sheets, duty, cards = day_sheet_parts(sup, cfg, day, now)
-    zone = cfg.hall.zone
+    zone, names = cfg.hall.zone, HallNames.of(cfg)  # names, in window order, as the sheet
     rows = [
         {
             "staff": sh.staff,
             "name": sh.name,
             "department": sh.department,
+            "department_name": names.department(sh.department),
+            "window_name": names.window_of(sh.staff),
             "final": sh.final,
             "sessions": [
                 {
@@ -337,14 +343,20 @@ def attendance_doc(sup: Supervision, cfg: HallConfig, day: date, now: datetime) 
                 for s in sh.sessions
             ],
         }
-        for sh in sorted(sheets, key=lambda s: (s.department, s.staff))
+        for sh in daysheet.ordered(sheets, names)
     ]
     return {
         "day": day.isoformat(),
         "hall": cfg.hall.name,
         "staff": rows,
         "duty": [
-            {"half": d.slot.half, "leader": d.slot.leader, "state": d.state.value} for d in duty
+            {
+                "half": d.slot.half,
+                "leader": d.slot.leader,
+                "leader_name": names.person(d.slot.leader),
+                "state": d.state.value,
+            }
+            for d in duty
         ],
         "cards": [
             {"at": _iso(c.at, zone), "level_zh": c.level_zh, "title": c.title_zh, "who": c.subject}
@@ -500,11 +512,15 @@ class Decisions:
 
     def settle(self, rec: Recorded, out: Sequence[Transition], sup: Supervision) -> None:
         """Writer thread, state lock held: a console command was applied; wake its request."""
-        if not self._pending or not isinstance(rec.event, CardCommand):
+        if not self._pending:
             return
         with self._lock:
             pending = self._pending.get(str(rec.event_id))
         if pending is None:
+            return
+        if not isinstance(rec.event, CardCommand):  # a complaint step (complaints_desk.py)
+            pending.transitions, pending.seq = list(out), rec.seq
+            pending.done.set()
             return
         cmd = rec.event
         mine = [t for t in out if t.card == cmd.card and t.by == cmd.by and t.text == cmd.text]

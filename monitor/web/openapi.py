@@ -11,6 +11,7 @@ from typing import Any
 from alerts.cards import CardState
 from alerts.rules import RuleId
 from monitor import __version__
+from monitor.web import board, cards_openapi, desk_openapi
 
 JSON = "application/json"
 NOTICE_STATES = ("sent", "waiting", "failed", "cancelled", "not_told")
@@ -411,8 +412,8 @@ _PATHS: dict[str, Any] = {
             _query("day", {"type": "string", "format": "date"}, "raised on this local day"),
             _query(
                 "state",
-                {"enum": ["open", "all", *(s.value for s in CardState)]},
-                "open (default: not closed), all, or one state",
+                {"enum": ["open", "all", "pending", *(s.value for s in CardState)]},
+                "open (default: not closed), all, pending (not decided yet), or one state",
             ),
             _INCLUDE_VOIDED,
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
@@ -557,6 +558,21 @@ _PATHS: dict[str, Any] = {
 }
 
 
+_SCHEMAS.update(desk_openapi.SCHEMAS)  # the complaint desk and the 督办 queue
+_SCHEMAS["Complaint"]["properties"].update(desk_openapi.COMPLAINT_FIELDS)
+_PATHS.update(desk_openapi.PATHS)
+_PATHS["/api/complaints"]["post"] = desk_openapi.POST_COMPLAINTS
+_PATHS["/api/complaints"]["get"]["parameters"] += desk_openapi.COMPLAINT_PARAMS
+
+_SCHEMAS.update(cards_openapi.SCHEMAS)  # the card list's search and export, the card page
+_SCHEMAS["CardDetail"]["allOf"][1]["properties"].update(cards_openapi.DETAIL_FIELDS)
+_PATHS.update(cards_openapi.paths(_PATHS["/api/cards"]["get"]["parameters"]))
+_PATHS["/api/cards"]["get"]["parameters"] += cards_openapi.LIST_PARAMS
+_PATHS["/api/cards"]["get"]["responses"]["200"]["content"][JSON]["schema"]["properties"].update(
+    cards_openapi.LIST_FIELDS
+)
+
+
 def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -566,9 +582,9 @@ def spec() -> dict[str, Any]:
             "description": "The JSON API of the supervisor console (docs/console.md). Log in "
             "with POST /api/login; send the returned `csrf` as X-CSRF-Token on every POST.",
         },
-        "paths": _PATHS,
+        "paths": {**_PATHS, **board.OPENAPI_PATHS},
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **board.OPENAPI_SCHEMAS},
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "hallwatch_session"},
                 "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},

@@ -70,105 +70,8 @@
     );
   }
 
-  async function cards(params) {
-    const q = new URLSearchParams(params);
-    const form = el(
-      "form",
-      { class: "filters", id: "filters" },
-      el("label", {}, "级别 ", select("level", [["", "全部"], ["yellow", "黄牌"], ["red", "红牌"]], q.get("level") || "")),
-      el("label", {}, "规则 ", select("rule", [["", "全部"], ...meta.rules.map((r) => [r.id, r.title])], q.get("rule") || "")),
-      el("label", {}, "窗口 ", select("window", [["", "全部"], ...meta.windows.map((w) => [w.id, w.id + " " + w.name])], q.get("window") || "")),
-      el("label", {}, "人员 ", select("staff", [["", "全部"], ...meta.staff.map((s) => [s.id, s.name + "(" + s.id + ")"])], q.get("staff") || "")),
-      el("label", {}, "日期 ", el("input", { type: "date", name: "day", value: q.get("day") || "" })),
-      el(
-        "label",
-        {},
-        "状态 ",
-        select(
-          "state",
-          [["open", "未关闭"], ["all", "全部"], ["raised", "已亮牌"], ["escalated", "逾期未申辩"], ["answered", "已申辩"], ["upheld", "已维持"], ["revoked", "已撤销"], ["closed", "已关闭"]],
-          q.get("state") || "open",
-        ),
-      ),
-      el("label", { title: "作废：迟到的证据表明条件从未成立，不是对任何人的认定" }, el("input", { type: "checkbox", name: "include_voided", value: "1", checked: q.get("include_voided") === "1" }), " 包括作废"),
-      el("button", { type: "submit" }, "筛选"),
-    );
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const next = new URLSearchParams();
-      for (const [k, v] of new FormData(form)) if (v) next.set(k, v);
-      location.hash = "#/cards?" + next.toString();
-    });
-    const doc = await api("/api/cards?" + q.toString());
-    const rows = doc.cards.map((c) =>
-      el(
-        "tr",
-        { class: c.voided ? "voided" : "level-" + c.level },
-        el("td", {}, el("a", { href: "#/card/" + encodeURIComponent(c.card) }, c.card)),
-        el("td", {}, el("span", { class: "badge " + (c.voided ? "void" : c.level) }, c.level_zh)),
-        el("td", {}, c.title),
-        el("td", {}, c.subject.window ? c.subject.window + " " + (c.subject.window_name || "") : "—"),
-        el("td", {}, c.subject.staff_name || "—"),
-        el("td", {}, c.subject.case || "—"),
-        el("td", {}, time(c.raised_at)),
-        stateCell(c),
-        el("td", {}, c.voided ? "—" : time(c.answer_by)),
-      ),
-    );
-    const voids = doc.cards.filter((c) => c.voided).length;
-    show(
-      el("h2", {}, "卡片"),
-      form,
-      el("p", { id: "count" }, "共 " + doc.total + " 张" + (voids ? "(本页含作废 " + voids + " 张，不计入考评)" : "")),
-      table(["编号", "级别", "规则", "窗口", "人员", "办件", "亮牌时间", "状态", "申辩期限"], rows),
-    );
-  }
-
-  // A voided card is not a closed one: late evidence showed its condition never held.
-  function stateText(c) {
-    return c.voided ? "作废" : c.state_zh + (c.holds ? "" : "(条件已结束)");
-  }
-
-  function stateCell(c) {
-    if (!c.voided) return el("td", {}, stateText(c));
-    return el("td", {}, el("span", { class: "badge void" }, "作废"), " ", el("span", { class: "hint" }, c.void_reason + "（" + time(c.voided_at) + " 作废，不计入考评）"));
-  }
-
-  async function card(id) {
-    const c = await api("/api/cards/" + encodeURIComponent(id));
-    const history = c.history.map((t) =>
-      el("tr", {}, el("td", {}, time(t.ts)), el("td", {}, t.state_zh), el("td", {}, t.reason_zh), el("td", {}, t.by_name || "—"), el("td", {}, t.text || "")),
-    );
-    const evidence = c.evidence.map((e) =>
-      el("tr", {}, el("td", {}, e.seq), el("td", {}, e.kind), el("td", {}, time(e.ts)), el("td", {}, el("code", {}, e.id)), el("td", {}, el("pre", {}, JSON.stringify(e.payload, null, 1)))),
-    );
-    const parts = [
-      el("h2", {}, el("span", { class: "badge " + c.level }, c.level_zh), " ", c.title, " ", el("code", {}, c.card)),
-      el(
-        "dl",
-        { class: "facts" },
-        el("dt", {}, "状态"), el("dd", { id: "card-state" }, stateText(c)),
-        c.voided ? [el("dt", {}, "作废原因"), el("dd", { id: "void-reason" }, c.void_reason + "（" + time(c.voided_at) + " 作废，不计入考评、日报和月报）")] : null,
-        el("dt", {}, "窗口"), el("dd", {}, c.subject.window ? c.subject.window + " " + (c.subject.window_name || "") : "—"),
-        el("dt", {}, "人员"), el("dd", {}, c.subject.staff_name || "—"),
-        el("dt", {}, "办件"), el("dd", {}, c.subject.case || "—"),
-        el("dt", {}, "责任人"), el("dd", {}, c.owner_name || "—"),
-        el("dt", {}, "亮牌时间"), el("dd", {}, time(c.raised_at)),
-        el("dt", {}, "申辩期限"), el("dd", {}, time(c.answer_by)),
-        el("dt", {}, "依据"), el("dd", {}, c.source),
-      ),
-      el("h3", {}, "经过"),
-      table(["时间", "状态", "原因", "处理人", "说明"], history),
-      el("h3", {}, "通知记录"),
-      noticeLog(c),
-      el("h3", {}, "证据事件"),
-      table(["序号", "类型", "时间", "编号", "内容"], evidence),
-    ];
-    if (c.evidence_missing.length) parts.push(el("p", {}, "日志中未找到：" + c.evidence_missing.join(", ")));
-    if (c.voided) parts.push(el("p", { class: "hint", id: "void-note" }, "此牌已作废，无需申辩或处理。"));
-    else if (may("decide_cards")) parts.push(decisionForm(c));
-    show(...parts);
-  }
+  // The card list, the card page, the window and officer pages: cards.js.
+  const kit = () => ({ api, el, show, table, select, time, may, meta, noticeLog, download, session });
 
   // --- notices: who was told, and what did not go out (docs/notify.md) ----------------------
 
@@ -261,87 +164,23 @@
     show(...parts.filter(Boolean));
   }
 
-  function decisionForm(c) {
-    const message = el("p", { id: "decision-message", role: "alert" });
-    const text = el("textarea", { name: "text", id: "decision-text", required: true, maxlength: "2000", rows: "3" });
-    const form = el(
-      "form",
-      { id: "decision", class: "decision" },
-      el("h3", {}, "处理"),
-      el(
-        "label",
-        {},
-        "操作 ",
-        select("action", [["answer", "录入申辩(陈述申辩)"], ["uphold", "维持"], ["revoke", "撤销"]], "answer"),
-      ),
-      el("label", {}, "说明(必填) ", text),
-      el("button", { type: "submit" }, "提交"),
-      message,
-    );
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      message.className = "";
-      message.textContent = "提交中…";
-      const data = new FormData(form);
-      try {
-        await api("/api/cards/" + encodeURIComponent(c.card) + "/decision", {
-          method: "POST",
-          body: JSON.stringify({ action: data.get("action"), text: data.get("text") }),
-        });
-        await card(c.card);
-        const done = document.getElementById("decision-message");
-        done.className = "ok";
-        done.textContent = "已记录。";
-      } catch (err) {
-        message.className = "error";
-        message.textContent = err.message;
-      }
-    });
-    return form;
-  }
-
-  // --- complaints, attendance, report, audit, admin ----------------------------------------
-
-  async function complaints() {
-    const doc = await api("/api/complaints");
-    const due = (at, done) => el("td", { class: !done && at && new Date(at) < new Date() ? "late" : null }, time(at));
-    const rows = doc.complaints.map((k) =>
-      el(
-        "tr",
-        { class: k.overdue ? "overdue" : null },
-        el("td", {}, k.complaint),
-        el("td", {}, k.state_zh),
-        el("td", {}, [k.window, k.staff_name, k.case].filter(Boolean).join(" / ") || "—"),
-        el("td", {}, time(k.received_at)),
-        due(k.accept_by, k.accepted_at),
-        due(k.result_by, k.decided_at),
-        due(k.handle_by, k.closed_at),
-        el("td", {}, k.overdue ? "超期" : "正常"),
-        el("td", {}, k.cards.map((c) => el("a", { href: "#/card/" + encodeURIComponent(c.card), class: "badge " + c.level }, c.title))),
-      ),
-    );
-    show(
-      el("h2", {}, "投诉及期限"),
-      el("p", { class: "hint" }, "受理：收到后5个工作日内；答复：受理后10个工作日内；查实的违规：查实后1个月内处理完毕。"),
-      table(["编号", "状态", "对象", "收到", "受理期限", "答复期限", "处理期限", "是否超期", "卡片"], rows),
-    );
-  }
+  // --- attendance, report, audit, admin (complaints, 督办: complaints.js) ---------------
 
   async function attendance(params) {
     const q = new URLSearchParams(params);
     const doc = await api("/api/attendance?" + q.toString());
-    const input = el("input", { type: "date", name: "date", value: doc.day });
-    input.addEventListener("change", () => (location.hash = "#/attendance?date=" + input.value));
+    const [input, today] = window.HallwatchCards.dateInput(el, "date", doc.day);
+    input.addEventListener("change", () => input.checkValidity() && (location.hash = "#/attendance?date=" + input.value));
     const rows = doc.staff.map((s) =>
-      el("tr", {}, el("td", {}, s.staff), el("td", {}, s.name), el("td", {}, s.department),
+      el("tr", {}, el("td", {}, s.window_name), el("td", {}, s.name), el("td", {}, s.department_name),
         s.sessions.map((x) => el("td", {}, x.check_in + " / " + x.check_out + " → " + x.verdict_zh))),
     );
     show(
       el("h2", {}, "考勤日报 ", doc.day),
-      el("p", {}, el("label", {}, "日期 ", input), " ",
+      el("p", {}, el("label", {}, "日期 ", input, today), " ",
         el("a", { href: "/console/attendance/sheet?date=" + doc.day, target: "_blank" }, "打印版(签字用)"), " ",
         download("/console/attendance/sheet.pdf?date=" + doc.day, "下载 PDF")),
-      table(["工号", "姓名", "部门", "上午", "下午"], rows),
+      table(["窗口", "姓名", "部门", "上午", "下午"], rows),
     );
   }
 
@@ -349,14 +188,14 @@
     const q = new URLSearchParams(params);
     const now = new Date();
     const month = q.get("month") || now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0");
-    const input = el("input", { type: "month", value: month });
-    input.addEventListener("change", () => (location.hash = "#/report?month=" + input.value));
+    const [input, thisMonth] = window.HallwatchCards.dateInput(el, "month", month, true);
+    input.addEventListener("change", () => input.checkValidity() && (location.hash = "#/report?month=" + input.value));
     const note = el("span", { class: "busy", role: "status" }, "生成中…");
     const frame = el("iframe", { class: "report", src: "/console/report?month=" + month, title: "月报",
       onload: () => note.remove() });
     show(
       el("h2", {}, "效能考评月报"),
-      el("p", {}, el("label", {}, "月份 ", input), " ",
+      el("p", {}, el("label", {}, "月份 ", input, thisMonth), " ",
         download("/console/report.pdf?month=" + month, "下载 PDF"), " ",
         download("/console/report.xlsx?month=" + month, "下载 XLSX"), " ", note),
       frame,
@@ -423,21 +262,25 @@
   // --- frame ------------------------------------------------------------------------------
 
   const VIEWS = [
-    ["cards", "卡片", "read_cards", cards],
-    ["complaints", "投诉", "read_complaints", complaints],
+    ["cards", "卡片", "read_cards", (q) => window.HallwatchCards.list(q, kit())],
+    ["complaints", "投诉", "read_complaints", (q) => window.HallwatchComplaints.complaints(q, { api, el, show, table, select, time, may, meta })],
+    ["supervision", "督办", "read_cards", (q) => window.HallwatchComplaints.supervision(q, { api, el, show, table, time })],
     ["attendance", "考勤日报", "read_attendance", attendance],
+    ["board", "值班看板", "read_attendance", (q) => window.HallwatchBoard.show(q, { api, el, show, table, view })],
     ["report", "月报", "read_report", report],
     ["audit", "审计", "read_audit", audit],
     ["notices", "通知失败", "read_audit", notices],
     ["admin", "配置", "configure", admin],
+    ["system", "系统提示", "configure", (q) => window.HallwatchCards.systemCards(q, kit())],
   ];
 
   async function route() {
     const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
     const [name, arg] = path.split("/");
     try {
-      if (name === "card" && arg && may("read_cards")) return await card(decodeURIComponent(arg));
-      const found = VIEWS.find(([n, , p]) => n === name && may(p)) || VIEWS.find(([, , p]) => may(p));
+      if (name === "card" && arg && may("read_cards")) return await window.HallwatchCards.card(decodeURIComponent(arg), kit());
+      if ((name === "window" || name === "staff") && arg && may("read_cards")) return await window.HallwatchCards.subject(name === "window" ? "window" : "officer", decodeURIComponent(arg), kit());
+      const found = VIEWS.find(([n, , p]) => n === name && may(p)) || (session.role === "leader" && VIEWS.find(([n]) => n === "board")) || VIEWS.find(([, , p]) => may(p));
       if (!found) return show(el("p", {}, "您的账号(" + session.role_zh + ")在控制台中没有可用的功能。"), el("p", {}, el("a", { href: "/display" }, "大厅显示屏")));
       await found[3](query || "");
     } catch (err) {
@@ -466,6 +309,7 @@
     });
     window.addEventListener("hashchange", route);
     route();
+    window.HallwatchCards.watch(kit()); // the live feed: the list refreshes, new reds are told
   }
 
   start();
