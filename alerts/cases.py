@@ -21,6 +21,12 @@ Clock rules (docs/cards.md "Working days" and the case kinds; thresholds from `P
 - An extension counts only if made before the deadline then in force; a later one is itself a
   breach (`case.extension.late`) and moves nothing (000_… 四(五)). An extension made while the
   clock is suspended counts. The legal limit is not moved by extensions of the promised one.
+  With the hall's leaders known (`Policy.leaders`), an extension not approved by a leader, or
+  by the case's own officer, or without a reason or the applicant told, is a breach
+  (`case.extension.unapproved`) and moves nothing; a refusal review likewise
+  (`case.refusal.review_unqualified`, and the review is still due).
+- 超时默认 (`Policy.deemed_approval`, 003_… 三): a case open when its limit passes is deemed
+  approved then (`case.deemed_approved`, `Assessment.deemed_approved_at`).
 - A warning holds from `warning_for(kind)` working days before the deadline in force until the
   case finishes or the deadline passes (the red takes over: `superseded`).
 - A case is finished by its first `completed`, `returned` (a refusal at the window) or
@@ -83,6 +89,7 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     due: Due | None  # the limit in force (at the finish, if finished); None while suspended
     conditions: tuple[Condition, ...]
     unknown_years: frozenset[int]
+    deemed_approved_at: datetime | None = None  # 超时默认 (Policy.deemed_approval): approved then
 
     @property
     def open(self) -> bool:
@@ -123,6 +130,7 @@ class _Facts:
     suspensions: list[Pause] = field(default_factory=list)
     reports: list[Pause] = field(default_factory=list)
     extensions: list[Entry] = field(default_factory=list)
+    requests: list[Entry] = field(default_factory=list)  # `suspended`s that opened a pause
     steps: dict[str, _Step] = field(default_factory=dict)
 
     @property
@@ -152,7 +160,8 @@ def _assess(
     f = _gather(ordered)
     out: list[Condition] = []
     acc, finished = f.accepted, f.finished
-    due = _limits(acc, f.kind, finished, f.pauses, f.extensions, cal, policy, out)
+    extensions = _approved(f, policy, out)
+    due = _limits(acc, f.kind, finished, f.pauses, extensions, cal, policy, out)
     _immediate(f, cal, policy, out)
     _steps(f, cal, out)
     _reported(f, cal, policy, out)
@@ -171,6 +180,7 @@ def _assess(
         due=due,
         conditions=tuple(out),
         unknown_years=_unknown(cal, ordered[0].ts, out, due if finished is None else None),
+        deemed_approved_at=_deemed(out),
     )
 
 
@@ -201,7 +211,12 @@ def _accepted_only(case: CaseId, e: Entry, cal: WorkCalendar, policy: Policy) ->
         due=due,
         conditions=tuple(out),
         unknown_years=_unknown(cal, e.ts, out, due),
+        deemed_approved_at=_deemed(out),
     )
+
+
+def _deemed(out: list[Condition]) -> datetime | None:
+    return next((c.start for c in out if c.rule is RuleId.DEEMED_APPROVED), None)
 
 
 def _unknown(
@@ -250,8 +265,10 @@ def _note(f: _Facts, e: Entry, ev: CaseEvent) -> None:
     refusal = ev.action is A.RETURNED or ev.outcome is Outcome.REFUSED
     if ev.action in (A.RETURNED, A.COMPLETED) and refusal and f.refused is None:
         f.refused = e
-    if ev.action in (A.SUSPENDED, A.REPORTED_UP):
-        _open(f.suspensions if ev.action is A.SUSPENDED else f.reports, ev.ts)
+    if ev.action is A.SUSPENDED and _open(f.suspensions, ev.ts):
+        f.requests.append(e)
+    elif ev.action is A.REPORTED_UP:
+        _open(f.reports, ev.ts)
     elif ev.action in (A.RESUMED, A.REPLY_RECEIVED):
         _close(f.suspensions if ev.action is A.RESUMED else f.reports, ev.ts)
     elif ev.action is A.EXTENDED:
@@ -268,9 +285,11 @@ def _note(f: _Facts, e: Entry, ev: CaseEvent) -> None:
             step.finished = e
 
 
-def _open(pauses: list[Pause], at: datetime) -> None:
+def _open(pauses: list[Pause], at: datetime) -> bool:
     if not pauses or pauses[-1][1] is not None:  # a second `suspended` while suspended: no-op
         pauses.append((at, None))
+        return True
+    return False
 
 
 def _close(pauses: list[Pause], at: datetime) -> None:
@@ -501,6 +520,9 @@ def _limits(
     for begin, end, superseded in run.warnings:
         out.append(Condition(warn, "", begin, end, estimated, ids, superseded))
     _overdue(out, over, "", run, ids, done)
+    if policy.deemed_approval and run.overdue is not None:  # 003_… 三 超时默认
+        at = run.overdue.at
+        out.append(Condition(RuleId.DEEMED_APPROVED, "", at, at, run.overdue.estimated, ids))
     return run.due
 
 
@@ -561,21 +583,71 @@ def _supplement(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Conditio
     base = cal.add_working_days(got.ts, policy.supplement_days)
     run = _walk(cal, got.ts, base, f.suspensions, decided.ts if decided else None)
     _overdue(out, RuleId.SUPPLEMENT_NOTICE_LATE, "", run, (got.event_id,), decided)
+    # 000_… 八(四)2: everything missing is told at once; each further request is a breach.
+    first = f.requests[0].event_id if f.requests else None
+    for r in f.requests[1:]:
+        rule, eid = RuleId.SUPPLEMENT_REPEATED, r.event_id
+        out.append(Condition(rule, eid, r.ts, r.ts, False, (got.event_id, first or eid, eid)))
 
 
 def _refusal(f: _Facts, cal: WorkCalendar, policy: Policy, out: list[Condition]) -> None:
     """000_… 六 否定报备制: written reasons; review within 2 working days; correction in 1."""
-    ret = f.returned
-    if ret is not None and not (ret.event.reason or "").strip():
-        out.append(Condition(RuleId.RETURNED_NO_REASON, "", ret.ts, ret.ts, False, (ret.event_id,)))
     refusal = f.refused
     if refusal is None:
         return
+    # 000_… 二(二): a refusal at the window or a `completed` refused, both say why.
+    if not (refusal.event.reason or "").strip():
+        ids = (refusal.event_id,)
+        out.append(Condition(RuleId.RETURNED_NO_REASON, "", refusal.ts, refusal.ts, False, ids))
     review_due = cal.add_working_days(refusal.ts, policy.refusal_review_days)
-    review = _first(*f.reviews, after=refusal.ts)
+    reviews = _reviewed(f, policy, refusal, out)
+    review = _first(*reviews, after=refusal.ts)
     _late(out, RuleId.REFUSAL_REVIEW_LATE, review_due, (refusal.event_id,), review)
     if review is None or review.event.verdict is not ReviewVerdict.UNLAWFUL:
         return
     fix_due = cal.add_working_days(review.ts, policy.correction_days)
     fixed = _first(*f.corrections, after=review.ts)
     _late(out, RuleId.REFUSAL_CORRECTION_LATE, fix_due, (review.event_id,), fixed)
+
+
+# --- who may approve (000_… 四(五), 六(五)) ----------------------------------------------
+
+
+def _by_leader(f: _Facts, leaders: frozenset[StaffId], who: StaffId | None) -> bool:
+    """A leader of the hall, never the case's own officer."""
+    return who is not None and who != f.staff and who in leaders
+
+
+def _reviewed(f: _Facts, policy: Policy, refusal: Entry, out: list[Condition]) -> list[Entry]:
+    """The reviews that count: by a leader (000_… 六(五)). Each other one is a card."""
+    leaders = policy.leaders
+    if leaders is None:
+        return f.reviews
+    good = []
+    for r in f.reviews:
+        if _by_leader(f, leaders, r.event.reviewer):
+            good.append(r)
+        else:
+            ids = (refusal.event_id, r.event_id)
+            out.append(
+                Condition(RuleId.REFUSAL_REVIEW_UNQUALIFIED, r.event_id, r.ts, r.ts, False, ids)
+            )
+    return good
+
+
+def _approved(f: _Facts, policy: Policy, out: list[Condition]) -> list[Entry]:
+    """The extensions that may move a deadline: approved by a leader, with the reason given
+    and the applicant told (000_… 四(五)). Each other one is a card and moves nothing."""
+    leaders = policy.leaders
+    if not f.extensions or leaders is None:
+        return f.extensions
+    good = []
+    for x in f.extensions:
+        ev = x.event
+        reason = bool((ev.reason or "").strip())
+        if _by_leader(f, leaders, ev.approved_by) and reason and ev.applicant_told:
+            good.append(x)
+        else:
+            rule = RuleId.EXTENSION_UNAPPROVED
+            out.append(Condition(rule, x.event_id, x.ts, x.ts, False, (x.event_id,)))
+    return good

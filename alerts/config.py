@@ -309,7 +309,17 @@ class CardsConfig(ConfigModel):
         2, ge=1, description="Reported-up case: answer the applicant within, after the reply."
     )
     supplement_days: int = Field(
-        5, ge=1, description="Supplement notice within (行政许可法 第三十二条)."
+        0,
+        ge=0,
+        le=5,
+        description="Supplement notice (一次性告知) within this many working days after the "
+        "receipt's: 0 = by close of the same working day, on the spot (000_… 二); "
+        "5 is the outer bound (行政许可法 第三十二条).",
+    )
+    deemed_approval: bool = Field(
+        False,
+        description="超时默认 (003_… 三): a case still open past its limit is recorded as "
+        "approved then, with a case.deemed_approved card. Off by default.",
     )
     refusal_review_days: int = Field(
         2, ge=1, description="Negative filing reviewed within (000_… 六(五))."

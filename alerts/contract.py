@@ -203,6 +203,9 @@ class _Fields:
             raise _Refuse(RejectReason.WRONG_TYPE, f"field {name!r} must be true or false")
         return value
 
+    def optional_flag(self, name: str) -> bool | None:
+        return None if self.data.get(name) is None else self.flag(name)
+
     def required_int(self, name: str, lo: int, hi: int) -> int:
         return _integer(name, self.required(name), lo, hi)
 
@@ -322,6 +325,7 @@ def _case(f: _Fields, case: str) -> CaseEvent:
         outcome=f.optional_choice("outcome", Outcome),
         verdict=f.optional_choice("verdict", ReviewVerdict),
         reviewer=f.optional_id("reviewer", StaffId),
+        applicant_told=f.optional_flag("applicant_told"),
     )
     _check_case_kind(ev)
     return ev

@@ -173,6 +173,7 @@ class CaseEvent:
     outcome: Outcome | None = None
     verdict: ReviewVerdict | None = None
     reviewer: StaffId | None = None
+    applicant_told: bool | None = None  # `extended`: the applicant was told why (000_… 四(五))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,7 @@ from datetime import date
 from enum import StrEnum
 
 from alerts.events import CaseKind
+from alerts.ids import StaffId
 
 
 class Level(StrEnum):
@@ -32,10 +33,14 @@ class RuleId(StrEnum):
     REPORTED_LATE_REPORT = "case.reported.late_report"
     REPORTED_LATE_ANSWER = "case.reported.late_answer"
     SUPPLEMENT_NOTICE_LATE = "case.supplement.notice_late"
+    SUPPLEMENT_REPEATED = "case.supplement.repeated"
     RETURNED_NO_REASON = "case.returned.no_reason"
     REFUSAL_REVIEW_LATE = "case.refusal.review_late"
     REFUSAL_CORRECTION_LATE = "case.refusal.correction_late"
     EXTENSION_LATE = "case.extension.late"
+    EXTENSION_UNAPPROVED = "case.extension.unapproved"
+    REFUSAL_REVIEW_UNQUALIFIED = "case.refusal.review_unqualified"
+    DEEMED_APPROVED = "case.deemed_approved"
     CALENDAR_MISSING = "calendar.missing"
     POST_UNSTAFFED_WARNING = "post.unstaffed.warning"
     POST_UNSTAFFED = "post.unstaffed"
@@ -119,13 +124,20 @@ RULES: dict[RuleId, Rule] = {
             RuleId.SUPPLEMENT_NOTICE_LATE,
             Level.RED,
             "补正告知超时",
-            "行政许可法 第三十二条: 5 days, else deemed accepted",
+            "000_… 二 一次性告知制: 当场一次性告知 (same working day as receipt); "
+            "行政许可法 第三十二条: 5 days the outer bound",
+        ),
+        Rule(
+            RuleId.SUPPLEMENT_REPEATED,
+            Level.RED,
+            "多次补正告知",
+            "000_… 八(四)2: 不一次性告知, 致使申办人因材料不合格多次申报",
         ),
         Rule(
             RuleId.RETURNED_NO_REASON,
             Level.RED,
             "退件未说明理由",
-            "000_… 六 否定报备制; a city's e-supervision rule, art. 6",
+            "000_… 二(二): 一次性告知不能办理的理由和依据; 001_… 第五篇; 000_… 六 否定报备制",
         ),
         Rule(
             RuleId.REFUSAL_REVIEW_LATE,
@@ -144,6 +156,25 @@ RULES: dict[RuleId, Rule] = {
             Level.RED,
             "超期后才办理延期",
             "000_… 四(五): extension only with approval, before the limit",
+        ),
+        Rule(
+            RuleId.EXTENSION_UNAPPROVED,
+            Level.RED,
+            "延期审批不合规",
+            "000_… 四(五): 报领导审批, 并告知申办人延时办理理由 (a leader, not the officer; "
+            "a reason; the applicant told)",
+        ),
+        Rule(
+            RuleId.REFUSAL_REVIEW_UNQUALIFIED,
+            Level.RED,
+            "否定审核不合规",
+            "000_… 六(五): the leader reviews (a leader, never the case's own officer)",
+        ),
+        Rule(
+            RuleId.DEEMED_APPROVED,
+            Level.RED,
+            "超时默认办结",
+            "003_… 三: 限时办结, 超时默认 (a hall option, off by default)",
         ),
         Rule(
             RuleId.CALENDAR_MISSING,
@@ -256,11 +287,17 @@ class Policy:
     immediate_warning_minutes: int = 120  # of working time after receipt
     report_days: int = 3  # reported-up case: report within
     reply_answer_days: int = 2  # reported-up case: tell the applicant after the reply
-    supplement_days: int = 5  # 行政许可法 art. 32
+    # 000_… 二 一次性告知制: told on the spot, by close of the receipt's working day; 行政许可法
+    # 第三十二条's 5 working days is the outer bound a hall may configure.
+    supplement_days: int = 0
     refusal_review_days: int = 2  # 000_… 六
     correction_days: int = 1  # 000_… 六(五)
     answer_days: int = 2  # the owner's answer (陈述申辩) is due within
     calendar_notice: tuple[int, int] = (11, 1)  # month, day: look at next year's schedule from
+    # Who may approve an extension or review a refusal (000_… 四(五), 六(五)): the staff with a
+    # leader role. None: no staff list given (the core alone); the daemon always passes one.
+    leaders: frozenset[StaffId] | None = None
+    deemed_approval: bool = False  # 003_… 三 超时默认: a case open past its limit is approved
 
     def __post_init__(self) -> None:
         try:

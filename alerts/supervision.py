@@ -33,6 +33,7 @@ from alerts.events import (
 )
 from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.people import People
+from alerts.roles import StaffRole
 from alerts.rules import Policy
 from alerts.state import HallState
 
@@ -57,6 +58,8 @@ def policy(cfg: HallConfig) -> Policy:
         refusal_review_days=c.refusal_review_days,
         correction_days=c.correction_days,
         answer_days=c.answer_days,
+        leaders=frozenset(s.staff_id for s in cfg.staff if s.role is StaffRole.LEADER),
+        deemed_approval=c.deemed_approval,
     )
 
 

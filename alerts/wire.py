@@ -103,6 +103,7 @@ class CaseWire(Wire):
     outcome: Outcome | Opt = UNSET
     verdict: ReviewVerdict | Opt = UNSET
     reviewer: Staff | Opt = UNSET
+    applicant_told: bool | Opt = UNSET
 
 
 class StaffStatusWire(Wire):
@@ -202,7 +203,8 @@ CASE_NEEDS: dict[CaseAction, tuple[str, ...]] = {
     CaseAction.EXTENDED: ("approved_by",),
     CaseAction.REPORTED_UP: ("authority",),
     CaseAction.COMPLETED: ("outcome",),
-    CaseAction.RETURNED: ("reason", "reason_code"),
+    # No `reason`: accepted, and a card (case.returned.no_reason, 000_d7818c12e4aa5d4b 二(二)).
+    CaseAction.RETURNED: ("reason_code",),
     CaseAction.REFUSAL_REVIEWED: ("verdict", "reviewer"),
 }
 
@@ -289,6 +291,7 @@ def _case(w: CaseWire, key: str, _: datetime, zone: tzinfo | None) -> CaseEvent 
         outcome=given(w.outcome),
         verdict=given(w.verdict),
         reviewer=given(w.reviewer),
+        applicant_told=given(w.applicant_told),
     )
 
 

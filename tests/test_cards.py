@@ -233,6 +233,14 @@ def _story_supplement() -> Story:
     return s
 
 
+def _story_supplement_again() -> Story:
+    s = _story_supplement()
+    s.add(A.SUSPENDED, at(2026, 3, 9, 10, 30), reason="补正材料")
+    s.add(A.RESUMED, at(2026, 3, 9, 14), reason="材料已补齐")
+    s.add(A.SUSPENDED, at(2026, 3, 9, 15), reason="补正材料")
+    return s
+
+
 def _story_returned() -> Story:
     s = Story(kind=CaseKind.RETURNED)
     s.received(at(2026, 3, 10, 9))
@@ -262,7 +270,9 @@ EVERY_RULE: list[tuple[Callable[[], Story], RuleId, datetime]] = [
     (_story_step, R.STEP_OVERDUE, at(2026, 3, 11, 17, 30)),
     (_story_reported, R.REPORTED_LATE_REPORT, at(2026, 3, 12, 17, 30)),
     (_story_reported, R.REPORTED_LATE_ANSWER, at(2026, 3, 18, 17, 30)),
-    (_story_supplement, R.SUPPLEMENT_NOTICE_LATE, at(2026, 3, 16, 17, 30)),
+    # 000_d7818c12e4aa5d4b 二 一次性告知制: on the spot, by close of the receipt's day.
+    (_story_supplement, R.SUPPLEMENT_NOTICE_LATE, at(2026, 3, 9, 17, 30)),
+    (_story_supplement_again, R.SUPPLEMENT_REPEATED, at(2026, 3, 9, 15)),
     (_story_returned, R.RETURNED_NO_REASON, at(2026, 3, 10, 10)),
     (_story_returned, R.REFUSAL_REVIEW_LATE, at(2026, 3, 12, 17, 30)),
     (_story_returned, R.REFUSAL_CORRECTION_LATE, at(2026, 3, 16, 17, 30)),
@@ -294,8 +304,66 @@ def test_every_rule_raises_its_card_at_its_time(
     assert (card.answer_by is not None) is (card.level is Level.RED)
 
 
+# Rules that need the hall's staff list or option (the daemon passes both: alerts/supervision.py).
+OPTIONS = Policy(leaders=frozenset({LEADER}), deemed_approval=True)
+
+
+def _story_extension_by_officer() -> Story:
+    s = promised()
+    s.add(A.EXTENDED, at(2026, 3, 11, 9), extra_days=5, approved_by=OFFICER, reason="需核查")
+    return s
+
+
+def _story_review_by_officer() -> Story:
+    s = Story(kind=CaseKind.RETURNED)
+    s.received(at(2026, 3, 10, 9))
+    s.add(A.RETURNED, at(2026, 3, 10, 10), reason="不符合法定条件", reason_code=1)
+    s.add(A.REFUSAL_REVIEWED, at(2026, 3, 11, 9), verdict=ReviewVerdict.UPHELD, reviewer=OFFICER)
+    return s
+
+
+WITH_OPTIONS: list[tuple[Callable[[], Story], RuleId, datetime]] = [
+    (_story_extension_by_officer, R.EXTENSION_UNAPPROVED, at(2026, 3, 11, 9)),  # 000 四(五)
+    (_story_review_by_officer, R.REFUSAL_REVIEW_UNQUALIFIED, at(2026, 3, 11, 9)),  # 000 六(五)
+    (promised, R.DEEMED_APPROVED, at(2026, 3, 12, 17, 30)),  # 003 三 超时默认
+]
+
+
+@pytest.mark.parametrize(
+    ("story", "rule", "raised"), [pytest.param(*row, id=row[1].value) for row in WITH_OPTIONS]
+)
+def test_every_optional_rule_raises_its_card_on_the_officer(
+    story: Callable[[], Story], rule: RuleId, raised: datetime
+) -> None:
+    """`000_d7818c12e4aa5d4b 四(五)`, 六(五); `003_fc486b7e164530f7 三`: with the staff list and
+    the hall's 超时默认 on, each is a card of its level on the case's officer at its instant."""
+    hall = Hall(OPTIONS)
+    entries = story().entries
+    hall.feed(e for e in entries if e.ts < raised)
+    hall.advance(raised - timedelta(minutes=1))
+    assert all(c.rule is not rule for c in hall.engine.cards.values())
+    hall.advance(raised)
+    hall.feed(e for e in entries if e.ts >= raised)
+    card = hall.card(rule)
+    assert card.level is RULES[rule].level and card.raised_at == raised
+    assert card.owner == OFFICER and card.subject.case == entries[0].event.case
+
+
 def test_every_case_rule_is_exercised() -> None:
-    assert {r for _, r, _ in EVERY_RULE} == {r for r in RuleId if r.value.startswith("case.")}
+    every = {r for _, r, _ in EVERY_RULE} | {r for _, r, _ in WITH_OPTIONS}
+    assert every == {r for r in RuleId if r.value.startswith("case.")}
+    assert {r for _, r, _ in EVERY_RULE} & {r for _, r, _ in WITH_OPTIONS} == set()
+
+
+def test_completed_refused_without_reason_raises_on_the_officer() -> None:
+    """`000_d7818c12e4aa5d4b 二(二)`: 一次性告知不能办理的理由和依据 — a `completed` refused with
+    no reason raises case.returned.no_reason on the officer, as a bare `returned` does."""
+    s = promised()
+    s.add(A.COMPLETED, at(2026, 3, 10, 10), outcome=Outcome.REFUSED)
+    hall = Hall()
+    hall.feed(s.entries)
+    card = hall.card(R.RETURNED_NO_REASON)
+    assert card.owner == OFFICER and card.raised_at == at(2026, 3, 10, 10)
 
 
 def test_immediate_completed_on_the_spot_raises_no_card() -> None:

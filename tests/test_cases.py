@@ -11,15 +11,16 @@ Seeds are cited by file name: `000_…` (溆浦县 九项制度), `001_…` (县
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from alerts.cases import Condition
 from alerts.events import CaseAction, CaseKind, Outcome, ReviewVerdict
+from alerts.ids import StaffId
 from alerts.rules import Policy, RuleId
 from alerts.workdays import LIBRARY_YEARS, WorkCalendar
-from tests.case_builders import CAL, HOURS, SHANGHAI, Story, at, only, rules
+from tests.case_builders import CAL, HOURS, LEADER, OFFICER, OTHER, SHANGHAI, Story, at, only, rules
 
 R = RuleId
 A = CaseAction
@@ -265,6 +266,9 @@ def test_reported_answered_in_time() -> None:
 # --- supplement (补办件, 补正) ----------------------------------------------------------------
 
 
+OUTER = Policy(supplement_days=5)  # 行政许可法 第三十二条: the outer bound a hall may configure
+
+
 def supplement() -> Story:
     s = Story(kind=CaseKind.SUPPLEMENT)
     s.received(at(2026, 3, 9, 10))
@@ -272,16 +276,16 @@ def supplement() -> Story:
 
 
 def test_supplement_notice_within_five_working_days() -> None:
-    """行政许可法 第三十二条: accept, or tell the applicant everything missing, within 5 days
-    (else it counts as accepted); `000_…` 八(四)2 一次性告知."""
-    late = only(supplement().assess(), R.SUPPLEMENT_NOTICE_LATE)
+    """行政许可法 第三十二条, configured as the hall's outer bound: accept, or tell the applicant
+    everything missing, within 5 days (else it counts as accepted); `000_…` 八(四)2 一次性告知."""
+    late = only(supplement().assess(OUTER), R.SUPPLEMENT_NOTICE_LATE)
     assert span(late) == (at(2026, 3, 16, 17, 30), None)
     s = supplement()
     s.accepted(at(2026, 3, 16, 10), promised_days=3)
-    assert R.SUPPLEMENT_NOTICE_LATE not in rules(s.assess())
+    assert R.SUPPLEMENT_NOTICE_LATE not in rules(s.assess(OUTER))
     s = supplement()
     s.add(A.RETURNED, at(2026, 3, 17, 9), reason="材料不全", reason_code=3)
-    assert span(only(s.assess(), R.SUPPLEMENT_NOTICE_LATE)) == (
+    assert span(only(s.assess(OUTER), R.SUPPLEMENT_NOTICE_LATE)) == (
         at(2026, 3, 16, 17, 30),
         at(2026, 3, 17, 9),
     )
@@ -293,7 +297,7 @@ def test_supplement_suspension_moves_the_deadline_by_exactly_the_time_suspended(
     s = supplement()
     s.add(A.SUSPENDED, at(2026, 3, 10, 15), reason="补正材料")
     s.add(A.RESUMED, at(2026, 3, 11, 9), reason="材料已补齐")
-    late = only(s.assess(), R.SUPPLEMENT_NOTICE_LATE)
+    late = only(s.assess(OUTER), R.SUPPLEMENT_NOTICE_LATE)
     assert late.start == at(2026, 3, 16, 17, 30) + timedelta(hours=18)  # = 17 Mar 11:30
     assert late.start == at(2026, 3, 17, 11, 30)
     assert CAL.working_time(at(2026, 3, 10, 15), at(2026, 3, 11, 9)) == timedelta(hours=3)
@@ -306,7 +310,7 @@ def test_suspension_before_acceptance_does_not_move_the_promised_limit() -> None
     s.add(A.SUSPENDED, at(2026, 3, 9, 11), reason="补正材料")
     s.add(A.RESUMED, at(2026, 3, 12, 9), reason="材料已补齐")
     s.accepted(at(2026, 3, 12, 9, 30), promised_days=3)
-    a = s.assess()
+    a = s.assess(OUTER)
     assert a.due is not None and a.due.at == at(2026, 3, 17, 17, 30)
     assert R.SUPPLEMENT_NOTICE_LATE not in rules(a)
 
@@ -480,3 +484,120 @@ def test_a_deadline_in_an_unknown_year_is_estimated() -> None:
     assert b.due is not None and not b.due.estimated and b.unknown_years == frozenset()
     s.add(A.COMPLETED, at(last, 12, 29, 10), outcome=Outcome.APPROVED)
     assert s.assess().unknown_years == frozenset()  # nothing open reaches into it
+
+
+# --- the rules as the seeds say (case rules) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decided", "late"),
+    [
+        (None, (at(2026, 3, 9, 17, 30), None)),  # nothing told that day: late at close
+        (at(2026, 3, 9, 16), None),  # accepted the same visit: on the spot
+        (at(2026, 3, 10, 9), (at(2026, 3, 9, 17, 30), at(2026, 3, 10, 9))),  # next day: late
+    ],
+)
+def test_supplement_notice_on_the_spot_by_default(
+    decided: datetime | None, late: tuple[object, object] | None
+) -> None:
+    """`000_d7818c12e4aa5d4b 二` 一次性告知制 (002 一次性告知制度 一/六 当场一次性告知): the notice
+    belongs to the receipt's working day, not the licensing law's 5 days."""
+    s = supplement()
+    if decided is not None:
+        s.accepted(decided, promised_days=3)
+    a = s.assess()
+    if late is None:
+        assert R.SUPPLEMENT_NOTICE_LATE not in rules(a)
+    else:
+        assert span(only(a, R.SUPPLEMENT_NOTICE_LATE)) == late
+
+
+def test_second_supplement_request_is_its_own_card() -> None:
+    """`000_d7818c12e4aa5d4b 八(四)2`: 致使申办人因材料不合格多次申报 — the first request for
+    materials is the notice; each later one on the same case is a breach at its instant."""
+    s = supplement()
+    s.add(A.SUSPENDED, at(2026, 3, 9, 10, 30), reason="补正材料")
+    s.add(A.SUSPENDED, at(2026, 3, 9, 10, 40), reason="补正材料")  # still suspended: no-op
+    s.add(A.RESUMED, at(2026, 3, 11, 9), reason="材料已补齐")
+    assert R.SUPPLEMENT_REPEATED not in rules(s.assess())
+    again = s.add(A.SUSPENDED, at(2026, 3, 11, 10), reason="又缺一份")
+    c = only(s.assess(), R.SUPPLEMENT_REPEATED)
+    assert span(c) == (at(2026, 3, 11, 10), at(2026, 3, 11, 10))
+    assert c.qualifier == again.event_id and c.evidence[-1] == again.event_id
+
+
+def test_completed_refused_without_reason_is_a_card() -> None:
+    """`000_d7818c12e4aa5d4b 二(二)`: 一次性告知不能办理的理由和依据 — a `completed` refused
+    with no reason is a refusal without reasons, like a bare `returned`."""
+    s = promised()
+    s.add(A.COMPLETED, at(2026, 3, 10, 10), outcome=Outcome.REFUSED)
+    assert span(only(s.assess(), R.RETURNED_NO_REASON)) == (at(2026, 3, 10, 10),) * 2
+    s = promised()
+    s.add(A.COMPLETED, at(2026, 3, 10, 10), outcome=Outcome.REFUSED, reason="不符合法定条件")
+    assert R.RETURNED_NO_REASON not in rules(s.assess())
+    s = promised()
+    s.add(A.COMPLETED, at(2026, 3, 10, 10), outcome=Outcome.APPROVED)
+    assert R.RETURNED_NO_REASON not in rules(s.assess())
+
+
+LEADERS = Policy(leaders=frozenset({LEADER}))
+GOOD: dict[str, object] = {"approved_by": LEADER, "reason": "需现场核查", "applicant_told": True}
+
+
+@pytest.mark.parametrize(
+    ("fields", "moves"),
+    [
+        (GOOD, True),
+        ({**GOOD, "approved_by": OFFICER}, False),  # the case's own officer
+        ({**GOOD, "approved_by": OTHER}, False),  # not a leader
+        ({**GOOD, "reason": None}, False),  # no reason
+        ({**GOOD, "reason": "  "}, False),
+        ({**GOOD, "applicant_told": None}, False),  # applicant not told
+        ({**GOOD, "applicant_told": False}, False),
+    ],
+)
+def test_extension_needs_a_leader_a_reason_and_the_applicant_told(
+    fields: dict[str, object], moves: bool
+) -> None:
+    """`000_d7818c12e4aa5d4b 四(五)`: 报领导审批，并告知申办人延时办理理由. Otherwise a card at the
+    extension's instant, and the deadline stays (12 Mar 17:30: red then)."""
+    s = promised()
+    x = s.add(A.EXTENDED, at(2026, 3, 11, 9), extra_days=2, **fields)
+    a = s.assess(LEADERS)
+    assert a.due is not None
+    assert a.due.at == (at(2026, 3, 16, 17, 30) if moves else at(2026, 3, 12, 17, 30))
+    if moves:
+        assert R.EXTENSION_UNAPPROVED not in rules(a)
+    else:
+        c = only(a, R.EXTENSION_UNAPPROVED)
+        assert (c.qualifier, span(c)) == (x.event_id, (x.ts, x.ts))
+        assert only(a, R.PROMISED_OVERDUE).start == at(2026, 3, 12, 17, 30)
+
+
+@pytest.mark.parametrize(("reviewer", "counts"), [(LEADER, True), (OFFICER, False), (OTHER, False)])
+def test_refusal_review_needs_a_leader(reviewer: StaffId, counts: bool) -> None:
+    """`000_d7818c12e4aa5d4b 六(五)`, 四(五): the leader reviews, never the case's own officer;
+    a review by anyone else is a card and the review is still due."""
+    s = returned("不符合法定条件")
+    s.add(A.REFUSAL_REVIEWED, at(2026, 3, 11, 9), verdict=ReviewVerdict.UPHELD, reviewer=reviewer)
+    a = s.assess(LEADERS)
+    assert (R.REFUSAL_REVIEW_LATE not in rules(a)) is counts
+    assert (R.REFUSAL_REVIEW_UNQUALIFIED in rules(a)) is not counts
+
+
+DEEMED = Policy(deemed_approval=True)
+
+
+def test_deemed_approved_past_the_limit_when_the_hall_says_so() -> None:
+    """`003_fc486b7e164530f7 三` 限时办结，超时默认: with the hall option on, a case open past
+    its limit is recorded as approved then, with its own card; off by default."""
+    a = promised().assess(DEEMED)
+    c = only(a, R.DEEMED_APPROVED)
+    assert span(c) == (at(2026, 3, 12, 17, 30),) * 2
+    assert a.deemed_approved_at == at(2026, 3, 12, 17, 30)
+    assert R.PROMISED_OVERDUE in rules(a)  # still the officer's breach
+    off = promised().assess()
+    assert R.DEEMED_APPROVED not in rules(off) and off.deemed_approved_at is None
+    s = promised()
+    s.add(A.COMPLETED, at(2026, 3, 12, 17), outcome=Outcome.APPROVED)
+    assert R.DEEMED_APPROVED not in rules(s.assess(DEEMED))

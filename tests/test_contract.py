@@ -24,7 +24,7 @@ from alerts.contract import (
     decode_journaled,
     derived_id,
 )
-from alerts.events import CaseAction, CaseKind, EventKind, Punch
+from alerts.events import CaseAction, CaseEvent, CaseKind, EventKind, Punch
 from tests.hall import HALL, T0, body, example, punch, topic
 
 DIRECTORY = example().directory()
@@ -545,3 +545,45 @@ def test_the_decode_bench_runs_at_its_tiniest_size_and_every_bench_takes_quick()
     assert with_sizes("e2e", ["--quick", "--rounds", "2"]) == ["--size", "quick", "--rounds", "2"]
     assert with_sizes("ingest", ["--tiny"]) == ["--events", "2000", "--rounds", "1"]
     assert with_sizes("scale", ["--size", "quick"]) == ["--size", "quick"]
+
+
+# --- the case rules' compatible readings -------------------------------------------------
+
+REFUSALS = [
+    # 000_d7818c12e4aa5d4b 二(二): a refusal without reasons is a card, not a reject.
+    body(case="C1", action="returned", ts="2026-11-23T08:20:00+08:00", reason_code=3),
+    body(case="C1", action="completed", ts="2026-11-23T08:20:00+08:00", outcome="refused"),
+]
+
+
+@pytest.mark.parametrize("payload", REFUSALS, ids=["returned", "completed refused"])
+def test_a_refusal_without_reason_is_accepted_on_both_paths(payload: bytes) -> None:
+    d = run(CASE_T, payload)
+    assert isinstance(d, Accepted), d
+    assert isinstance(d.event, CaseEvent) and d.event.reason is None
+    assert _fast(CASE_T, payload) == d
+
+
+EXTENDED = {
+    "case": "C1",
+    "action": "extended",
+    "ts": "2026-11-23T08:20:00+08:00",
+    "extra_days": 2,
+    "approved_by": "L001",
+    "reason": "需现场核查",
+}
+
+
+@pytest.mark.parametrize(("told", "want"), [(True, True), (False, False), (None, None)])
+def test_applicant_told_is_an_optional_flag(told: bool | None, want: bool | None) -> None:
+    """`000_d7818c12e4aa5d4b 四(五)` 告知申办人延时办理理由: `applicant_told`, optional."""
+    doc = {**EXTENDED, **({} if told is None else {"applicant_told": told})}
+    d = run(CASE_T, body(**doc))
+    assert isinstance(d, Accepted) and isinstance(d.event, CaseEvent), d
+    assert d.event.applicant_told is want
+    assert _fast(CASE_T, body(**doc)) == d
+
+
+def test_applicant_told_must_be_a_boolean() -> None:
+    d = run(CASE_T, body(**EXTENDED, applicant_told="yes"))
+    assert isinstance(d, Rejected) and d.reason is RejectReason.WRONG_TYPE, d

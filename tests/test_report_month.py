@@ -184,6 +184,7 @@ def _count_case(c: _Case, cal: WorkCalendar, out: _Recount) -> None:
     if legal is not None and (fin is None or fin[1] > legal) and _in_nov(cal, legal):
         out.deductions["case.legal.overdue", "officer", staff] += 10
     _count_review(c, cal, window, out)
+    _count_no_reason(c, cal, staff, out)
     if fin is None or not _in_nov(cal, fin[1]):
         return
     level = c.rating
@@ -202,6 +203,20 @@ def _count_case(c: _Case, cal: WorkCalendar, out: _Recount) -> None:
         out.promised += 1
         out.promised_days += acc["promised_days"]
         out.actual_days += cal.count_working_days(first, _local(cal, fin[1]))
+
+
+def _is_refusal(e: dict[str, Any]) -> bool:
+    return e["action"] == "returned" or (e["action"], e.get("outcome")) == ("completed", "refused")
+
+
+def _count_no_reason(c: _Case, cal: WorkCalendar, staff: str | None, out: _Recount) -> None:
+    """The first refusal (`returned`, or `completed` refused) without a reason: −2, officer
+    (000_d7818c12e4aa5d4b 二(二))."""
+    first = next((e for e in c.events if _is_refusal(e)), None)
+    if first is None or (first.get("reason") or "").strip() or staff is None:
+        return
+    if _in_nov(cal, _ts(first["ts"])):
+        out.deductions["case.returned.no_reason", "officer", staff] += 2
 
 
 def _count_review(c: _Case, cal: WorkCalendar, window: str | None, out: _Recount) -> None:
