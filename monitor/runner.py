@@ -56,6 +56,10 @@ class Runner:
         health: IngestHealth,
     ) -> None:
         self.supervision = sup
+        # The broker's queue for the daemon's session has been read (the link's marker came
+        # back, monitor/ingest/mqtt.py); until then no tick judges. The daemon sets the link's.
+        self.caught_up: Callable[[], bool] = lambda: True
+        self._waiting = False
         self.lock = threading.Lock()
         self._zone, self._store, self._presenter = zone, store, presenter
         self._decisions, self._clock, self._health = decisions, clock, health
@@ -71,8 +75,10 @@ class Runner:
         with self.lock:
             return fn(self.supervision)
 
-    def show(self) -> None:
-        """The first lights and totals, before the ingest starts."""
+    def show(self, caught_up: Callable[[], bool] | None = None) -> None:
+        """The first lights and totals, before the ingest starts; `caught_up`: the link's."""
+        if caught_up is not None:
+            self.caught_up = caught_up
         with self.lock:
             self._present(self._clock.now())
 
@@ -109,6 +115,8 @@ class Runner:
         """
         if not self._asked.empty():
             self._write_asked()  # here the state holds every journaled event and tick
+        if not self._judging(final):
+            return
         now, mono = self._clock.now(), self._clock.monotonic()
         self._collect(now)
         facts = final or mono - self._facts_at >= FACTS_EVERY_S
@@ -125,6 +133,24 @@ class Runner:
             self._stale = self._stale or bool(out) or new is not None
             self._refresh_if_due()
         self._store.store(out, (after, now))
+
+    def _judging(self, final: bool) -> bool:
+        """No time-driven judgement while a backlog drains: the instants it covers may be
+        contradicted by what is still queued. The lights keep their last state meanwhile and
+        the display says 同步中 (catching up)."""
+        if self.caught_up():
+            if self._waiting:
+                self._waiting = False
+                self._presenter.display.catching_up(False)
+                self._stale = True  # what the backlog changed: at this tick
+            return True
+        if final:
+            logger.warning("no final tick: the broker's queue was not read to its end")
+        elif not self._waiting:
+            self._waiting = True
+            logger.info("catching up with the broker's queue: ticks wait")
+            self._presenter.display.catching_up(True)
+        return False
 
     def final_tick(self) -> None:
         """At a clean stop: the rules on every fact still waiting, journaled."""
