@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from datetime import date, datetime, tzinfo
 from typing import TypeVar
 
-from alerts.cards import Transition
+from alerts.cards import Transition, Why
 from alerts.config import HallConfig
 from alerts.events import CaseEvent, Presence, Recorded, StaffStatus
 from alerts.onpost import hall_on_post, staffed
@@ -103,6 +103,7 @@ class Runner:
                     failed.append((rec, exc))
             if out or any(isinstance(r.event, _SHOWN) for r in fresh):
                 self._stale = True  # lights, totals, who is on post: at the next tick
+        self._count_voids(out)
         self._store.store(out, None)
         if failed:
             raise RulesFailed(failed)  # the ingest keeps each as an internal_error reject
@@ -132,7 +133,17 @@ class Runner:
             out += sup.tick(now)
             self._stale = self._stale or bool(out) or new is not None
             self._refresh_if_due()
+        self._count_voids(out)
         self._store.store(out, (after, now))
+
+    def _count_voids(self, out: Sequence[Transition]) -> None:
+        """Voids by cause, for /metrics (`hallwatch_card_voids_total`)."""
+        causes = [t.cause or "unattributed" for t in out if t.why is Why.VOID]
+        if causes:
+            voids = dict(self._health.voids)  # replaced whole: /metrics reads it unlocked
+            for cause in causes:
+                voids[cause] = voids.get(cause, 0) + 1
+            self._health.voids = voids
 
     def _judging(self, final: bool) -> bool:
         """No time-driven judgement while a backlog drains: the instants it covers may be

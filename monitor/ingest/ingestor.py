@@ -83,6 +83,9 @@ class IngestHealth:
     writer_error: str | None = None  # set when the writer thread died: the daemon exits
     isolated: int = 0  # messages that failed past the decoder, kept as internal_error rejects
     rules_errors: int = 0  # journaled events the rules or outputs failed on
+    # Cards voided, by cause (the runner counts them: monitor/runner.py): a silent source's
+    # name (alerts/cards.py `_void`), or "unattributed" for a void no source's lateness explains.
+    voids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
