@@ -632,28 +632,42 @@ def _conditions(
 ) -> list[Condition]:
     out: list[Condition] = []
     absence: list[tuple[datetime, EventId]] = []
+    silent: set[str] = set()  # judged without these clocks (their grace ran out)
     for e in (s.check_in, s.check_out):
         if not e.final:
             continue
         where = qualifier(day, s.key, e.kind)
         if e.mark is Mark.MISSING:
+            rule = RuleId.ATTENDANCE_MISSING_PUNCH
             out.append(
-                Condition(RuleId.ATTENDANCE_MISSING_PUNCH, where, e.closes, e.closes, estimated, ())
+                Condition(rule, where, e.closes, e.closes, estimated, (), silent=e.silent_clocks)
             )
         elif e.mark in (Mark.LATE, Mark.EARLY) and e.punch is not None:
             at = e.punch.punch.ts
             if e.minutes > cfg.half_day_min:
                 absence.append((at, e.punch.event_id))
+                silent.update(e.silent_clocks)
                 continue
             rule = RuleId.ATTENDANCE_LATE if e.mark is Mark.LATE else RuleId.ATTENDANCE_EARLY
             # A minor breach shows live on the leader's view until close of business.
-            out.append(Condition(rule, where, at, max(at, close), estimated, (e.punch.event_id,)))
+            one = (e.punch.event_id,)
+            out.append(
+                Condition(rule, where, at, max(at, close), estimated, one, silent=e.silent_clocks)
+            )
     if absence:
         start = min(t for t, _ in absence)
         ids = tuple(eid for _, eid in absence)
         where = qualifier(day, s.key)
         out.append(
-            Condition(RuleId.ATTENDANCE_ABSENT_HALF_DAY, where, start, start, estimated, ids)
+            Condition(
+                RuleId.ATTENDANCE_ABSENT_HALF_DAY,
+                where,
+                start,
+                start,
+                estimated,
+                ids,
+                silent=tuple(sorted(silent)),
+            )
         )
     return out
 

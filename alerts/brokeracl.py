@@ -106,6 +106,7 @@ def _daemon_writes(hall: str) -> list[str]:
         f"topic write {hall}/summary",
         f"topic write {hall}/cards/+",
         f"topic write {hall}/monitor/status",
+        f"topic readwrite {hall}/monitor/sync",  # its marker (monitor/ingest/mqtt.py): its own
     ]
 
 

@@ -101,6 +101,8 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     estimated: bool = False
     by: StaffId | None = None
     text: str | None = None
+    cause: str | None = None  # a void's: the silent sources whose late evidence voided it
+    silent: tuple[str, ...] = ()  # the sources the card was judged without (beside evidence)
     step: int = 0  # its position in the card's history: orders a card's points at one instant
 
     def payload(self) -> dict[str, Any]:
@@ -125,6 +127,10 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             doc["by"] = self.by
         if self.text is not None:
             doc["text"] = self.text
+        if self.silent:
+            doc["silent"] = list(self.silent)
+        if self.cause is not None:
+            doc["cause"] = self.cause
         return doc
 
 
@@ -186,6 +192,12 @@ class Card:
     holds: bool = True
     history: list[Transition] = field(default_factory=list)
     qualifier: str = ""  # which step or extension: with rule and raised_at, what its id hashes
+    silent: tuple[str, ...] = ()  # the sources it was judged without (Condition.silent)
+
+
+def silent_note(silent: Sequence[str]) -> str | None:
+    """What a card judged without silent sources says of them: ``CLK-WEST 未上报``."""
+    return f"{'、'.join(silent)} 未上报" if silent else None
 
 
 def card_id(rule: str, key: str, qualifier: str, start: datetime) -> CardId:
@@ -468,7 +480,7 @@ class CardEngine:
             card = self.cards[key]
             if key not in wanted and card.history[-1].why is not Why.VOID:
                 card.holds = False  # late evidence: its condition never held
-                out.append(self._move(card, CardState.CLOSED, Why.VOID, now))
+                out.append(self._void(card, now))
         self._sleep(rec, min(wake) if wake else None)
         if len(out) > 1:
             out.sort(key=lambda t: (t.ts, t.card))
@@ -504,12 +516,14 @@ class CardEngine:
             # record from the start without holding on.
             holds=c.end is None or c.end > c.start,
             qualifier=c.qualifier,
+            silent=c.silent,
         )
         self.cards[key] = card
         rec.cards = (*rec.cards, key)
         if answer_by is not None:  # unanswered by then: escalated, without assessing the case
             heapq.heappush(self._heap, (answer_by, Wake.CARD, key))
-        out.append(self._move(card, CardState.RAISED, Why.CONDITION_MET, c.start))
+        note = silent_note(c.silent)
+        out.append(self._move(card, CardState.RAISED, Why.CONDITION_MET, c.start, text=note))
         return card
 
     def _again(self, card: Card, c: Condition, now: datetime) -> list[Transition]:
@@ -558,6 +572,9 @@ class CardEngine:
         why: Why,
         ts: datetime,
         cmd: CardCommand | None = None,
+        *,
+        text: str | None = None,
+        cause: str | None = None,
     ) -> Transition:
         if card.history and ts < card.history[-1].ts:
             ts = card.history[-1].ts  # learned late: a card's history never goes back in time
@@ -576,11 +593,23 @@ class CardEngine:
             holds=card.holds,
             estimated=card.estimated,
             by=cmd.by if cmd else None,
-            text=cmd.text if cmd else None,
+            text=cmd.text if cmd else text,
+            cause=cause,
+            silent=card.silent,
             step=len(card.history),
         )
         card.history.append(t)
         return t
+
+    def _void(self, card: Card, now: datetime) -> Transition:
+        """Late evidence showed the condition never held. A card judged without a silent
+        source (its bound ran out) is voided by that source's backlog: the void says so."""
+        if not card.silent:
+            return self._move(card, CardState.CLOSED, Why.VOID, now)
+        names = "、".join(card.silent)
+        text = f"{names} 未上报时判定；其补传的数据表明条件不成立"
+        cause = ",".join(card.silent)
+        return self._move(card, CardState.CLOSED, Why.VOID, now, text=text, cause=cause)
 
     def _escalate(self, card: Card, at: datetime) -> list[Transition]:
         """`answer_by` came and the card is still unanswered (not voided, not decided)."""

@@ -74,6 +74,9 @@ class Condition(msgspec.Struct, frozen=True, gc=False):
     estimated: bool  # depends on a year whose holiday schedule is unknown
     evidence: tuple[EventId, ...]
     superseded: bool = False  # a warning that ended because its deadline passed (the red's turn)
+    # Sources judged without: their bound ran out before they were heard past the instant
+    # (a clock past `finalize_grace_min`). The card names them; a void of it is their doing.
+    silent: tuple[str, ...] = ()
 
 
 class Assessment(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -152,7 +152,7 @@ def assess_duty(
         yellow = Condition(RuleId.DUTY_LATE, q, late_at, None, est, ())
         return _outcome(slot, span, DutyState.PENDING, (yellow,), silent=silent)
     yellow = Condition(RuleId.DUTY_LATE, q, late_at, end, est, (), superseded=True)
-    red = Condition(RuleId.DUTY_ABSENT, q, end, end, est, ())
+    red = Condition(RuleId.DUTY_ABSENT, q, end, end, est, (), silent=silent)  # judged without
     return _outcome(slot, span, DutyState.ABSENT, (yellow, red), silent=silent)
 
 

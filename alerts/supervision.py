@@ -73,6 +73,11 @@ class Supervision:
         self.book = Book.empty()
         self.a_posts = {w.window_id: StaffId(w.a_post) for w in cfg.windows}
         self.transitions = 0
+        # How far the case system is heard: the latest `ts` of its events (cases, complaints,
+        # ratings: one account, in order). Its events are judged at that instant,
+        # not at its receive time: a backlog read at 20:00 must not pass a 17:30 deadline
+        # before the completion queued behind it is read.
+        self.case_heard: datetime | None = None
 
     def apply(self, rec: Recorded) -> list[Transition]:
         if rec.seq <= self.state.last_seq:
@@ -82,13 +87,13 @@ class Supervision:
         now, eid = rec.received_at, rec.event_id
         match ev:
             case CaseEvent():
-                out = self.engine.on_case_event(rec.seq, eid, ev, now)
+                out = self.engine.on_case_event(rec.seq, eid, ev, self._heard(ev.ts, now))
             case CardCommand():
                 out = self.engine.on_command(ev, now)
             case ComplaintEvent():
-                out = self._complaint(eid, ev, now)
+                out = self._complaint(eid, ev, self._heard(ev.ts, now))
             case Rating():
-                out = self._rating(eid, ev, now)
+                out = self._rating(eid, ev, self._heard(ev.ts, now))
             case Presence():
                 self.people.presence(eid, ev)
                 return []
@@ -105,6 +110,13 @@ class Supervision:
                 return []
         self.transitions += len(out)
         return out
+
+    def _heard(self, ts: datetime, now: datetime) -> datetime:
+        """An event of the case system (a case, a complaint, a rating) at `ts`: the instant
+        to judge at, min(now, how far the case system is heard with it)."""
+        heard = ts if self.case_heard is None else max(self.case_heard, ts)
+        self.case_heard = heard
+        return min(now, heard)
 
     def _complaint(self, eid: EventId, ev: ComplaintEvent, now: datetime) -> list[Transition]:
         """A complaint's cards: the centre's deadlines, and a founded one on whom it names."""

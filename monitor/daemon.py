@@ -123,15 +123,15 @@ class Daemon:
             batch_wait_s=cfg.journal.batch_wait_ms / 1000,
             on_idle=runner.tick,
             on_stop=runner.final_tick,
+            marker=(link.sync_topic, link.synced),  # the runner judges once it came back
             inbox=inbox,
             health=ingest_health,
             clock=clock,
         )
         web = self.web = self._web_server(journal, key, decisions)
-        runner.show()
+        runner.show(link.caught_up.is_set)
         halt = threading.Event()
-        # Not restarted in place: a writer that died (of anything: no message can kill it)
-        # makes /healthz 503 and the daemon exit non-zero, for systemd to restart it whole.
+        # A dead writer is not restarted in place: /healthz 503, exit non-zero, systemd restarts.
         writer = threading.Thread(target=partial(ingestor.run, halt), name="ingest", daemon=True)
         sender_thread = supervised("outbox", lambda: sender.run(halt), halt, clock)
         self.jobs = jobs.start(lambda: self.config, runner, journal, clock, halt)

@@ -180,6 +180,16 @@ def _ingest_samples(queue: int, h: IngestHealth) -> list[Sample]:
             "Messages or events that failed past the decoder, kept as internal_error.",
             h.isolated + h.rules_errors,
         ),
+        *(
+            _one(
+                "hallwatch_card_voids_total",
+                "counter",
+                "Cards voided by late evidence, by cause (the silent source it names).",
+                n,
+                cause=cause,
+            )
+            for cause, n in sorted(h.voids.items())
+        ),
     ]
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from datetime import date, datetime, tzinfo
 from typing import TypeVar
 
-from alerts.cards import Transition
+from alerts.cards import Transition, Why
 from alerts.config import HallConfig
 from alerts.events import CaseEvent, Presence, Recorded, StaffStatus
 from alerts.onpost import hall_on_post, staffed
@@ -56,6 +56,10 @@ class Runner:
         health: IngestHealth,
     ) -> None:
         self.supervision = sup
+        # The broker's queue for the daemon's session has been read (the link's marker came
+        # back, monitor/ingest/mqtt.py); until then no tick judges. The daemon sets the link's.
+        self.caught_up: Callable[[], bool] = lambda: True
+        self._waiting = False
         self.lock = threading.Lock()
         self._zone, self._store, self._presenter = zone, store, presenter
         self._decisions, self._clock, self._health = decisions, clock, health
@@ -71,8 +75,10 @@ class Runner:
         with self.lock:
             return fn(self.supervision)
 
-    def show(self) -> None:
-        """The first lights and totals, before the ingest starts."""
+    def show(self, caught_up: Callable[[], bool] | None = None) -> None:
+        """The first lights and totals, before the ingest starts; `caught_up`: the link's."""
+        if caught_up is not None:
+            self.caught_up = caught_up
         with self.lock:
             self._present(self._clock.now())
 
@@ -97,6 +103,7 @@ class Runner:
                     failed.append((rec, exc))
             if out or any(isinstance(r.event, _SHOWN) for r in fresh):
                 self._stale = True  # lights, totals, who is on post: at the next tick
+        self._count_voids(out)
         self._store.store(out, None)
         if failed:
             raise RulesFailed(failed)  # the ingest keeps each as an internal_error reject
@@ -109,6 +116,8 @@ class Runner:
         """
         if not self._asked.empty():
             self._write_asked()  # here the state holds every journaled event and tick
+        if not self._judging(final):
+            return
         now, mono = self._clock.now(), self._clock.monotonic()
         self._collect(now)
         facts = final or mono - self._facts_at >= FACTS_EVERY_S
@@ -124,7 +133,35 @@ class Runner:
             out += sup.tick(now)
             self._stale = self._stale or bool(out) or new is not None
             self._refresh_if_due()
+        self._count_voids(out)
         self._store.store(out, (after, now))
+
+    def _count_voids(self, out: Sequence[Transition]) -> None:
+        """Voids by cause, for /metrics (`hallwatch_card_voids_total`)."""
+        causes = [t.cause or "unattributed" for t in out if t.why is Why.VOID]
+        if causes:
+            voids = dict(self._health.voids)  # replaced whole: /metrics reads it unlocked
+            for cause in causes:
+                voids[cause] = voids.get(cause, 0) + 1
+            self._health.voids = voids
+
+    def _judging(self, final: bool) -> bool:
+        """No time-driven judgement while a backlog drains: the instants it covers may be
+        contradicted by what is still queued. The lights keep their last state meanwhile and
+        the display says 同步中 (catching up)."""
+        if self.caught_up():
+            if self._waiting:
+                self._waiting = False
+                self._presenter.display.catching_up(False)
+                self._stale = True  # what the backlog changed: at this tick
+            return True
+        if final:
+            logger.warning("no final tick: the broker's queue was not read to its end")
+        elif not self._waiting:
+            self._waiting = True
+            logger.info("catching up with the broker's queue: ticks wait")
+            self._presenter.display.catching_up(True)
+        return False
 
     def final_tick(self) -> None:
         """At a clean stop: the rules on every fact still waiting, journaled."""

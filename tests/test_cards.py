@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.cards import CardEngine, CardState, Refusal, Transition, Why, card_id
-from alerts.cases import Entry
+from alerts.cards import CardEngine, CardState, Refusal, Subject, Transition, Why, card_id
+from alerts.cases import Condition, Entry
 from alerts.events import CardAction, CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
 from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.rules import RULES, Level, Policy, RuleId
@@ -793,3 +793,32 @@ def test_command_payload_says_who() -> None:
     [t] = hall.command(red.id, ANSWER, OFFICER, at(2026, 3, 13, 9), "材料补正中")
     assert msgspec.structs.replace(t, text=None).payload().get("text") is None
     assert t.payload()["by"] == "S001" and t.payload()["text"] == "材料补正中"
+
+
+def test_a_card_judged_without_a_silent_source_names_it_and_its_void_says_why() -> None:
+    """Bounded lateness said out loud (issue 15, 4): a missing punch judged once the grace ran
+    out without CLK-WEST says so; when CLK-WEST's backlog shows the punch, the void names it."""
+    engine = CardEngine(CAL, Policy(), ROLES)
+    closes, grace_over, upload = at(2026, 3, 2, 9, 30), at(2026, 3, 2, 15), at(2026, 3, 2, 15, 1)
+    key, who = "attendance:S001:2026-03-02", StaffId(OFFICER)
+    missing = Condition(
+        R.ATTENDANCE_MISSING_PUNCH, "q", closes, closes, False, (), silent=("CLK-WEST",)
+    )
+    subject = Subject(staff=who)
+    raised = engine.on_conditions(key, subject, who, (missing,), grace_over)
+    doc = raised[0].payload()
+    assert (doc["reason"], doc["ts"], doc["text"]) == (
+        "condition_met",
+        closes.isoformat(),
+        "CLK-WEST 未上报",
+    )
+    assert doc["silent"] == ["CLK-WEST"] and "cause" not in doc
+    voided = engine.on_conditions(key, subject, who, (), upload)
+    void = voided[-1].payload()
+    assert (void["reason"], void["cause"], void["ts"]) == ("void", "CLK-WEST", upload.isoformat())
+    assert "CLK-WEST" in void["text"]
+    # A card judged on complete evidence and voided later has no cause to name.
+    plain = Condition(R.ATTENDANCE_MISSING_PUNCH, "p", closes, closes, False, ())
+    engine.on_conditions(key + "x", subject, who, (plain,), grace_over)
+    last = engine.on_conditions(key + "x", subject, who, (), upload)[-1].payload()
+    assert last["reason"] == "void" and "cause" not in last and "text" not in last

@@ -168,3 +168,19 @@ def test_a_failing_notice_channel_fails_health_after_the_session_and_is_measured
     assert doc["problems"] == ["session lost", "notice channel sms failing since 09:00"]
     assert health.checks(c)[-1].name == "notices"
     assert health.samples(c)[-1] == notice[0]
+
+
+def test_voids_are_counted_by_cause_after_the_ingest_samples() -> None:
+    """Issue 15, 4: a void names the silent source whose late evidence caused it."""
+    ingest = IngestHealth(voids={"unattributed": 1, "CLK-WEST": 40})
+    rows = health.samples(_components(ingest=ingest))
+    voids = [(r[1], r[3], r[4]) for r in rows if r[0] == "hallwatch_card_voids_total"]
+    assert voids == [
+        ("counter", {"cause": "CLK-WEST"}, 40),
+        ("counter", {"cause": "unattributed"}, 1),
+    ]
+    names = [r[0] for r in rows]
+    assert (
+        names.index("hallwatch_card_voids_total")
+        == names.index("hallwatch_ingest_isolated_total") + 1
+    )

@@ -83,6 +83,9 @@ class IngestHealth:
     writer_error: str | None = None  # set when the writer thread died: the daemon exits
     isolated: int = 0  # messages that failed past the decoder, kept as internal_error rejects
     rules_errors: int = 0  # journaled events the rules or outputs failed on
+    # Cards voided, by cause (the runner counts them: monitor/runner.py): a silent source's
+    # name (alerts/cards.py `_void`), or "unattributed" for a void no source's lateness explains.
+    voids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +286,16 @@ class Ingestor:
         on_idle: Callable[[], None] | None = None,
         on_stop: Callable[[], None] | None = None,
         *,
+        marker: tuple[str, Callable[[Inbound], None]] | None = None,
         inbox: queue.SimpleQueue[Inbound] | None = None,
         health: IngestHealth | None = None,
         clock: Clock | None = None,
     ) -> None:
         """`inbox`: the queue the network thread fills (made here if not given); `clock`:
-        the prune interval and the commit retry's waits (the system's, with `now`)."""
+        the prune interval and the commit retry's waits (the system's, with `now`);
+        `marker`: the link's sync topic and what to tell when the writer reaches a message of
+        it (every message before it is committed and applied; it is never journaled)."""
+        self._marker = marker
         self._on_idle = on_idle
         self._on_stop = on_stop
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue() if inbox is None else inbox
@@ -323,14 +330,14 @@ class Ingestor:
         while not stop.is_set():
             batch = self._take(0.2)
             if batch:
-                self._commit_until_done(batch, stop)
+                self._commit_marked(batch, stop)
             if self._on_idle is not None:
                 self._on_idle()  # time-driven work runs here, in order with the events
             if self._clock.monotonic() - pruned >= PRUNE_EVERY_S:
                 pruned = self._clock.monotonic()
                 self._prune()
         while batch := self._take(0.0):
-            self._commit_until_done(batch, stop)
+            self._commit_marked(batch, stop)
         if self._on_stop is not None:
             self._on_stop()  # the last time-driven work, after the last event
 
@@ -364,6 +371,22 @@ class Ingestor:
                     break
                 deadline_wait = 0
         return batch
+
+    def _commit_marked(self, batch: list[Inbound], stop: threading.Event) -> None:
+        """Commit the batch; each sync marker in it is told once what came before it is."""
+        if self._marker is None:
+            self._commit_until_done(batch, stop)
+            return
+        topic, reached = self._marker
+        start = 0
+        for i, m in enumerate(batch):
+            if m.topic == topic:
+                if i > start:
+                    self._commit_until_done(batch[start:i], stop)
+                reached(m)
+                start = i + 1
+        if start < len(batch):
+            self._commit_until_done(batch[start:], stop)
 
     def _commit_until_done(self, batch: list[Inbound], stop: threading.Event) -> None:
         pending = list(batch)  # what is not yet committed and acknowledged

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -83,6 +84,11 @@ class _BufferedClient(mqtt.Client):
         return rc
 
 
+def sync_topic(hall: str) -> str:
+    """The daemon's own marker topic: only its account may publish or read it."""
+    return f"hall/{hall}/monitor/sync"
+
+
 def inbound_filters(hall: str) -> list[str]:
     """One wildcard per inbound area, so a malformed topic inside it is seen and rejected."""
     return [f"hall/{hall}/{area}/#" for area in INBOUND_AREAS]
@@ -111,6 +117,9 @@ class MqttLink(Reconnecting):
         self._deliver = deliver
         self._now = now
         self.status_topic = f"hall/{hall}/monitor/status"
+        self.sync_topic = sync_topic(hall)
+        self._marker = b""  # this connection's: it comes back behind the session's queue
+        self.caught_up = threading.Event()  # the writer has handled what was queued for us
         self.generation = 0
         self.subscribed = threading.Event()  # every inbound filter acknowledged by the broker
         self._pending_subs: set[int] = set()
@@ -191,12 +200,25 @@ class MqttLink(Reconnecting):
             self._session_lost()
         self._expect_session = True
         self.subscribed.clear()
+        self.caught_up.clear()
         self._pending_subs = set()
-        for topic in inbound_filters(self._hall):
+        for topic in [*inbound_filters(self._hall), self.sync_topic]:
             _rc, mid = client.subscribe(topic, qos=1)
             if mid is not None:
                 self._pending_subs.add(mid)
         client.publish(self.status_topic, "online", qos=1, retain=True)
+        # After the subscriptions (the broker handles a client's packets in order), so it is
+        # queued behind whatever the session held: back at the writer, the backlog is read.
+        self._marker = f"{self.generation}-{uuid.uuid4().hex}".encode()
+        client.publish(self.sync_topic, self._marker, qos=1)
+
+    def synced(self, msg: Inbound) -> None:
+        """The writer reached a marker (monitor/ingest/ingestor.py): if it is this
+        connection's, everything queued before it is journaled and applied."""
+        if msg.generation == self.generation and msg.payload == self._marker:
+            if not self.caught_up.is_set():
+                logger.info("caught up with the broker's queue (connection %d)", msg.generation)
+            self.caught_up.set()
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
@@ -210,6 +232,7 @@ class MqttLink(Reconnecting):
 
     def _dropped(self, rc: ReasonCode) -> None:
         self.subscribed.clear()
+        self.caught_up.clear()  # the broker queues for us again
         if not rc.is_failure:
             return
         now = self._now()
@@ -290,6 +313,8 @@ class MqttLink(Reconnecting):
             topic = msg.topic
         except UnicodeDecodeError:
             topic = msg._topic.decode("utf-8", "replace")
+        if topic == self.sync_topic:
+            self._client.ack(msg.mid, msg.qos)  # never journaled: nothing to redeliver
         self._deliver(
             Inbound(
                 topic=topic,

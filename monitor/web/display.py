@@ -139,6 +139,7 @@ class DisplayHub:
         self._cond = threading.Condition()
         self._seq = 0
         self._body: dict[str, Any] = {"hall": "", "tiles": [], "totals": None}
+        self._catching_up = False  # the daemon reads a backlog: the tiles are its last state
         self._clients = 0
         self._closed = False
         self._boot = int(now().timestamp() * 1000)  # tells a page that the daemon restarted
@@ -150,8 +151,18 @@ class DisplayHub:
 
     def update(self, snap: Snapshot) -> bool:
         """Show `snap`; True if the screens had something else (then they get it at once)."""
-        body = _body(snap)
+        return self._show(_body(snap))
+
+    def catching_up(self, on: bool) -> bool:
+        """Mark the state shown as the last one known while a backlog is read (同步中)."""
         with self._cond:
+            self._catching_up = on
+            body = dict(self._body)
+        return self._show(body)
+
+    def _show(self, body: dict[str, Any]) -> bool:
+        with self._cond:
+            body["catching_up"] = self._catching_up
             if body == self._body:
                 return False
             self._body, self._seq = body, self._seq + 1

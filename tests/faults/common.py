@@ -269,7 +269,7 @@ def start_clocked(
     """The example hall on `broker`, data in `directory`/data, its clock standing at `at`."""
     directory.mkdir(parents=True, exist_ok=True)
     web = free_port()
-    cfg = write_config(directory, broker.port, broker.password("hallwatch"), web, **journal)
+    cfg = write_config(directory, broker.port, broker.password("hallwatch"), web, False, **journal)
     clock = directory / "clock.txt"
     set_clock(clock, at)
     daemon = ClockedDaemon(cfg, web, directory / "daemon.log", clock)

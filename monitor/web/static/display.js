@@ -18,6 +18,7 @@
   let shownAt = null;
   let source = null;
   let layout = "";
+  let catchingUp = false; // the daemon reads a backlog: the tiles are its last state
 
   const pad = (n) => String(n).padStart(2, "0");
 
@@ -107,6 +108,8 @@
     }
     tiles.forEach((t, i) => fill(grid.children[i], t));
     totals(doc);
+    catchingUp = Boolean(doc.catching_up);
+    document.body.classList.toggle("catching-up", catchingUp);
     document.querySelectorAll("#grid .fit").forEach(fit);
     shownAt = hallTime(Date.now());
     document.body.classList.remove("connecting");
@@ -151,6 +154,9 @@
     if (stale && shownAt !== null) {
       const at = `${pad(shownAt.getUTCHours())}:${pad(shownAt.getUTCMinutes())}`;
       banner.textContent = `与服务器的连接已中断，正在自动重连；画面为 ${at} 的状态`;
+      banner.hidden = false;
+    } else if (catchingUp) {
+      banner.textContent = "同步中：正在读取积压的数据，画面为最后已知的状态";
       banner.hidden = false;
     } else if (layout === "") {
       banner.textContent = "正在等待监察数据…";
