@@ -115,7 +115,10 @@ def assess_window(
     statuses: dict[StaffId, list[tuple[EventId, StaffStatus]]],
     cal: WorkCalendar,
     cfg: PostsConfig,
+    statuses_heard: datetime | None = None,
 ) -> WindowAssessment:
+    """`statuses_heard`: how far the staff statuses are heard (the case system's account,
+    in order: alerts/supervision.py); None: no bound (every status is in)."""
     unknown = _unknown(f, timedelta(seconds=cfg.heartbeat_timeout_s))
     empty = _empty(f.readings, timedelta(seconds=cfg.confirm_s))
     notices = list(_notices(f, statuses, timedelta(minutes=cfg.notice_max_min)))
@@ -123,7 +126,8 @@ def assess_window(
     heard = f.heard_until()
     for start, end, ids in _subtract(empty, [*unknown, *[(s, e) for s, e, _ in notices]]):
         out += _judged(_unstaffed(start, end, ids, cal, cfg), heard)
-    out += _ab_uncovered(f, statuses, cal)
+    ab = _ab_uncovered(f, statuses, cal)
+    out += ab if statuses_heard is None else _judged(ab, statuses_heard)
     out.sort(key=lambda c: (c.start, c.rule))
     return WindowAssessment(
         window=f.window, staff=f.a_post, conditions=tuple(out), unknown=tuple(unknown)

@@ -125,6 +125,25 @@ def test_a_and_every_b_away_is_red() -> None:
     ]
 
 
+def test_a_and_every_b_away_ends_only_once_the_statuses_are_heard_past_its_end() -> None:
+    """Issue 15, 3: B2's notice says until 09:50, but an earlier return may still be queued
+    behind what the case system sent so far; the red ends at 09:50 once it is heard past it."""
+    f = facts((0, True))
+    away = {
+        **status(A, StaffState.LEAVE, 0),
+        **status(B1, StaffState.TRIP, 5),
+        **status(B2, StaffState.MEETING, 20, 50),
+    }
+
+    def ab(heard: float) -> list[tuple[datetime, datetime | None]]:
+        a = assess_window(f, away, CAL, CFG, MON + timedelta(minutes=heard))
+        return [(c.start, c.end) for c in a.conditions if c.rule is RuleId.POST_AB_UNCOVERED]
+
+    assert ab(19) == []  # not known yet
+    assert ab(40) == [(MON + timedelta(minutes=20), None)]  # holds on: its end is not heard
+    assert ab(55) == [(MON + timedelta(minutes=20), MON + timedelta(minutes=50))]
+
+
 def test_camera_offline_is_unknown_not_red() -> None:
     f = facts((0, True), (10, False))
     f.camera(False, MON + timedelta(minutes=11))  # the camera drops out: nobody knows
