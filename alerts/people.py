@@ -68,6 +68,9 @@ class People:
         self._dirty_duty: set[date] = set()
         self.clock_status: list[DeviceStatus] = []
         self.unknown_now: dict[WindowId, tuple[tuple[datetime, datetime | None], ...]] = {}
+        # How far the staff statuses are heard: the case system's instant (its account sends
+        # them in order with its cases; alerts/supervision.py sets it). None: no bound.
+        self.statuses_heard: datetime | None = None
         self._checks: list[tuple[datetime, Check, date]] = []
         self._planned: set[date] = set()
 
@@ -200,7 +203,7 @@ class People:
 
     def _window(self, window: WindowId, now: datetime) -> list[Transition]:
         facts = self.windows[window]
-        a = assess_window(facts, self.statuses, self.cal, self.posts)
+        a = assess_window(facts, self.statuses, self.cal, self.posts, self.statuses_heard)
         self.unknown_now[window] = a.unknown
         subject = Subject(window=window, staff=facts.a_post)
         return self.engine.on_conditions(

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import msgspec
 from pydantic import Field
 
 from alerts.cases import Condition
@@ -85,6 +86,15 @@ class WindowFacts:
         elif self.offline and self.offline[-1][1] is None:
             self.offline[-1] = (self.offline[-1][0], at)
 
+    def heard_until(self) -> datetime | None:
+        """How far the camera is heard (it reports in order, the contract): its latest
+        reading or status. What the seat did after that is not known yet, whatever the
+        daemon's clock says; past the heartbeat timeout it is unknown (`_unknown`)."""
+        times = [t for iv in self.offline for t in iv if t is not None]
+        if self.readings:
+            times.append(self.readings[-1].ts)
+        return max(times, default=None)
+
     def forget_before(self, t: datetime) -> None:
         """Keep the seat history bounded: a day's readings are enough."""
         keep = bisect.bisect_left(self.readings, t, key=lambda x: x.ts)
@@ -105,14 +115,19 @@ def assess_window(
     statuses: dict[StaffId, list[tuple[EventId, StaffStatus]]],
     cal: WorkCalendar,
     cfg: PostsConfig,
+    statuses_heard: datetime | None = None,
 ) -> WindowAssessment:
+    """`statuses_heard`: how far the staff statuses are heard (the case system's account,
+    in order: alerts/supervision.py); None: no bound (every status is in)."""
     unknown = _unknown(f, timedelta(seconds=cfg.heartbeat_timeout_s))
     empty = _empty(f.readings, timedelta(seconds=cfg.confirm_s))
     notices = list(_notices(f, statuses, timedelta(minutes=cfg.notice_max_min)))
     out: list[Condition] = []
+    heard = f.heard_until()
     for start, end, ids in _subtract(empty, [*unknown, *[(s, e) for s, e, _ in notices]]):
-        out += _unstaffed(start, end, ids, cal, cfg)
-    out += _ab_uncovered(f, statuses, cal)
+        out += _judged(_unstaffed(start, end, ids, cal, cfg), heard)
+    ab = _ab_uncovered(f, statuses, cal)
+    out += ab if statuses_heard is None else _judged(ab, statuses_heard)
     out.sort(key=lambda c: (c.start, c.rule))
     return WindowAssessment(
         window=f.window, staff=f.a_post, conditions=tuple(out), unknown=tuple(unknown)
@@ -140,8 +155,8 @@ def _empty(
         if not r.present and start is None:
             start = r
         elif r.present and start is not None:
-            if r.ts - start.ts >= confirm:
-                out.append((start.ts, r.ts, (start.event_id, r.event_id)))
+            if r.ts - start.ts >= confirm:  # its evidence: the reading it began with, which
+                out.append((start.ts, r.ts, (start.event_id,)))  # is all a card raised on it knew
             start = None
     if start is not None:
         out.append((start.ts, None, (start.event_id,)))  # confirmed once `confirm` has passed
@@ -214,6 +229,21 @@ def _unstaffed(
         out.append(Condition(RuleId.POST_UNSTAFFED_WARNING, "", yellow.at, stop, False, ids))
     if end is None or red.at < end:
         out.append(Condition(RuleId.POST_UNSTAFFED, "", red.at, end, red.estimated, ids))
+    return out
+
+
+def _judged(conditions: list[Condition], heard: datetime | None) -> list[Condition]:
+    """A seat's conditions as far as its camera is heard: one that begins later is not
+    known yet, and one still holding then holds on (its end comes with the readings that
+    show it). So a warning raises and clears at the instants the readings give, however the
+    ticks that notice fall (docs/cards.md, "Sources and how far each is heard")."""
+    out = []
+    for c in conditions:
+        if heard is None or c.start > heard:
+            continue
+        if c.end is not None and c.end > heard:
+            c = msgspec.structs.replace(c, end=None, superseded=False)
+        out.append(c)
     return out
 
 

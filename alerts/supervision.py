@@ -74,7 +74,7 @@ class Supervision:
         self.a_posts = {w.window_id: StaffId(w.a_post) for w in cfg.windows}
         self.transitions = 0
         # How far the case system is heard: the latest `ts` of its events (cases, complaints,
-        # ratings: one account, in order). Its events are judged at that instant,
+        # ratings, staff statuses: one account, in order). Its events are judged at that instant,
         # not at its receive time: a backlog read at 20:00 must not pass a 17:30 deadline
         # before the completion queued behind it is read.
         self.case_heard: datetime | None = None
@@ -101,6 +101,7 @@ class Supervision:
                 self.people.punch(eid, ev, now)
                 return []
             case StaffStatus():
+                self._heard(ev.ts, now)  # the case system's account sends them, in order
                 self.people.status(eid, ev)
                 return []
             case DeviceStatus():
@@ -112,10 +113,10 @@ class Supervision:
         return out
 
     def _heard(self, ts: datetime, now: datetime) -> datetime:
-        """An event of the case system (a case, a complaint, a rating) at `ts`: the instant
-        to judge at, min(now, how far the case system is heard with it)."""
+        """An event of the case system (a case, a complaint, a rating, a staff status) at
+        `ts`: the instant to judge at, min(now, how far the case system is heard with it)."""
         heard = ts if self.case_heard is None else max(self.case_heard, ts)
-        self.case_heard = heard
+        self.case_heard = self.people.statuses_heard = heard
         return min(now, heard)
 
     def _complaint(self, eid: EventId, ev: ComplaintEvent, now: datetime) -> list[Transition]:

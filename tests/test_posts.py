@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from alerts.config import work_calendar
 from alerts.events import StaffState, StaffStatus
-from alerts.ids import EventId, StaffId, WindowId
+from alerts.ids import DeviceId, EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
 from alerts.rules import RuleId
 from tests.hall import example
@@ -123,6 +125,25 @@ def test_a_and_every_b_away_is_red() -> None:
     ]
 
 
+def test_a_and_every_b_away_ends_only_once_the_statuses_are_heard_past_its_end() -> None:
+    """Issue 15, 3: B2's notice says until 09:50, but an earlier return may still be queued
+    behind what the case system sent so far; the red ends at 09:50 once it is heard past it."""
+    f = facts((0, True))
+    away = {
+        **status(A, StaffState.LEAVE, 0),
+        **status(B1, StaffState.TRIP, 5),
+        **status(B2, StaffState.MEETING, 20, 50),
+    }
+
+    def ab(heard: float) -> list[tuple[datetime, datetime | None]]:
+        a = assess_window(f, away, CAL, CFG, MON + timedelta(minutes=heard))
+        return [(c.start, c.end) for c in a.conditions if c.rule is RuleId.POST_AB_UNCOVERED]
+
+    assert ab(19) == []  # not known yet
+    assert ab(40) == [(MON + timedelta(minutes=20), None)]  # holds on: its end is not heard
+    assert ab(55) == [(MON + timedelta(minutes=20), MON + timedelta(minutes=50))]
+
+
 def test_camera_offline_is_unknown_not_red() -> None:
     f = facts((0, True), (10, False))
     f.camera(False, MON + timedelta(minutes=11))  # the camera drops out: nobody knows
@@ -170,3 +191,35 @@ def test_checkpoints_fire_on_a_swapped_saturday_never_on_a_holiday_and_catch_up(
     assert not [c for c in people2._checks if c[1] is Check.SHEETS]
     people2._plan(date(2026, 10, 10))
     assert [c for c in people2._checks if c[1:] == (Check.SHEETS, date(2026, 10, 10))]
+
+
+def test_a_seat_warning_raises_and_clears_at_the_readings_instants_wherever_ticks_fall() -> None:
+    """Issue 15, 3: the camera is heard up to its latest reading; nothing after it is judged.
+    The seat of W03 is empty from 09:10 to 09:17 (yellow from 09:15, cleared at 09:17), its
+    readings arriving a minute apart; ticking after every reading, after every tenth, or once
+    at the end gives the same transitions (the tick's own instant is always later)."""
+    from alerts.cards import CardEngine
+    from alerts.events import Presence
+    from alerts.people import People
+    from alerts.supervision import policy
+
+    cfg = example()
+    window = WindowId(cfg.windows[0].window_id)
+    cam = DeviceId(next(c.id for c in cfg.cameras if window in c.windows))
+    seat = [(m, not 10 <= m < 17) for m in range(0, 40)]
+    lag = timedelta(minutes=30)  # the daemon's clock runs ahead of the readings (a backlog)
+
+    def run(every: int) -> list[bytes]:
+        people = People(cfg, CAL, CardEngine(CAL, policy(cfg), {}))
+        out = []
+        for i, (minute, present) in enumerate(seat):
+            t = MON + timedelta(minutes=minute)
+            ev = Presence(camera=cam, window=window, present=present, persons=int(present), ts=t)
+            people.presence(EventId(f"r{minute}"), ev)
+            if (i + 1) % every == 0 or i == len(seat) - 1:
+                out += people.tick(t + lag)
+        return [msgspec.json.encode(t.payload()) for t in out if t.rule.value.startswith("post.")]
+
+    reference = run(len(seat))
+    assert len(reference) == 2  # raised at 09:15, cleared at 09:17
+    assert run(1) == run(10) == reference
