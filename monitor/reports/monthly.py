@@ -66,6 +66,10 @@ tr { page-break-inside: avoid; }
 .banner { border: 2px solid #b00; color: #b00; padding: 2mm; margin-bottom: 3mm;
   font-weight: bold; text-align: center; }
 .small { font-size: 8pt; word-break: break-all; }
+@media screen and (max-width: 600px) {
+  table { display: block; overflow-x: auto; white-space: nowrap; }
+  img, svg { max-width: 100%; height: auto; }
+}
 """
 
 
