@@ -796,7 +796,7 @@ def test_command_payload_says_who() -> None:
 
 
 def test_a_card_judged_without_a_silent_source_names_it_and_its_void_says_why() -> None:
-    """Bounded lateness said out loud (issue 15, 4): a missing punch judged once the grace ran
+    """Bounded lateness said out loud (docs/cards.md): a missing punch judged once the grace ran
     out without CLK-WEST says so; when CLK-WEST's backlog shows the punch, the void names it."""
     engine = CardEngine(CAL, Policy(), ROLES)
     closes, grace_over, upload = at(2026, 3, 2, 9, 30), at(2026, 3, 2, 15), at(2026, 3, 2, 15, 1)

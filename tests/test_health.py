@@ -171,7 +171,7 @@ def test_a_failing_notice_channel_fails_health_after_the_session_and_is_measured
 
 
 def test_voids_are_counted_by_cause_after_the_ingest_samples() -> None:
-    """Issue 15, 4: a void names the silent source whose late evidence caused it."""
+    """A void names the silent source whose late evidence caused it."""
     ingest = IngestHealth(voids={"unattributed": 1, "CLK-WEST": 40})
     rows = health.samples(_components(ingest=ingest))
     voids = [(r[1], r[3], r[4]) for r in rows if r[0] == "hallwatch_card_voids_total"]

@@ -126,7 +126,7 @@ def test_a_and_every_b_away_is_red() -> None:
 
 
 def test_a_and_every_b_away_ends_only_once_the_statuses_are_heard_past_its_end() -> None:
-    """Issue 15, 3: B2's notice says until 09:50, but an earlier return may still be queued
+    """Event time: B2's notice says until 09:50, but an earlier return may still be queued
     behind what the case system sent so far; the red ends at 09:50 once it is heard past it."""
     f = facts((0, True))
     away = {
@@ -194,7 +194,7 @@ def test_checkpoints_fire_on_a_swapped_saturday_never_on_a_holiday_and_catch_up(
 
 
 def test_a_seat_warning_raises_and_clears_at_the_readings_instants_wherever_ticks_fall() -> None:
-    """Issue 15, 3: the camera is heard up to its latest reading; nothing after it is judged.
+    """Event time: the camera is heard up to its latest reading; nothing after it is judged.
     The seat of W03 is empty from 09:10 to 09:17 (yellow from 09:15, cleared at 09:17), its
     readings arriving a minute apart; ticking after every reading, after every tenth, or once
     at the end gives the same transitions (the tick's own instant is always later)."""

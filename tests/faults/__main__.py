@@ -198,17 +198,16 @@ def render(results: dict[str, Result], started: datetime, elapsed: float, soak: 
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     lines += [
         "",
-        "Seat cards under kills: a seat (post.*) warning is judged at a tick on the presence "
-        "events that have arrived by then, and a closed warning is never rewritten. When a "
-        "backlog streams in, where the ticks fall (batch boundaries, and each restart adds "
-        "one) moves such a warning's clearing time: the result depends on timing, not only on "
-        "the events (not measured here for two undisturbed runs). Likewise, the injected clock "
-        "stands after the streamed day, so a tick inside the backlog raises what is due before "
-        "the evidence that voids it has arrived: which cards are raised and then voided on the "
-        "way is timing too. The kill test therefore requires every card that stands, but the "
-        "seat warnings, to be identical transition for transition, and the same seat cards to "
-        "stand; it counts the seat cards whose history differs (`seat_cards_differing`) and "
-        "the voided cards only one run raised (`voided_differing`).",
+        "Cards under kills: after each restart the daemon judges nothing before the broker's "
+        "backlog for its session is read (a sync marker it publishes to itself comes back "
+        "behind the queue), and seat (post.*) warnings raise and clear at the instants the "
+        "presence readings give, so where the ticks fall no longer moves a card. The kill "
+        "test therefore compares every standing card, seat warnings included, transition for "
+        "transition. The injected clock stands past the streamed day while the day is still "
+        "being published, so evidence still in flight when its source's bound ran out is "
+        "late in both runs alike; the cards it voids on the way depend on timing and are "
+        "counted, not compared. tests/faults/test_evidence.py measures the same for a day "
+        "published live, queued, killed, interrupted and with a silent clock (docs/cards.md).",
         "",
         "Related, run with every `./dev test`: tests/test_durability.py (20,000 events, two "
         "SIGKILLs), tests/test_broker_config.py (the ACL topic by topic, a queued message "

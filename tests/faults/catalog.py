@@ -28,10 +28,9 @@ FAULTS: tuple[Fault, ...] = (
         "an undisturbed daemon gets the same stream through its own broker; both on one "
         "injected, standing clock",
         checked="every event journaled exactly once, in the undisturbed run's order; every "
-        "standing card but the seat (post.*) warnings identical transition for transition to "
-        "the undisturbed run's (replayed from each journal); the same seat cards stand (their "
-        "clearing times, and which cards a tick inside a backlog raised before later evidence "
-        "voided them, follow where ticks fall: counted, see below)",
+        "standing card, seat (post.*) warnings included, identical transition for transition "
+        "to the undisturbed run's (replayed from each journal); cards voided on the way by "
+        "evidence still in flight past its source's bound are counted, not compared",
         nodes=("tests/faults/test_kill.py::",),
     ),
     Fault(

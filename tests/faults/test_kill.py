@@ -115,18 +115,18 @@ def test_ten_sigkills_during_a_stream_leave_the_journal_and_cards_of_an_undistur
     ], "the same events in the same journal order"
 
     undisturbed, killed = replayed(ref_cfg), replayed(cfg)
-    # The clock stands after the streamed day, so a tick inside a backlog raises what is due
-    # before the evidence that voids it has arrived: which cards are raised and voided on the
-    # way depends on where the batch boundaries fall (each restart adds one). The cards that
-    # stand must be the same, transition for transition. Seat (post.*) warnings are judged at
-    # ticks on what has arrived so far and a closed warning is never rewritten, so their
-    # clearing time is timing too: for them the same cards must stand.
-    exact = (undisturbed.standing().without("post."), killed.standing().without("post."))
+    # Every standing card, seat warnings included, transition for transition: after a restart
+    # the daemon judges nothing before the broker's backlog is read (the sync marker), and
+    # seat warnings raise and clear at the readings' instants, not at the tick that noticed
+    # (docs/cards.md, "Sources and how far each is heard"). The clock stands past the streamed
+    # day while the day is still being published, so evidence still in flight when its
+    # source's bound ran out is late in both runs alike: which cards it voids on the way
+    # follows where the ticks fell, and those voided cards are counted, not compared.
+    exact = (undisturbed.standing(), killed.standing())
     assert exact[1].cards == exact[0].cards, card_differences(exact[0], exact[1])
-    assert killed.kept("post.") == undisturbed.kept("post."), "the same seat cards stand"
     assert killed.transitions > 0 and len(exact[1].cards) > 0
     record_property("cards_exact", len(exact[1].cards))
-    record_property("seat_cards_differing", len(card_differences(undisturbed, killed, 10**6)))
+    record_property("seat_cards", len(killed.kept("post.")))
     record_property("voided_differing", len(undisturbed.cards.keys() ^ killed.cards.keys()))
     for key, value in {
         "messages": sent,
