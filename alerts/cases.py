@@ -268,10 +268,10 @@ def _note(f: _Facts, e: Entry, ev: CaseEvent) -> None:
     refusal = ev.action is A.RETURNED or ev.outcome is Outcome.REFUSED
     if ev.action in (A.RETURNED, A.COMPLETED) and refusal and f.refused is None:
         f.refused = e
-    if ev.action is A.SUSPENDED and _open(f.suspensions, ev.ts):
+    if ev.action is A.SUSPENDED and _is_open(f.suspensions, ev.ts):
         f.requests.append(e)
     elif ev.action is A.REPORTED_UP:
-        _open(f.reports, ev.ts)
+        _is_open(f.reports, ev.ts)
     elif ev.action in (A.RESUMED, A.REPLY_RECEIVED):
         _close(f.suspensions if ev.action is A.RESUMED else f.reports, ev.ts)
     elif ev.action is A.EXTENDED:
@@ -288,7 +288,7 @@ def _note(f: _Facts, e: Entry, ev: CaseEvent) -> None:
             step.finished = e
 
 
-def _open(pauses: list[Pause], at: datetime) -> bool:
+def _is_open(pauses: list[Pause], at: datetime) -> bool:
     if not pauses or pauses[-1][1] is not None:  # a second `suspended` while suspended: no-op
         pauses.append((at, None))
         return True

@@ -109,16 +109,22 @@ class Publisher(threading.Thread):
 
 
 def publish_window(
-    broker: Mosquitto, items: Iterable[tuple[str, bytes]], client_id: str, window: int = 500
+    broker: Mosquitto,
+    items: Iterable[tuple[str, bytes]],
+    client_id: str,
+    window: int = 500,
+    user: str | None = None,
 ) -> int:
     """Publish at QoS 1 with at most `window` unacknowledged; return once all are acknowledged.
+
+    As the test account (sees all of hall/#), or as `user`'s own broker account.
 
     paho keeps messages beyond its in-flight limit in a queue it scans on every PUBACK, so
     queueing 100,000 at once is quadratic; a bounded window keeps the cost linear.
     """
     slots = threading.Semaphore(window)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.username_pw_set(*as_admin(broker))
+    client.username_pw_set(*(as_admin(broker) if user is None else (user, broker.password(user))))
     client.max_inflight_messages_set(window)
     client.on_publish = lambda *_: slots.release()
     client.connect(broker.host, broker.port)

@@ -21,9 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from hallkit.config import load_config
 from hallkit.exits import EXIT_FAILURE
@@ -31,7 +29,7 @@ from monitor import daemon as daemon_module
 from monitor.daemon import Daemon
 from monitor.runner import Runner
 from tests.brokers import Mosquitto
-from tests.faults.common import journal_rows, read_only, reject_reasons
+from tests.faults.common import journal_rows, publish_window, read_only, reject_reasons
 from tests.hall import HALL
 from tests.running import DaemonProcess, free_port, start_daemon, wait_until, write_config
 
@@ -47,27 +45,7 @@ def publish_as(
     broker: Mosquitto, user: str, items: Iterable[tuple[str, bytes]], window: int = 200
 ) -> int:
     """QoS 1 as one broker account, at most `window` unacknowledged; all acknowledged."""
-    slots = threading.Semaphore(window)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user)
-    client.username_pw_set(user, broker.password(user))
-    client.max_inflight_messages_set(window)
-    client.on_publish = lambda *_: slots.release()
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    n = 0
-    try:
-        for topic, payload in items:
-            if not slots.acquire(timeout=60):
-                raise AssertionError(f"no PUBACK for 60 s after {n} messages")
-            client.publish(topic, payload, qos=1)
-            n += 1
-        for _ in range(window):
-            if not slots.acquire(timeout=60):
-                raise AssertionError("the last messages were not acknowledged")
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return n
+    return publish_window(broker, items, user, window, user=user)
 
 
 def _punch(i: int, now: datetime, **over: Any) -> bytes:
