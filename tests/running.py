@@ -10,13 +10,18 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hallkit.config import example_config_path
+from hallkit.clock import SystemClock
+from hallkit.config import example_config_path, load_config
+from monitor.daemon import Daemon
 
 
 def free_port() -> int:
@@ -151,3 +156,18 @@ def start_daemon(
     daemons.append(daemon)
     daemon.start()
     return daemon, cfg
+
+
+@contextmanager
+def in_process(config: Path, wall: Callable[[], datetime]) -> Iterator[Daemon]:
+    """The daemon in this process on `config`, its wall clock `wall`; stopped on the way out."""
+    daemon = Daemon(load_config(config), config, clock=SystemClock(wall))
+    stop = threading.Event()
+    thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
+    thread.start()
+    assert daemon.started.wait(30), "daemon did not start"
+    try:
+        yield daemon
+    finally:
+        stop.set()
+        thread.join(30)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ from urllib.parse import quote
 import pytest
 
 from alerts.ids import ComplaintId
-from hallkit.clock import SystemClock
-from hallkit.config import load_config
 from monitor.daemon import Daemon
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
@@ -32,7 +29,7 @@ from monitor.reports.pdf import find_browser
 from tests.brokers import Mosquitto
 from tests.chromium import INSTALL_HINT, Chromium, find_chromium
 from tests.hall import HALL
-from tests.running import wait_until, write_config
+from tests.running import in_process, wait_until, write_config
 from tests.test_console_api import NOW, Clock, call, login, red_card_of, submit_case
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,16 +48,8 @@ PHONE = {
 
 @contextmanager
 def daemon_on(config: Path, clock: Clock) -> Iterator[Daemon]:
-    daemon = Daemon(load_config(config), config, clock=SystemClock(clock))
-    stop = threading.Event()
-    thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
-    thread.start()
-    assert daemon.started.wait(30), "daemon did not start"
-    try:
+    with in_process(config, clock) as daemon:
         yield daemon
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 @dataclass

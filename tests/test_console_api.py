@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.cards import CardState
 from alerts.events import EventKind
 from alerts.ids import CardId, EventId
-from hallkit.clock import SystemClock
-from hallkit.config import load_config
 from monitor.daemon import Daemon
 from monitor.ingest.ingestor import Inbound
 from monitor.ingest.journal import AcceptEntry, Journal
@@ -31,7 +28,7 @@ from monitor.web.api import PUBLIC_ASSETS
 from monitor.web.openapi import spec
 from tests.brokers import Mosquitto
 from tests.hall import HALL, body, topic
-from tests.running import wait_until, write_config
+from tests.running import in_process, wait_until, write_config
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in the hall
 ROLES = ("display", "leader", "supervisor", "admin")
@@ -66,16 +63,8 @@ class Hall:
 @contextmanager
 def running(tmp_path: Path, broker: Mosquitto, clock: Clock) -> Iterator[Daemon]:
     path = write_config(tmp_path, broker.port, broker.password("hallwatch"), 0)
-    daemon = Daemon(load_config(path), path, clock=SystemClock(clock))
-    stop = threading.Event()
-    thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
-    thread.start()
-    assert daemon.started.wait(30), "daemon did not start"
-    try:
+    with in_process(path, clock) as daemon:
         yield daemon
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 def call(

@@ -13,7 +13,6 @@ docs/console-notices.png (HALLWATCH_SHOTS=1 rewrites them).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,14 +24,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerts.config import HallConfig
-from hallkit.clock import SystemClock
 from hallkit.config import load_config
 from monitor.daemon import Daemon
 from monitor.ingest.ingestor import Inbound
 from tests.brokers import Mosquitto
 from tests.chromium import INSTALL_HINT, Chromium, find_chromium
 from tests.hall import body, topic
-from tests.running import free_port, wait_until, write_config
+from tests.running import free_port, in_process, wait_until, write_config
 from tests.test_console_api import NOW, ROLES, Clock, call, login, red_card_of
 from tests.test_notify_delivery import _Inbox
 
@@ -92,16 +90,8 @@ def _notify(path: Path, smtp_port: int, dead_port: int) -> None:
 
 @contextmanager
 def _daemon(path: Path, clock: Clock) -> Iterator[Daemon]:
-    daemon = Daemon(load_config(path), path, clock=SystemClock(clock))
-    stop = threading.Event()
-    thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
-    thread.start()
-    assert daemon.started.wait(30), "daemon did not start"
-    try:
+    with in_process(path, clock) as daemon:
         yield daemon
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 def _case(daemon: Daemon, case: str, accepted: str, days: int, window: str, staff: str) -> None:
