@@ -191,6 +191,13 @@ class Replayed:
         cards = {c: h for c, h in self.cards.items() if json.loads(h[-1])["reason"] != "void"}
         return Replayed(self.digest, cards, self.summary)
 
+    def heard(self) -> Replayed:
+        """The same, minus the cards judged while a source was silent (`silent` on a step)."""
+        cards = {
+            c: h for c, h in self.cards.items() if not any(json.loads(x).get("silent") for x in h)
+        }
+        return Replayed(self.digest, cards, self.summary)
+
     def kept(self, prefix: str) -> set[str]:
         """Cards of rules starting with `prefix` that stand (were not voided by later evidence)."""
         return {
