@@ -45,7 +45,9 @@ def broker_acl(cfg: HallConfig) -> str:
     roles = (daemon, CASE_SYSTEM, CONSOLE, DISPLAY)
     devices: dict[str, list[str]] = {}
     for clock in cfg.clocks:
-        devices.setdefault(clock.id, []).extend(_device(hall, "clock", clock.id, "punch"))
+        devices.setdefault(clock.id, []).extend(
+            _device(hall, "clock", clock.id, "punch", "heartbeat")
+        )
     for camera in cfg.cameras:
         devices.setdefault(camera.id, []).extend(_device(hall, "camera", camera.id, "presence"))
     clash = sorted(set(devices) & set(roles))
@@ -110,8 +112,8 @@ def _daemon_writes(hall: str) -> list[str]:
     ]
 
 
-def _device(hall: str, kind: str, device: str, data: str) -> list[str]:
-    return [f"topic write {hall}/{kind}/{device}/{leaf}" for leaf in (data, "status")]
+def _device(hall: str, kind: str, device: str, *data: str) -> list[str]:
+    return [f"topic write {hall}/{kind}/{device}/{leaf}" for leaf in (*data, "status")]
 
 
 def _section(title: str, why: str, user: str, lines: list[str]) -> str:

@@ -362,15 +362,21 @@ class CardEngine:
         owner: StaffId | None,
         conditions: tuple[Condition, ...],
         now: datetime,
+        *,
+        settled_before: datetime | None = None,
     ) -> list[Transition]:
-        """The current conditions of a non-case subject; its cards follow as for cases."""
+        """The current conditions of a non-case subject; its cards follow as for cases.
+
+        `settled_before`: the facts before it are forgotten (a window's seat readings), so
+        the conditions omit what began before it; its cards stay as they are, never voided
+        for their evidence having been let go."""
         out = self.advance(now)
         now = self._now or now
         rec = self.watches.get(key)
         if rec is None:
             rec = self.watches[key] = _Watch(key, subject, owner, conditions)
         rec.subject, rec.owner, rec.conditions = subject, owner, conditions
-        out += self._sync(rec, rec.live(), now)
+        out += self._sync(rec, rec.live(), now, settled_before)
         return out
 
     def on_command(self, cmd: CardCommand, now: datetime) -> list[Transition]:
@@ -459,7 +465,13 @@ class CardEngine:
 
     # --- the heart: conditions at `now` versus cards ---------------------------------------
 
-    def _sync(self, rec: _Case | _Watch, live: _Live, now: datetime) -> list[Transition]:
+    def _sync(
+        self,
+        rec: _Case | _Watch,
+        live: _Live,
+        now: datetime,
+        settled_before: datetime | None = None,
+    ) -> list[Transition]:
         out: list[Transition] = []
         wanted: set[CardId] = set()
         wake: list[datetime] = []
@@ -478,9 +490,12 @@ class CardEngine:
             out += self._follow(card, c, now, wake)
         for key in rec.cards:
             card = self.cards[key]
-            if key not in wanted and card.history[-1].why is not Why.VOID:
-                card.holds = False  # late evidence: its condition never held
-                out.append(self._void(card, now))
+            if key in wanted or card.history[-1].why is Why.VOID:
+                continue
+            if settled_before is not None and card.raised_at < settled_before:
+                continue  # its evidence was let go, not contradicted
+            card.holds = False  # late evidence: its condition never held
+            out.append(self._void(card, now))
         self._sleep(rec, min(wake) if wake else None)
         if len(out) > 1:
             out.sort(key=lambda t: (t.ts, t.card))

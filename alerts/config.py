@@ -330,6 +330,14 @@ class CardsConfig(ConfigModel):
     answer_days: int = Field(
         2, ge=1, description="A red card's owner answers (陈述申辩) within; then it escalates."
     )
+    idle_after_s: int = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="A clock or the case system still sending holds time-driven judgement "
+        "at how far its events reach, until it has sent nothing for this long (ours; "
+        '0 = judge at the daemon\'s time at once). docs/cards.md, "Sources".',
+    )
 
     @field_validator("warning_days_by_kind")
     @classmethod

@@ -36,6 +36,7 @@ from alerts.events import (
     CaseAction,
     CaseEvent,
     CaseKind,
+    ClockHeartbeat,
     ComplaintAction,
     ComplaintCategory,
     ComplaintEvent,
@@ -279,6 +280,10 @@ def _punch(f: _Fields, device: str) -> Punch:
     )
 
 
+def _heartbeat(f: _Fields, clock: str) -> ClockHeartbeat:
+    return ClockHeartbeat(device=DeviceId(clock), ts=f.required_time("ts"))
+
+
 def _presence(f: _Fields, camera: str) -> Presence:
     present = f.flag("present")
     persons = f.required_int("persons", 0, 100)
@@ -408,6 +413,7 @@ class Route:
 
 _ROUTES: dict[tuple[str, str | None], EventKind] = {
     ("clock", "punch"): EventKind.PUNCH,
+    ("clock", "heartbeat"): EventKind.CLOCK_HEARTBEAT,
     ("clock", "status"): EventKind.CLOCK_STATUS,
     ("camera", "status"): EventKind.CAMERA_STATUS,
     ("camera", "presence"): EventKind.PRESENCE,
@@ -541,6 +547,7 @@ def _status(payload: bytes, r: Route, received_at: datetime) -> DeviceStatus:
 _Builder = Callable[[_Fields, str, datetime], Event]
 _BUILDERS: dict[EventKind, _Builder] = {
     EventKind.PUNCH: lambda f, k, _: _punch(f, k),
+    EventKind.CLOCK_HEARTBEAT: lambda f, k, _: _heartbeat(f, k),
     EventKind.PRESENCE: lambda f, k, _: _presence(f, k),
     EventKind.CASE: lambda f, k, _: _case(f, k),
     EventKind.STAFF_STATUS: _staff_status,
@@ -640,6 +647,9 @@ def _admit(ev: Event, d: Directory) -> None:
             if ev.device not in d.clocks:
                 raise _Refuse(RejectReason.UNKNOWN_DEVICE, f"clock {ev.device!r}")
             _staff(d, "staff", ev.staff)
+        case ClockHeartbeat():
+            if ev.device not in d.clocks:
+                raise _Refuse(RejectReason.UNKNOWN_DEVICE, f"clock {ev.device!r}")
         case Presence():
             if ev.camera not in d.cameras:
                 raise _Refuse(RejectReason.UNKNOWN_DEVICE, f"camera {ev.camera!r}")

@@ -15,6 +15,7 @@ from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, EventId, StaffId, 
 
 class EventKind(StrEnum):
     PUNCH = "punch"
+    CLOCK_HEARTBEAT = "clock_heartbeat"
     CLOCK_STATUS = "clock_status"
     CAMERA_STATUS = "camera_status"
     PRESENCE = "presence"
@@ -141,6 +142,16 @@ class DeviceStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ClockHeartbeat:
+    """A clock's bridge: every punch of `device` stamped before `ts` has been published
+    (the clock polled with nothing left to upload). How far the clock is heard, with a time
+    of its own, where the retained `online` has none (docs/contract.md)."""
+
+    device: DeviceId
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Presence:
     camera: DeviceId
     window: WindowId
@@ -221,6 +232,7 @@ class CardCommand:
 
 Event = (
     Punch
+    | ClockHeartbeat
     | DeviceStatus
     | Presence
     | CaseEvent

@@ -18,7 +18,15 @@ from alerts.attendance import AttendanceConfig, DaySheet, PunchIn, build_sheet, 
 from alerts.cards import CardEngine, Subject, Transition, WatchKind, watch_key
 from alerts.config import HallConfig
 from alerts.duty import DutyOutcome, HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
-from alerts.events import DeviceKind, DeviceStatus, Presence, Punch, StaffStatus, Verify
+from alerts.events import (
+    ClockHeartbeat,
+    DeviceKind,
+    DeviceStatus,
+    Presence,
+    Punch,
+    StaffStatus,
+    Verify,
+)
 from alerts.ids import DeviceId, EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
 from alerts.roles import StaffRole
@@ -67,12 +75,19 @@ class People:
         self._dirty_days: set[date] = set()
         self._dirty_duty: set[date] = set()
         self.clock_status: list[DeviceStatus] = []
+        # Each clock's latest heartbeat: every punch stamped before it is in (its bridge).
+        self.beats: dict[DeviceId, datetime] = {}
         self.unknown_now: dict[WindowId, tuple[tuple[datetime, datetime | None], ...]] = {}
         # How far the staff statuses are heard: the case system's instant (its account sends
         # them in order with its cases; alerts/supervision.py sets it). None: no bound.
         self.statuses_heard: datetime | None = None
         self._checks: list[tuple[datetime, Check, date]] = []
         self._planned: set[date] = set()
+        # Facts are forgotten by the day judgement has reached (`tick`), never by the day of
+        # the newest event: a backlog of past days read at once still needs its readings.
+        # Seat readings before `_seats_from` are gone: cards raised before it stay as they are.
+        self._forgot_for: date | None = None
+        self._seats_from: datetime | None = None
 
     # --- events: facts only; the rules run at the next tick (`flush`) --------------------
 
@@ -90,6 +105,14 @@ class People:
         for w in self.camera_windows.get(ev.device, []):
             self.windows[w].camera(ev.online, ev.ts)
             self._dirty_windows.add(w)
+
+    def heartbeat(self, ev: ClockHeartbeat) -> None:
+        """A clock heard up to `ts` with nothing left to upload. The punch windows it
+        closes are judged at the day's next checkpoint (every 15 minutes), not at once:
+        a beat every few minutes from every clock must not rebuild every sheet."""
+        last = self.beats.get(ev.device)
+        if last is None or last < ev.ts:
+            self.beats[ev.device] = ev.ts
 
     def status(self, eid: EventId, ev: StaffStatus) -> None:
         self.statuses.setdefault(ev.staff, []).append((eid, ev))
@@ -125,23 +148,30 @@ class People:
 
     def tick(self, now: datetime) -> list[Transition]:
         """New facts, then checkpoints at or before `now` (each at its own time)."""
+        today = self._day(now)
+        if self._forgot_for is None or today > self._forgot_for:
+            self._forgot_for = today
+            self._forget(today)
         out = self._flush(now)
-        self._plan_until(self._day(now))
-        # Several checkpoints of one day come due at once only when the daemon catches up
-        # (a backlog, a restart after hours): the latest of each judges with all it knows,
-        # and the earlier ones would only judge the same facts as pending and be voided.
-        latest: dict[tuple[Check, date], datetime] = {}
+        self._plan_until(today)
+        # Checkpoints at or before `now` judge at `now`, once per day and kind: the facts
+        # were just judged at `now`, and judging them again as of an earlier instant would
+        # take back what `now` already knows (a late punch judged final at 08:58 is pending
+        # again as of the 08:45 checkpoint, whose clocks were heard less far), which voids
+        # a card and raises it again. Several come due at once when judgement was held back
+        # (alerts/sources.py) or the daemon catches up (a backlog, a restart after hours).
+        due: dict[tuple[Check, date], datetime] = {}
         while self._checks and self._checks[0][0] <= now:
             at, check, day = heapq.heappop(self._checks)
-            latest[(check, day)] = at
-        for (check, day), at in sorted(latest.items(), key=lambda item: (item[1], item[0])):
+            due[(check, day)] = at
+        for check, day in sorted(due, key=lambda k: (due[k], k)):
             match check:
                 case Check.SHEETS:
-                    out += self._sheets(day, None, at)
+                    out += self._sheets(day, None, now)
                 case Check.DUTY:
-                    out += self._duty(day, at)
+                    out += self._duty(day, now)
                 case Check.QUOTA:
-                    out += self._quota(HalfMonth.of(day), at)
+                    out += self._quota(HalfMonth.of(day), now)
         return out
 
     def _flush(self, now: datetime) -> list[Transition]:
@@ -174,7 +204,6 @@ class People:
         if day in self._planned:
             return
         self._planned.add(day)
-        self._forget(day)
         if self.cal.is_working_day(day):
             spans = self.cal.service_hours(day)
             grace = timedelta(minutes=self.attendance.finalize_grace_min + 60)
@@ -196,8 +225,9 @@ class People:
         self._by_staff = {k: v for k, v in self._by_staff.items() if k[1] >= horizon.date()}
         self._latest = {k: v for k, v in self._latest.items() if k[1] >= horizon.date()}
         self.clock_status = [s for s in self.clock_status if s.ts >= horizon]
+        self._seats_from = datetime.combine(day, time(), self.cal.zone) - timedelta(days=1)
         for facts in self.windows.values():
-            facts.forget_before(datetime.combine(day, time(), self.cal.zone) - timedelta(days=1))
+            facts.forget_before(self._seats_from)
 
     # --- the rules -----------------------------------------------------------------------
 
@@ -207,7 +237,12 @@ class People:
         self.unknown_now[window] = a.unknown
         subject = Subject(window=window, staff=facts.a_post)
         return self.engine.on_conditions(
-            watch_key(WatchKind.WINDOW, window), subject, facts.a_post, a.conditions, now
+            watch_key(WatchKind.WINDOW, window),
+            subject,
+            facts.a_post,
+            a.conditions,
+            now,
+            settled_before=self._seats_from,
         )
 
     def sheets(self, day: date, now: datetime) -> list[DaySheet]:
@@ -267,12 +302,16 @@ class People:
         vouch = [  # a clock uploads in order: its latest real punch vouches for the rest
             p for (_, day), p in self._latest.items() if day in (today, today - timedelta(days=1))
         ]
-        return {
-            DeviceId(c.id): heard_until(
-                DeviceId(c.id), vouch, self.clock_status, now, self.attendance
-            )
-            for c in self.cfg.clocks
-        }
+        out: dict[DeviceId, datetime | None] = {}
+        for c in self.cfg.clocks:
+            device = DeviceId(c.id)
+            heard = heard_until(device, vouch, self.clock_status, now, self.attendance)
+            beat = self.beats.get(device)
+            if beat is not None:  # as of `now`: a beat stamped later vouches only up to it
+                beat = min(beat, now)
+                heard = beat if heard is None else max(heard, beat)
+            out[device] = heard
+        return out
 
     def _leader_punches(self, days: Iterable[date]) -> list[PunchIn]:
         return [p for d in days for sid in self.leaders for p in self._by_staff.get((sid, d), [])]

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.cards import CardEngine, CardState, Subject, Transition, WatchKind, watch_key
@@ -23,7 +23,9 @@ from alerts.events import (
     CardCommand,
     CaseEvent,
     CaseKind,
+    ClockHeartbeat,
     ComplaintEvent,
+    DeviceKind,
     DeviceStatus,
     Presence,
     Punch,
@@ -35,6 +37,7 @@ from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.people import People
 from alerts.roles import StaffRole
 from alerts.rules import Policy
+from alerts.sources import CASE_SYSTEM, COMPLAINTS, RATINGS, SourceKind, Sources
 from alerts.state import HallState
 
 
@@ -78,6 +81,9 @@ class Supervision:
         # not at its receive time: a backlog read at 20:00 must not pass a 17:30 deadline
         # before the completion queued behind it is read.
         self.case_heard: datetime | None = None
+        # How far each clock and the case system are heard: time-driven rules judge up to
+        # the least of them while they are still sending (alerts/sources.py).
+        self.sources = Sources(timedelta(seconds=cfg.cards.idle_after_s))
 
     def apply(self, rec: Recorded) -> list[Transition]:
         if rec.seq <= self.state.last_seq:
@@ -85,6 +91,7 @@ class Supervision:
         self.state.apply(rec.seq, rec.event)
         ev = rec.event
         now, eid = rec.received_at, rec.event_id
+        self._hear(ev, now)
         match ev:
             case CaseEvent():
                 out = self.engine.on_case_event(rec.seq, eid, ev, self._heard(ev.ts, now))
@@ -100,6 +107,9 @@ class Supervision:
             case Punch():
                 self.people.punch(eid, ev, now)
                 return []
+            case ClockHeartbeat():
+                self.people.heartbeat(ev)
+                return []
             case StaffStatus():
                 self._heard(ev.ts, now)  # the case system's account sends them, in order
                 self.people.status(eid, ev)
@@ -111,6 +121,25 @@ class Supervision:
                 return []
         self.transitions += len(out)
         return out
+
+    def _hear(self, ev: object, received: datetime) -> None:
+        """How far the event's source is heard (alerts/sources.py)."""
+        match ev:
+            case Punch() | ClockHeartbeat():
+                self.sources.event(SourceKind.CLOCK, ev.device, ev.ts, received)
+            case CaseEvent() | StaffStatus():
+                self.sources.event(SourceKind.CASES, CASE_SYSTEM, ev.ts, received)
+            case ComplaintEvent():
+                self.sources.event(SourceKind.CASES, COMPLAINTS, ev.ts, received)
+            case Rating():
+                self.sources.event(SourceKind.CASES, RATINGS, ev.ts, received)
+            case DeviceStatus() if ev.device_kind is DeviceKind.CLOCK:
+                self.sources.status(ev.device, ev.online, received)
+
+    def judge_until(self, now: datetime) -> datetime:
+        """The instant time-driven rules may judge up to at the daemon's `now`: the least of
+        how far each source still sending is heard (alerts/sources.py)."""
+        return self.sources.until(now)
 
     def _heard(self, ts: datetime, now: datetime) -> datetime:
         """An event of the case system (a case, a complaint, a rating, a staff status) at
@@ -171,6 +200,8 @@ class Supervision:
         return (nxt is not None and nxt <= now) or self.people.due(now, facts)
 
     def tick(self, now: datetime) -> list[Transition]:
+        """Time moved to `now` (the shell passes `judge_until`'s instant, and journals it)."""
+        self.sources.judging(now)
         out = self.people.tick(now) + self.engine.advance(now)
         self.transitions += len(out)
         return out

@@ -27,6 +27,7 @@ from alerts.events import (
     CaseAction,
     CaseEvent,
     CaseKind,
+    ClockHeartbeat,
     ComplaintAction,
     ComplaintCategory,
     ComplaintEvent,
@@ -71,6 +72,10 @@ class PunchWire(Wire):
     ts: Text
     verify: Verify
     state: Text | Opt = UNSET
+
+
+class ClockHeartbeatWire(Wire):
+    ts: Text
 
 
 class PresenceWire(Wire):
@@ -144,6 +149,7 @@ class CardCommandWire(Wire):
 
 WIRES: Final[dict[EventKind, type[Wire]]] = {
     EventKind.PUNCH: PunchWire,
+    EventKind.CLOCK_HEARTBEAT: ClockHeartbeatWire,
     EventKind.PRESENCE: PresenceWire,
     EventKind.CASE: CaseWire,
     EventKind.STAFF_STATUS: StaffStatusWire,
@@ -250,6 +256,10 @@ def _punch(w: PunchWire, key: str, _: datetime, zone: tzinfo | None) -> Punch:
     )
 
 
+def _heartbeat(w: ClockHeartbeatWire, key: str, _: datetime, zone: tzinfo | None) -> ClockHeartbeat:
+    return ClockHeartbeat(device=DeviceId(key), ts=stamp(w.ts, zone))
+
+
 def _presence(w: PresenceWire, key: str, _: datetime, zone: tzinfo | None) -> Presence | None:
     if w.present and w.persons == 0:
         return None
@@ -354,6 +364,7 @@ def _card_command(
 _Builder = Callable[[Any, str, datetime, tzinfo | None], Event | None]
 BUILDERS: Final[dict[EventKind, _Builder]] = {
     EventKind.PUNCH: _punch,
+    EventKind.CLOCK_HEARTBEAT: _heartbeat,
     EventKind.PRESENCE: _presence,
     EventKind.CASE: _case,
     EventKind.STAFF_STATUS: _staff_status,

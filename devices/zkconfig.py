@@ -47,6 +47,21 @@ class ServerConfig(ConfigModel):
     error_delay_s: int = Field(
         60, ge=1, le=3600, description="Option ErrorDelay: retry interval after a failure."
     )
+    heartbeat_s: int = Field(
+        300,
+        ge=0,
+        le=3600,
+        description="At most this often, a clock's poll publishes hall/{id}/clock/{device}/"
+        "heartbeat: every punch stamped before (poll time - delay_s - skew_s) is published. "
+        "0: none.",
+    )
+    skew_s: int = Field(
+        120,
+        ge=0,
+        le=3600,
+        description="How far a clock's own time may lag the bridge's (a heartbeat vouches "
+        "only for punches stamped this much before the poll).",
+    )
     spool_max_rows: int = Field(
         500_000,
         ge=100,

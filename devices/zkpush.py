@@ -155,6 +155,7 @@ class Bridge:
         self._lock = threading.Lock()
         self._strangers: set[str] = set()
         self._greeted: set[str] = set()
+        self._beats: dict[str, datetime] = {}  # each clock's last heartbeat, bridge time
 
     def handle(self, method: str, path: str, query: str, body: bytes, now: datetime) -> Reply:
         try:
@@ -187,6 +188,7 @@ class Bridge:
         if ep in (Endpoint.GETREQUEST, Endpoint.PING) and method == "GET":
             if q.info:
                 logger.debug("clock %s reports %s", device.id, q.info[:200])
+            self._beat(device, now)
             return Reply(status=200, body=OK)  # no commands are ever queued
         if ep in (Endpoint.DEVICECMD, Endpoint.QUERYDATA) and method == "POST":
             return Reply(status=200, body=OK)
@@ -208,6 +210,35 @@ class Bridge:
             if change is not None:
                 logger.info("clock %s %s (%s)", device.id, change.status, change.why)
                 self._sinks[device.id].set_status(change.status.value)
+
+    def _beat(self, device: Device, now: datetime) -> None:
+        """A clock that polls for commands has uploaded what it holds (real-time mode: it
+        sends each record as it is made, a backlog before it polls again). Its heartbeat
+        vouches for the punches stamped before the poll less one poll interval and the
+        skew its own time may have, so the daemon knows how far the clock is heard with a
+        time of its own (the retained `online` has none). In the clock's spool, behind its
+        punches: in order with them."""
+        s = self.cfg.server
+        if s.heartbeat_s == 0:
+            return
+        with self._lock:
+            last = self._beats.get(device.id)
+            if last is not None and now - last < timedelta(seconds=s.heartbeat_s):
+                return
+            self._beats[device.id] = now
+        ts = now - timedelta(seconds=s.delay_s + s.skew_s)
+        doc = {"ts": ts.astimezone(self.cfg.zone(device)).isoformat()}
+        topic = f"hall/{self.cfg.hall.id}/clock/{device.id}/heartbeat"
+        try:
+            self._sinks[device.id].publish_many(
+                [Outgoing(topic=topic, payload=json.dumps(doc).encode())]
+            )
+        except SpoolError as exc:  # the next poll tries again
+            logger.warning("clock %s: heartbeat not spooled: %s", device.id, exc)
+            with self._lock:
+                self._beats.pop(device.id, None)
+            return
+        self._count("heartbeats_published")
 
     def _hello(self, device: Device, q: Query, now: datetime) -> Reply:
         offset = now.astimezone(self.cfg.zone(device)).utcoffset() or timedelta(0)

@@ -80,6 +80,9 @@ def healthz(c: Components) -> tuple[int, dict[str, Any]]:
         "queue": c.queue,
         "last_commit": c.ingest.last_commit,
         "counters": dict(c.counters),
+        # How far the time-driven rules have judged, and who holds them back (docs/cards.md).
+        "judged_until": c.ingest.judged,
+        "holding": dict(c.ingest.holding),
     }
     return (200 if not problems else 503), doc
 
@@ -180,6 +183,13 @@ def _ingest_samples(queue: int, h: IngestHealth) -> list[Sample]:
             "Messages or events that failed past the decoder, kept as internal_error.",
             h.isolated + h.rules_errors,
         ),
+        _one(
+            "hallwatch_judged_lag_seconds",
+            "gauge",
+            "How far behind the last commit the time-driven rules have judged (sources still "
+            "sending hold them back).",
+            _lag(h),
+        ),
         *(
             _one(
                 "hallwatch_card_voids_total",
@@ -191,6 +201,12 @@ def _ingest_samples(queue: int, h: IngestHealth) -> list[Sample]:
             for cause, n in sorted(h.voids.items())
         ),
     ]
+
+
+def _lag(h: IngestHealth) -> float:
+    if h.judged is None or h.last_commit is None:
+        return 0.0
+    return max(0.0, (h.last_commit - h.judged).total_seconds())
 
 
 def routes(components: Callable[[], Components], summary: Callable[[], object]) -> dict[str, Route]:

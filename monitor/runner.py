@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TypeVar
 
 from alerts.cards import Transition, Why
@@ -41,6 +41,7 @@ _Asked = tuple["Future[snapshot.Header | None]", Journal, HallConfig]
 FACTS_EVERY_S = 1.0  # attendance facts gather this long under a stream before the rules run
 CHANGED_REFRESH_S = 1.0  # lights and totals walk every card and case: not per batch
 IDLE_REFRESH_S = 10.0  # the display's clock and day change without any event
+CATCH_UP_LAG = timedelta(minutes=2)  # judgement this far behind: catching up (同步中)
 _SHOWN = (CaseEvent, Presence, StaffStatus)  # events that move the totals or who is on post
 
 
@@ -60,6 +61,7 @@ class Runner:
         # back, monitor/ingest/mqtt.py); until then no tick judges. The daemon sets the link's.
         self.caught_up: Callable[[], bool] = lambda: True
         self._waiting = False
+        self._behind = False  # judgement held far behind the daemon's time (`_judged`)
         self.lock = threading.Lock()
         self._zone, self._store, self._presenter = zone, store, presenter
         self._decisions, self._clock, self._health = decisions, clock, health
@@ -118,23 +120,47 @@ class Runner:
             self._write_asked()  # here the state holds every journaled event and tick
         if not self._judging(final):
             return
-        now, mono = self._clock.now(), self._clock.monotonic()
-        self._collect(now)
+        wall, mono = self._clock.now(), self._clock.monotonic()
+        self._collect(wall)
         facts = final or mono - self._facts_at >= FACTS_EVERY_S
         with self.lock:
             sup = self.supervision
+            # Judged up to where every source still sending is heard (alerts/sources.py).
+            now = sup.judge_until(wall)
             new, self._reconfigure = self._reconfigure, None
             if new is None and not sup.due(now, facts):
-                self._refresh_if_due()
+                self._judged(sup, wall, now)
                 return
             self._facts_at = mono  # a tick runs the rules on every fact that waits
             after = sup.state.last_seq
             out = sup.reconfigure(new, now) if new is not None else []
             out += sup.tick(now)
             self._stale = self._stale or bool(out) or new is not None
-            self._refresh_if_due()
+            self._judged(sup, wall, now)
         self._count_voids(out)
         self._store.store(out, (after, now))
+
+    def _judged(self, sup: Supervision, wall: datetime, now: datetime) -> None:
+        """After a tick, or none due: how far judged, who holds it back, and the lights.
+
+        Judgement held far behind the daemon's time (a backlog arriving as fast as it is
+        sent: the demo's past days, a clock's upload, a neighbour system catching up) is
+        a catch-up like the broker queue's: the lights and the display keep their last
+        state, marked 同步中, instead of replaying the past on the hall's screens."""
+        if not sup.due(now):
+            self._health.judged = now
+        self._health.holding = sup.sources.holding(wall)
+        behind = wall - now > max(sup.sources.idle_after, CATCH_UP_LAG)
+        if behind != self._behind:
+            self._behind = behind
+            self._presenter.display.catching_up(behind)
+            self._stale = True
+            if behind:
+                logger.info("judgement held at %s: sources catching up", now.isoformat())
+            else:
+                logger.info("judgement caught up with the sources")
+        if not behind:
+            self._refresh_if_due()
 
     def _count_voids(self, out: Sequence[Transition]) -> None:
         """Voids by cause, for /metrics (`hallwatch_card_voids_total`)."""
@@ -152,7 +178,7 @@ class Runner:
         if self.caught_up():
             if self._waiting:
                 self._waiting = False
-                self._presenter.display.catching_up(False)
+                self._presenter.display.catching_up(self._behind)
                 self._stale = True  # what the backlog changed: at this tick
             return True
         if final:

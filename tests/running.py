@@ -45,13 +45,19 @@ def write_config(
     password: str | None,
     web_port: int = 0,
     jobs: bool = False,
+    idle_after_s: int = 1,
     **journal: Any,
 ) -> Path:
     """The example hall, pointed at a test broker, a test data dir and a test web port.
 
     The scheduled jobs fire on the wall clock, so they are off unless a test asks for them: a
     test daemon that happens to run at 20:45 in the hall must not render the day's sheet.
+    A source still sending holds judgement back until silent for `idle_after_s`
+    (alerts/sources.py): a second here, so a test that publishes a backdated case sees its
+    card a second later, not a minute; the fault suite's event-time scenarios run the
+    default (60).
     """
+    journal["idle_after_s"] = idle_after_s
     text = example_config_path().read_text(encoding="utf-8")
     data_dir = directory / "data"
     text = text.replace("port = 1883", f"port = {broker_port}")

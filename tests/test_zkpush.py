@@ -181,8 +181,29 @@ def test_operation_logs_and_device_info_are_accepted_and_ignored(rig: Rig) -> No
     assert rig.get("/iclock/getrequest.aspx", f"SN={EAST}").body == "OK"
     assert rig.post("/iclock/devicecmd", f"SN={EAST}", b"ID=1&Return=0&CMD=INFO").body == "OK"
     assert rig.get("/iclock/cdata", f"SN={EAST}").body == "OK"  # heartbeat without options
-    assert rig.sinks["CLK-EAST"].items == []
+    beats = {"hall/demo-county/clock/CLK-EAST/heartbeat"}
+    assert {i.topic for i in rig.sinks["CLK-EAST"].items} == beats  # no punch, one beat
+    assert len(rig.sinks["CLK-EAST"].items) == 1
     assert rig.stamps.get(EAST).operlog == "55"
+
+
+def test_a_poll_vouches_for_the_punches_before_it_less_a_poll_and_the_skew(rig: Rig) -> None:
+    """The clock's heartbeat (docs/zkpush.md): behind the punches it uploaded, at most once
+    per `heartbeat_s`, stamped a poll interval and the skew before the poll."""
+    s = rig.cfg.server
+    assert rig.post("/iclock/cdata", f"SN={EAST}&table=ATTLOG&Stamp=100", UPLOAD).body == "OK: 3"
+    assert rig.get("/iclock/getrequest", f"SN={EAST}", at=10).body == "OK"
+    assert rig.get("/iclock/getrequest", f"SN={EAST}", at=40).body == "OK"  # too soon
+    later = s.heartbeat_s + 10
+    assert rig.get("/iclock/getrequest", f"SN={EAST}", at=later).body == "OK"
+    east = rig.sinks["CLK-EAST"]
+    topics = [i.topic.rsplit("/", 1)[1] for i in east.items]
+    assert topics == ["punch", "punch", "punch", "heartbeat", "heartbeat"]
+    skew = timedelta(seconds=s.delay_s + s.skew_s)
+    stamps = [datetime.fromisoformat(d["ts"]) for d in east.docs()[3:]]
+    assert stamps == [T0 + timedelta(seconds=10) - skew, T0 + timedelta(seconds=later) - skew]
+    assert rig.bridge.counters["heartbeats_published"] == 2
+    assert rig.sinks["CLK-WEST"].items == []
 
 
 @pytest.mark.parametrize(

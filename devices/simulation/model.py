@@ -85,6 +85,7 @@ class Params:
     camera_dropout_share: float = 0.5  # per day: one camera offline for 10–40 min
     clock_outage_share: float = 0.4  # per day: one clock offline through the morning punch-in
     heartbeat_s: int = 60  # presence heartbeat while a seat's state holds (the contract)
+    clock_heartbeat_s: int = 300  # a clock's bridge: nothing left to upload (docs/contract.md)
 
 
 def rng(seed: int, day: date | None, stream: str) -> random.Random:
@@ -229,6 +230,11 @@ class Hall:
             "verify": verify,
         }
         return self.message(f"clock/{clock}/punch", obj, at, user=clock)
+
+    def clock_heartbeat(self, clock: str, at: datetime) -> Message:
+        """The bridge: every punch of `clock` stamped before `at` is published."""
+        obj = {"ts": self.device_stamp(clock, at)}
+        return self.message(f"clock/{clock}/heartbeat", obj, at, user=clock)
 
     def presence(
         self, camera: str, window: str, present: bool, ts: datetime, confidence: float

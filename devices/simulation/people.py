@@ -256,11 +256,36 @@ def _punches(
                     backlog.append((t, clock, staff, verify))
                 else:
                     msgs.append(hall.punch(clock, staff, t, verify, at=t))
+    silent: tuple[str, datetime, datetime] | None = None
     if outage:
         clock, t0, t1 = outage
         msgs += [hall.status("clock", clock, False, t0), hall.status("clock", clock, True, t1)]
         for k, (t, clk, staff, verify) in enumerate(sorted(backlog), start=1):
             msgs.append(hall.punch(clk, staff, t, verify, at=t1 + timedelta(milliseconds=100 * k)))
+        silent = (clock, t0, t1 + timedelta(milliseconds=100 * (len(backlog) + 1)))
+    return msgs + _clock_beats(hall, clocks, spans, p, silent)
+
+
+def _clock_beats(
+    hall: Hall,
+    clocks: list[str],
+    spans: list[Span],
+    p: Params,
+    silent: tuple[str, datetime, datetime] | None,
+) -> list[Message]:
+    """Each clock's bridge beats from dawn to two hours after closing, except while the
+    clock is offline and until its backlog is uploaded."""
+    beat = timedelta(seconds=p.clock_heartbeat_s)
+    start, end = spans[0][0] - timedelta(hours=1), spans[-1][1] + timedelta(hours=2)
+    msgs: list[Message] = []
+    for clock in clocks:
+        t = start
+        while t <= end:
+            if silent is None or clock != silent[0] or not silent[1] <= t < silent[2]:
+                msgs.append(hall.clock_heartbeat(clock, t))
+            t += beat
+        if silent is not None and clock == silent[0] and silent[1] < silent[2] <= end:
+            msgs.append(hall.clock_heartbeat(clock, silent[2]))  # back, the backlog in
     return msgs
 
 

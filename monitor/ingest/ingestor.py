@@ -86,6 +86,11 @@ class IngestHealth:
     # Cards voided, by cause (the runner counts them: monitor/runner.py): a silent source's
     # name (alerts/cards.py `_void`), or "unattributed" for a void no source's lateness explains.
     voids: dict[str, int] = field(default_factory=dict)
+    # How far time-driven rules have judged (every due check up to it done; the runner sets
+    # it), and the sources still sending that hold judgement back, each with how far it is
+    # heard (alerts/sources.py). Replaced whole: /healthz reads them unlocked.
+    judged: datetime | None = None
+    holding: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,22 +182,6 @@ class Replayed:
         cards = {c: h for c, h in self.cards.items() if not _rule(h).startswith(prefix)}
         return Replayed(self.digest, cards, self.summary)
 
-    def standing(self) -> Replayed:
-        """The same, minus the cards that later evidence voided (their condition never held).
-
-        Which of those a run raised on the way depends on where its ticks fell inside a backlog
-        (alerts/cards.py: another order ends with the same cards, apart from those voided).
-        """
-        cards = {c: h for c, h in self.cards.items() if json.loads(h[-1])["reason"] != "void"}
-        return Replayed(self.digest, cards, self.summary)
-
-    def heard(self) -> Replayed:
-        """The same, minus the cards judged while a source was silent (`silent` on a step)."""
-        cards = {
-            c: h for c, h in self.cards.items() if not any(json.loads(x).get("silent") for x in h)
-        }
-        return Replayed(self.digest, cards, self.summary)
-
     def kept(self, prefix: str) -> set[str]:
         """Cards of rules starting with `prefix` that stand (were not voided by later evidence)."""
         return {
@@ -282,7 +266,9 @@ def start_clocked(
     """The example hall on `broker`, data in `directory`/data, its clock standing at `at`."""
     directory.mkdir(parents=True, exist_ok=True)
     web = free_port()
-    cfg = write_config(directory, broker.port, broker.password("hallwatch"), web, False, **journal)
+    cfg = write_config(
+        directory, broker.port, broker.password("hallwatch"), web, False, 60, **journal
+    )
     clock = directory / "clock.txt"
     set_clock(clock, at)
     daemon = ClockedDaemon(cfg, web, directory / "daemon.log", clock)
