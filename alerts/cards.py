@@ -288,6 +288,9 @@ class _Watch:
     conditions: tuple[Condition, ...]
     cards: tuple[CardId, ...] = ()
     wake: datetime | None = None
+    # The caller's facts before this are let go (`on_conditions`): its cards raised before
+    # it stay as they are, at every sync (a wake too), never voided for that.
+    settled_before: datetime | None = None
 
     def live(self) -> _Live:
         return _Live(self.key, self.subject, self.owner, self.conditions)
@@ -376,6 +379,7 @@ class CardEngine:
         if rec is None:
             rec = self.watches[key] = _Watch(key, subject, owner, conditions)
         rec.subject, rec.owner, rec.conditions = subject, owner, conditions
+        rec.settled_before = settled_before
         out += self._sync(rec, rec.live(), now, settled_before)
         return out
 
@@ -438,8 +442,10 @@ class CardEngine:
             rec = self.watches.get(key) if what is Wake.WATCH else self.cases.get(CaseId(key))
             if rec is not None and rec.wake == at:
                 rec.wake = None
-                live = _case_live(rec.assessment) if isinstance(rec, _Case) else rec.live()
-                out += self._sync(rec, live, at)
+                if isinstance(rec, _Case):
+                    out += self._sync(rec, _case_live(rec.assessment), at)
+                else:
+                    out += self._sync(rec, rec.live(), at, rec.settled_before)
         return out
 
     def next_due(self) -> datetime | None:

@@ -148,11 +148,11 @@ class People:
 
     def tick(self, now: datetime) -> list[Transition]:
         """New facts, then checkpoints at or before `now` (each at its own time)."""
+        out = self._flush(now)  # facts read since the last tick, before any is let go
         today = self._day(now)
         if self._forgot_for is None or today > self._forgot_for:
             self._forgot_for = today
             self._forget(today)
-        out = self._flush(now)
         self._plan_until(today)
         # Checkpoints at or before `now` judge at `now`, once per day and kind: the facts
         # were just judged at `now`, and judging them again as of an earlier instant would

@@ -76,13 +76,24 @@ class Sources:
             if h.online and now - h.received < self.idle_after
         }
 
-    def until(self, now: datetime) -> datetime:
+    def until(self, now: datetime, started: datetime | None = None) -> datetime | None:
         """The instant rules may judge up to at `now`: the least of how far each sending
         source is heard, `now` when none is sending; never earlier than a tick judged
         (`judged`, which only a tick moves: the shell journals ticks, so a replay and a
-        restart find the same)."""
+        restart find the same).
+
+        `started`: when the daemon started. For `idle_after` after it, a hall whose sources
+        are all quiet is not judged at `now` yet: the sources may be about to send what they
+        hold (a bridge reconnecting, a neighbour system replaying, the demo's simulator),
+        and judging the present first would make all of it late. None: nothing to judge yet.
+        """
         held = self.holding(now).values()
-        at = min(now, min(held)) if held else now
+        if held:
+            at = min(now, min(held))
+        elif started is not None and now - started < self.idle_after:
+            return self.judged
+        else:
+            at = now
         return at if self.judged is None or at > self.judged else self.judged
 
     def judging(self, at: datetime) -> None:

@@ -136,10 +136,11 @@ class Supervision:
             case DeviceStatus() if ev.device_kind is DeviceKind.CLOCK:
                 self.sources.status(ev.device, ev.online, received)
 
-    def judge_until(self, now: datetime) -> datetime:
+    def judge_until(self, now: datetime, started: datetime | None = None) -> datetime | None:
         """The instant time-driven rules may judge up to at the daemon's `now`: the least of
-        how far each source still sending is heard (alerts/sources.py)."""
-        return self.sources.until(now)
+        how far each source still sending is heard; None while nothing may be judged yet, in
+        the first `idle_after` after the daemon `started` (alerts/sources.py)."""
+        return self.sources.until(now, started)
 
     def _heard(self, ts: datetime, now: datetime) -> datetime:
         """An event of the case system (a case, a complaint, a rating, a staff status) at

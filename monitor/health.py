@@ -183,13 +183,6 @@ def _ingest_samples(queue: int, h: IngestHealth) -> list[Sample]:
             "Messages or events that failed past the decoder, kept as internal_error.",
             h.isolated + h.rules_errors,
         ),
-        _one(
-            "hallwatch_judged_lag_seconds",
-            "gauge",
-            "How far behind the last commit the time-driven rules have judged (sources still "
-            "sending hold them back).",
-            _lag(h),
-        ),
         *(
             _one(
                 "hallwatch_card_voids_total",
@@ -199,6 +192,13 @@ def _ingest_samples(queue: int, h: IngestHealth) -> list[Sample]:
                 cause=cause,
             )
             for cause, n in sorted(h.voids.items())
+        ),
+        _one(
+            "hallwatch_judged_lag_seconds",
+            "gauge",
+            "How far behind the last commit the time-driven rules have judged (sources still "
+            "sending hold them back).",
+            _lag(h),
         ),
     ]
 

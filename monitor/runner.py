@@ -62,6 +62,7 @@ class Runner:
         self.caught_up: Callable[[], bool] = lambda: True
         self._waiting = False
         self._behind = False  # judgement held far behind the daemon's time (`_judged`)
+        self._started = clock.now()  # the sources' first idle_after: nothing judged at now
         self.lock = threading.Lock()
         self._zone, self._store, self._presenter = zone, store, presenter
         self._decisions, self._clock, self._health = decisions, clock, health
@@ -126,7 +127,10 @@ class Runner:
         with self.lock:
             sup = self.supervision
             # Judged up to where every source still sending is heard (alerts/sources.py).
-            now = sup.judge_until(wall)
+            held = sup.judge_until(wall, self._started)
+            if held is None:
+                return  # just started, every source quiet: what they hold may be on its way
+            now = held
             new, self._reconfigure = self._reconfigure, None
             if new is None and not sup.due(now, facts):
                 self._judged(sup, wall, now)

@@ -822,3 +822,32 @@ def test_a_card_judged_without_a_silent_source_names_it_and_its_void_says_why() 
     engine.on_conditions(key + "x", subject, who, (plain,), grace_over)
     last = engine.on_conditions(key + "x", subject, who, (), upload)[-1].payload()
     assert last["reason"] == "void" and "cause" not in last and "text" not in last
+
+
+def test_a_watch_whose_facts_were_let_go_keeps_its_cards_at_every_sync() -> None:
+    """A window's seat readings are forgotten after a day (alerts/people.py `_forget`): the
+    conditions they gave are gone from the next assessment, and their cards, raised before
+    `settled_before`, stay as they were, through a later assessment and the watch's own wake
+    alike. Before, such a card, cleared days ago, was voided days later (the demo: 14)."""
+    engine = CardEngine(CAL, Policy(), ROLES)
+    day = datetime(2026, 11, 27, 8, 38, tzinfo=CAL.zone)
+    key, subject = "window|W08", Subject(window=WindowId("W08"), staff=StaffId("S015"))
+    old = Condition(
+        RuleId.POST_UNSTAFFED_WARNING, "", day, day + timedelta(minutes=2), False, (EventId("r1"),)
+    )
+    later = day + timedelta(days=3, hours=6)
+    pending = Condition(RuleId.POST_UNSTAFFED_WARNING, "", later, None, False, (EventId("r2"),))
+    engine.on_conditions(key, subject, StaffId("S015"), (old,), day + timedelta(minutes=5))
+    horizon = day + timedelta(days=2)
+    out = engine.on_conditions(
+        key, subject, StaffId("S015"), (pending,), later, settled_before=horizon
+    )
+    out += engine.advance(later + timedelta(hours=1))  # the pending warning's wake, and on
+    (card,) = [c for c in engine.cards.values() if c.raised_at == day]
+    assert card.history[-1].why is Why.CLEARED
+    assert not [t for t in out if t.why is Why.VOID]
+    # Without the horizon the same assessment says the old condition never held: a void.
+    assert any(
+        t.why is Why.VOID
+        for t in engine.on_conditions(key, subject, StaffId("S015"), (pending,), later)
+    )

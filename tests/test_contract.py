@@ -316,6 +316,10 @@ KIND_TOPICS = {
         topic("clock", "CLK-WEST", "punch"),
         topic("clock", "CLK-X", "punch"),
     ),
+    EventKind.CLOCK_HEARTBEAT: (
+        topic("clock", "CLK-WEST", "heartbeat"),
+        topic("clock", "CLK-X", "heartbeat"),
+    ),
     EventKind.PRESENCE: (topic("camera", "CAM1", "presence"), topic("camera", "CAM9", "presence")),
     EventKind.CASE: (CASE_T,),
     EventKind.STAFF_STATUS: (topic("staff", "S001", "status"), topic("staff", "X1", "status")),
@@ -459,6 +463,7 @@ RAW = st.sampled_from(
 
 BASES: dict[EventKind, dict[str, Any]] = {
     EventKind.PUNCH: {"staff": "S001", "ts": "2026-11-23T08:25:00+08:00", "verify": "card"},
+    EventKind.CLOCK_HEARTBEAT: {"ts": "2026-11-23T08:25:00+08:00"},
     EventKind.PRESENCE: {
         "window": "W01",
         "present": True,

@@ -45,6 +45,8 @@ def test_a_healthy_daemon_answers_200_with_every_key() -> None:
         "queue": 3,
         "last_commit": AT,
         "counters": {"accepted": 40, "duplicate": 2, "rejected.schema": 1, "rejected.topic": 4},
+        "judged_until": None,
+        "holding": {},
     }
     assert all(c.ok for c in health.checks(_components()))
 
@@ -116,6 +118,7 @@ def test_metric_samples_in_order_with_their_labels() -> None:
         "hallwatch_journal_healthy",
         "hallwatch_ingest_writer_alive",
         "hallwatch_ingest_isolated_total",
+        "hallwatch_judged_lag_seconds",
         "hallwatch_rejects_pruned_total",
         "hallwatch_rejects_limited_total",
         "hallwatch_reloads_total",

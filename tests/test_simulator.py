@@ -102,6 +102,7 @@ def test_every_message_is_accepted_by_the_daemons_decoder(
     kinds = Counter(_decode(m).kind for m in run)
     assert set(kinds) == {
         "punch",
+        "clock_heartbeat",
         "clock_status",
         "camera_status",
         "presence",
