@@ -13,6 +13,7 @@ twice (a retry after a lost acknowledgement) overwrites itself instead of doubli
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -202,7 +203,42 @@ _STRING_ESC = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " "})
 
 
 def to_line(p: Point) -> bytes:
-    """InfluxDB line protocol, nanosecond precision; tags sorted (the servers' own order)."""
+    """InfluxDB line protocol, nanosecond precision; tags sorted (the servers' own order).
+
+    The same bytes as `to_line_reference`, faster: a series (measurement and tags) and a
+    field key are escaped once and remembered (tags are low-cardinality by design, above),
+    and a string value is translated only when it holds a character that needs it.
+    """
+    fields = []
+    for k, v in sorted(p.fields.items()):
+        if type(v) is str:
+            if '"' in v or "\\" in v or "\n" in v:
+                v = v.translate(_STRING_ESC)
+            fields.append(f'{_field_key(k)}"{v}"')
+        elif type(v) is int:
+            fields.append(f"{_field_key(k)}{v}i")
+        else:  # bool, float, and subclasses of str or int (an enum): the general rule
+            fields.append(_field_key(k) + _value(v))
+    return (
+        f"{_series(p.measurement, tuple(p.tags.items()))} {','.join(fields)} {p.time_ns}".encode()
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _series(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    head = measurement.translate(_MEASUREMENT_ESC)
+    return head + "".join(
+        f",{k.translate(_KEY_ESC)}={v.translate(_KEY_ESC)}" for k, v in sorted(tags) if v
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_key(key: str) -> str:
+    return key.translate(_KEY_ESC) + "="
+
+
+def to_line_reference(p: Point) -> bytes:
+    """The plain rendering `to_line` must match byte for byte (tests/test_sink_line.py)."""
     head = p.measurement.translate(_MEASUREMENT_ESC)
     tags = "".join(
         f",{k.translate(_KEY_ESC)}={v.translate(_KEY_ESC)}" for k, v in sorted(p.tags.items()) if v

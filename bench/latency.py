@@ -11,21 +11,26 @@ card. Measured per probe, from just before `publish()`:
 
 - MQTT: the `raised` transition arriving at a subscriber of `hall/{hall}/cards/#` (account
   `console`, the supervisor console's);
-- store: the card's point readable in points.sqlite3 (polled every 2 ms, read-only).
+- store: the card's point readable in points.sqlite3 (polled every 2 ms, read-only; only
+  the probe rule's card points: the daemon's ticks write others at the present instant),
+  and counted by query once the daemon has stopped.
 
 Baseline in the same run: the probe itself arriving at a plain subscriber of the case topics
-(the broker's own round trip under the same load). Target (ours): p99 < 250 ms.
+(the broker's own round trip under the same load). Target (ours): p99 < 250 ms. Each path is
+judged on its own figures: its p99 (a probe it never saw counted as never arriving) and
+whether every probe arrived.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +81,15 @@ class Probes:
     def millis(self, seen: dict[str, float]) -> list[float]:
         return [(seen[k] - t) * 1000 for k, t in self.sent.items() if k in seen]
 
+    def arrived(self, seen: Collection[str]) -> int:
+        """How many of the probes sent are in `seen` (which may hold other keys too)."""
+        return sum(k in seen for k in self.sent)
+
+    def settled(self) -> bool:
+        """Every probe seen by every observer."""
+        n = len(self.sent)
+        return all(self.arrived(d) == n for d in (self.broker, self.mqtt, self.store))
+
 
 def probe(case: str, now: datetime) -> Message:
     doc = {
@@ -93,6 +107,19 @@ def probe(case: str, now: datetime) -> Message:
     return Message(topic=f"hall/{HALL}/case/{case}/event", payload=payload, at=now, user="")
 
 
+PROBE_CARDS = (
+    "SELECT json_extract(fields, '$.case') FROM points WHERE measurement = 'card' "
+    "AND time >= ? AND json_extract(tags, '$.rule') = ?"
+)
+
+
+def probe_cases(conn: sqlite3.Connection, since_ns: int) -> list[str]:
+    """The cases of the probes' cards in the store: only the probe's rule. The daemon's
+    ticks also write card points at the present instant (the background's past-day cards
+    closing, with a background case or none), which are no probe's."""
+    return [case for (case,) in conn.execute(PROBE_CARDS, (since_ns, RULE)) if case]
+
+
 class StorePoller:
     """Reads card points of probes from points.sqlite3 as soon as they are committed."""
 
@@ -104,21 +131,17 @@ class StorePoller:
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
-        sql = (
-            "SELECT json_extract(fields, '$.case') FROM points "
-            "WHERE measurement = 'card' AND time >= ?"
-        )
         while not self._stop.wait(POLL_S):
             if conn is None:
                 if not self._path.exists():
                     continue
                 conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True)
             try:
-                rows = conn.execute(sql, (self._since,)).fetchall()
+                cases = probe_cases(conn, self._since)
             except sqlite3.OperationalError:  # busy during a checkpoint: poll again
                 continue
             at = time.monotonic()
-            for (case,) in rows:
+            for case in cases:
                 self._seen.setdefault(case, at)
         if conn is not None:
             conn.close()
@@ -221,7 +244,18 @@ def run(size: Size = Size.QUICK, rate: float | None = None, seconds: float | Non
             if daemon is not None and daemon.proc is not None:
                 daemon.stop()
             broker.stop()
-    return _result(p, sent, spent, r, rss, time.perf_counter() - begun)
+        stored = _stored(Path(tmp) / "data" / "points.sqlite3", since, p)
+    return _result(p, stored, (sent, spent, r), rss, time.perf_counter() - begun)
+
+
+def _stored(path: Path, since_ns: int, p: Probes) -> int:
+    """Probes whose card point the store holds once the daemon has stopped, by query: what
+    arrived, whenever the poller saw it."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return p.arrived(set(probe_cases(conn, since_ns)))
+    finally:
+        conn.close()
 
 
 def _drained(daemon: DaemonProcess, n: int) -> None:
@@ -237,9 +271,7 @@ def _drained(daemon: DaemonProcess, n: int) -> None:
 def _settle(p: Probes) -> None:
     """Wait (bounded) until every probe was seen everywhere or nothing moves any more."""
     deadline = time.monotonic() + SETTLE_S
-    while time.monotonic() < deadline:
-        if all(len(d) >= len(p.sent) for d in (p.broker, p.mqtt, p.store)):
-            return
+    while time.monotonic() < deadline and not p.settled():
         time.sleep(0.05)
 
 
@@ -248,7 +280,34 @@ def _daemon_rss(daemon: DaemonProcess) -> int:
     return rss_bytes(daemon.proc.pid)[0]
 
 
-def _result(p: Probes, sent: int, spent: float, rate: float, rss: int, seconds: float) -> Result:
+def p99_of(millis: list[float], n: int) -> float:
+    """The p99 of `n` probes, a probe never seen counted as never arriving (infinitely late)."""
+    return percentile(millis + [math.inf] * (n - len(millis)), 99)
+
+
+def _verdicts(name: str, millis: list[float], arrived: int, n: int) -> list[Verdict]:
+    """One path's two verdicts, each on its own figure: its p99 and its count."""
+    p99 = p99_of(millis, n)
+    return [
+        Verdict(
+            measure=f"p99 event → {name}",
+            value=f"{p99:,.1f} ms",
+            target=f"< {TARGET_MS:.0f} ms",
+            met=p99 < TARGET_MS,
+        ),
+        Verdict(
+            measure=f"every probe's {name} arrived",
+            value=f"{arrived:,}/{n:,}",
+            target="all",
+            met=arrived == n,
+        ),
+    ]
+
+
+def _result(
+    p: Probes, stored: int, load: tuple[int, float, float], rss: int, seconds: float
+) -> Result:
+    sent, spent, rate = load
     floor, mqtt, store = p.millis(p.broker), p.millis(p.mqtt), p.millis(p.store)
     n = len(p.sent)
 
@@ -257,25 +316,14 @@ def _result(p: Probes, sent: int, spent: float, rate: float, rss: int, seconds: 
             name,
             f"{len(xs):,}/{n:,}",
             f"{percentile(xs, 50):,.1f}",
-            f"{percentile(xs, 99):,.1f}",
+            f"{p99_of(xs, n):,.1f}",
             f"{max(xs, default=float('nan')):,.1f}",
         )
 
-    p99m, p99s, p99f = percentile(mqtt, 99), percentile(store, 99), percentile(floor, 99)
-    complete = len(mqtt) == n and len(store) == n
+    p99m, p99f = p99_of(mqtt, n), p99_of(floor, n)
     verdicts = [
-        Verdict(
-            measure="p99 event → card on MQTT",
-            value=f"{p99m:,.1f} ms",
-            target=f"< {TARGET_MS:.0f} ms",
-            met=complete and p99m < TARGET_MS,
-        ),
-        Verdict(
-            measure="p99 event → card point in the store",
-            value=f"{p99s:,.1f} ms",
-            target=f"< {TARGET_MS:.0f} ms",
-            met=complete and p99s < TARGET_MS,
-        ),
+        *_verdicts("card on MQTT", mqtt, len(mqtt), n),
+        *_verdicts("card point in the store", store, stored, n),
     ]
     return Result(
         name="latency",
@@ -298,6 +346,8 @@ def _result(p: Probes, sent: int, spent: float, rate: float, rss: int, seconds: 
         notes=[
             f"probes over {TARGET_MS:.0f} ms: {sum(x >= TARGET_MS for x in mqtt):,} of {n:,} on "
             f"MQTT, {sum(x >= TARGET_MS for x in store):,} of {n:,} in the store",
+            f"probes' card points in points.sqlite3 after the daemon stopped (counted by query): "
+            f"{stored:,}/{n:,}; a probe not seen counts as never arriving in its p99",
             f"daemon RSS at the end: {rss / 2**20:,.0f} MiB",
         ],
         seconds=seconds,

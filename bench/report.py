@@ -192,23 +192,26 @@ def render(
 def splice(page: str, results: Sequence[Result], note: str) -> str:
     """A page with these results' sections and summary rows replaced, and `note` added to
     the machine section: for rerunning one benchmark without rerunning all of them."""
-    names = {r.name for r in results}
     lines = page.split("\n")
-    rows = [i for i, ln in enumerate(lines) if any(ln.startswith(f"| {n} |") for n in names)]
-    new_rows = [
-        "| " + " | ".join(_cell(c) for c in (r.name, v.measure, v.value, v.target, v.word)) + " |"
-        for r in results
-        for v in r.verdicts
-    ]
-    if rows:
-        lines[rows[0] : rows[-1] + 1] = new_rows
-    elif "## Summary" in lines:  # a benchmark new to the page: its rows end the summary
-        end = lines.index("## Summary") + 1
-        while end < len(lines) and not lines[end].startswith("|"):
-            end += 1
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1
-        lines[end:end] = new_rows
+    for name in dict.fromkeys(r.name for r in results):  # each in place: others lie between
+        rows = [i for i, ln in enumerate(lines) if ln.startswith(f"| {name} |")]
+        new_rows = [
+            "| "
+            + " | ".join(_cell(c) for c in (r.name, v.measure, v.value, v.target, v.word))
+            + " |"
+            for r in results
+            if r.name == name
+            for v in r.verdicts
+        ]
+        if rows:
+            lines[rows[0] : rows[-1] + 1] = new_rows
+        elif "## Summary" in lines:  # a benchmark new to the page: its rows end the summary
+            end = lines.index("## Summary") + 1
+            while end < len(lines) and not lines[end].startswith("|"):
+                end += 1
+            while end < len(lines) and lines[end].startswith("|"):
+                end += 1
+            lines[end:end] = new_rows
     page = "\n".join(lines)
     for r in results:
         head = f"\n## {r.title}\n"
