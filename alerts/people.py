@@ -18,7 +18,18 @@ from alerts.absence import LeaveRules
 from alerts.attendance import AttendanceConfig, DaySheet, PunchIn, build_sheet, heard_until
 from alerts.cards import CardEngine, Subject, Transition, WatchKind, watch_key
 from alerts.config import HallConfig
-from alerts.duty import DutyOutcome, HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
+from alerts.duty import (
+    DutyOutcome,
+    HalfMonth,
+    HolidayOutcome,
+    assess_duty,
+    assess_holiday,
+    checkpoints,
+    holiday_checkpoints,
+    holiday_rota_of,
+    quota_missed,
+    rota_of,
+)
 from alerts.events import DeviceKind, DeviceStatus, Presence, Punch, StaffState, StaffStatus, Verify
 from alerts.ids import DeviceId, EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window, status_conditions
@@ -33,6 +44,7 @@ class Check(StrEnum):
     """What a checkpoint recomputes for its day; at one instant in this (alphabetical) order."""
 
     DUTY = "duty"  # the day's duty half-days
+    HOLIDAY = "holiday"  # the day's holiday duty (an off day)
     QUOTA = "quota"  # the half month starting on the day: each leader's duty quota
     SHEETS = "sheets"  # every officer's attendance sheet of the day
 
@@ -43,6 +55,8 @@ class People:
         self.posts: PostsConfig = cfg.posts
         self.attendance: AttendanceConfig = cfg.attendance
         self.rota = rota_of(cfg.duty)
+        self.holiday_rota = holiday_rota_of(cfg.holiday_duty)
+        self._holiday_staff = {s.staff for s in self.holiday_rota}
         self.windows = {
             w.window_id: WindowFacts(
                 w.window_id,
@@ -114,7 +128,7 @@ class People:
         if ev.verify is not Verify.TEMPORARY and (last is None or last[1].ts < ev.ts):
             self._latest[(ev.device, day)] = (eid, ev, received_at)
         self._dirty_sheets.add((ev.staff, day))
-        if ev.staff in self.leaders:
+        if ev.staff in self.leaders or ev.staff in self._holiday_staff:
             self._dirty_duty.add(day)
         self._plan(day)
 
@@ -150,6 +164,8 @@ class People:
                     out += self._sheets(day, None, at)
                 case Check.DUTY:
                     out += self._duty(day, at)
+                case Check.HOLIDAY:
+                    out += self._holiday(day, at)
                 case Check.QUOTA:
                     out += self._quota(HalfMonth.of(day), at)
         return out
@@ -167,7 +183,7 @@ class People:
             if day not in self._dirty_days:
                 out += self._sheets(day, sid, now)
         for day in sorted(self._dirty_duty):
-            out += self._duty(day, now)
+            out += self._duty(day, now) + self._holiday(day, now)
         self._dirty_windows, self._dirty_sheets = set(), set()
         self._dirty_days, self._dirty_duty, self._dirty_staff = set(), set(), set()
         return out
@@ -197,6 +213,9 @@ class People:
             for slot in (s for s in self.rota if s.day == day):
                 for at in checkpoints(slot, self.cal, self.attendance):
                     heapq.heappush(self._checks, (at, Check.DUTY, day))
+        for hslot in (s for s in self.holiday_rota if s.day == day):
+            for at in holiday_checkpoints(hslot, self.cal, self.attendance):
+                heapq.heappush(self._checks, (at, Check.HOLIDAY, day))
         half = HalfMonth.of(day)
         if day == half.first or day == half.last or day.day in (1, 16):
             heapq.heappush(self._checks, (half.closes(self.cal), Check.QUOTA, half.first))
@@ -324,6 +343,29 @@ class People:
             key = watch_key(WatchKind.DUTY, day, slot.half, slot.leader)
             subject = Subject(staff=slot.leader)
             out += self.engine.on_conditions(key, subject, slot.leader, r.conditions, now)
+        return out
+
+    def holiday_outcomes(self, day: date, now: datetime) -> list[HolidayOutcome]:
+        heard = self._heard(now)
+        return [
+            assess_holiday(
+                slot,
+                self._by_staff.get((slot.staff, day), []),
+                self.cal,
+                self.attendance,
+                now,
+                clocks_heard_until=heard,
+            )
+            for slot in self.holiday_rota
+            if slot.day == day
+        ]
+
+    def _holiday(self, day: date, now: datetime) -> list[Transition]:
+        out: list[Transition] = []
+        for r in self.holiday_outcomes(day, now):
+            key = watch_key(WatchKind.DUTY, day, "holiday", r.slot.staff)
+            subject = Subject(staff=r.slot.staff)
+            out += self.engine.on_conditions(key, subject, r.slot.staff, r.conditions, now)
         return out
 
     def _quota(self, half: HalfMonth, now: datetime) -> list[Transition]:
