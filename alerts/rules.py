@@ -216,7 +216,7 @@ RULES: dict[RuleId, Rule] = {
         Rule(
             RuleId.LEAVE_UNAPPROVED,
             Level.RED,
-            "请假未按规定审批",
+            "请假审批不合规",
             "《县行政服务中心管理办公室十项制度》(十)6：请假在半天之内由分管领导准假；"
             "超过一天的分管领导批准后须向主要领导准假",
         ),
@@ -272,7 +272,7 @@ RULES: dict[RuleId, Rule] = {
         Rule(
             RuleId.HOLIDAY_DUTY_LATE,
             Level.YELLOW,
-            "节假日值班未到岗",
+            "假日值班未到岗",
             "《县行政服务中心管理办公室十项制度》(十)5：坚持做好节假日值班制度，"
             "值班人员要严格值班时间；本中心规定：值班开始30分钟后未到亮黄牌",
         ),
@@ -286,7 +286,7 @@ RULES: dict[RuleId, Rule] = {
         Rule(
             RuleId.HOLIDAY_DUTY_SHORT,
             Level.RED,
-            "节假日值班未满时段",
+            "假日值班早退",
             "《县行政服务中心管理办公室十项制度》(十)5：值班人员要严格值班时间",
         ),
         Rule(

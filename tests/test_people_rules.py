@@ -74,7 +74,7 @@ def test_an_empty_seat_while_a_is_on_approved_leave_is_the_covering_b_s() -> Non
 
 
 def test_the_next_b_in_order_answers_when_the_first_is_away_too() -> None:
-    """001_… 第一篇(九)四.4: B岗可为多人，按序顶岗."""
+    """001_… 第一篇(九): B岗可为多人，按序顶岗."""
     trip = st(A, StaffState.TRIP, t(-60), t(600))
     b1_meeting = st(B1, StaffState.MEETING, t(-30), t(300))
     a = assess_window(seat(10, 60), {A: [trip], B1: [b1_meeting]}, CAL, POSTS)

@@ -70,7 +70,7 @@ def test_notice_leave_and_duty_rules_through_the_daemon(
 
     wanted = {"post.unstaffed", "post.notice_incomplete", "duty.short"}
     wait_until(
-        lambda: wanted <= {t["rule"] for t in raised()} and reds("W01") and reds("W03"),
+        lambda: wanted <= {t["rule"] for t in raised()} and bool(reds("W01") and reds("W03")),
         60,
         f"cards {wanted} on W01 and W03",
     )
