@@ -17,7 +17,6 @@ leave without `until` has no declared length and needs both approvals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,39 +28,26 @@ from alerts.workdays import WorkCalendar
 _LONGEST_COUNTED = 62  # days of a leave whose sessions are counted; longer is "more than a day"
 
 
-class NoticeVerdict(StrEnum):
-    COMPLETE = "complete"
+class NoticeGap(StrEnum):
     NO_REASON = "no_reason"
     NO_WHEREABOUTS = "no_whereabouts"
     NO_CONTACT = "no_contact"
 
 
-_NOTICE_ZH = {
-    NoticeVerdict.NO_REASON: "离岗原因",
-    NoticeVerdict.NO_WHEREABOUTS: "去向",
-    NoticeVerdict.NO_CONTACT: "联系方式",
-}
-
-
-def notice_gaps(st: StaffStatus) -> tuple[NoticeVerdict, ...]:
+def notice_gaps(st: StaffStatus) -> tuple[NoticeGap, ...]:
     """What an absence notice lacks; () when it is complete (or not a notice)."""
     if st.state is not StaffState.AWAY:
         return ()
     fields = (
-        (NoticeVerdict.NO_REASON, st.reason),
-        (NoticeVerdict.NO_WHEREABOUTS, st.whereabouts),
-        (NoticeVerdict.NO_CONTACT, st.contact),
+        (NoticeGap.NO_REASON, st.reason),
+        (NoticeGap.NO_WHEREABOUTS, st.whereabouts),
+        (NoticeGap.NO_CONTACT, st.contact),
     )
     return tuple(v for v, text in fields if text is None or not text.strip())
 
 
 def notice_complete(st: StaffStatus) -> bool:
     return not notice_gaps(st)
-
-
-def gaps_zh(gaps: Iterable[NoticeVerdict]) -> str:
-    """未写明离岗原因、去向: the words a card's text uses."""
-    return "、".join(_NOTICE_ZH[g] for g in gaps if g in _NOTICE_ZH)
 
 
 class LeaveVerdict(StrEnum):
@@ -76,9 +62,9 @@ class LeaveVerdict(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeaveRules:
-    """Who may approve leave. `deputies` approve up to a day (a head may too); beyond a
-    day `heads` approve as well. None: nobody is checked (the core's tests without a staff
-    list); the daemon always passes the hall's (alerts/people.py)."""
+    """Who may approve leave: `deputies` up to a day (a head may too); beyond a day `heads`
+    as well. The daemon builds it from the configuration (alerts/people.py `leave_rules`);
+    where a function takes `LeaveRules | None`, None checks nobody (the core's own tests)."""
 
     deputies: frozenset[StaffId]
     heads: frozenset[StaffId]
@@ -121,20 +107,6 @@ def leave_verdict(st: StaffStatus, rules: LeaveRules | None) -> LeaveVerdict:
     if st.head_approved_by not in rules.heads:
         return LeaveVerdict.NOT_A_HEAD
     return LeaveVerdict.APPROVED
-
-
-_LEAVE_ZH = {
-    LeaveVerdict.NO_APPROVER: "请假未经批准",
-    LeaveVerdict.SELF_APPROVED: "本人自批请假",
-    LeaveVerdict.NOT_A_DEPUTY: "批准人不是分管领导",
-    LeaveVerdict.NO_HEAD: "请假超过一天，未经主要领导批准",
-    LeaveVerdict.HEAD_SELF_APPROVED: "本人自批请假",
-    LeaveVerdict.NOT_A_HEAD: "请假超过一天，第二批准人不是主要领导",
-}
-
-
-def leave_zh(v: LeaveVerdict) -> str:
-    return _LEAVE_ZH.get(v, "")
 
 
 def excuses(st: StaffStatus, rules: LeaveRules | None) -> bool:
