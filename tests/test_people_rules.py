@@ -4,6 +4,7 @@ day, holiday duty (docs/people.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,15 +18,17 @@ from alerts.duty import (
     DutySlot,
     DutyState,
     HalfMonth,
+    HolidayDutyConfig,
     HolidaySlot,
     assess_duty,
     assess_holiday,
     quota_missed,
 )
-from alerts.events import LeaveCategory, Punch, StaffState, StaffStatus, Verify
+from alerts.events import Event, LeaveCategory, Punch, Recorded, StaffState, StaffStatus, Verify
 from alerts.ids import DeviceId, EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window, status_conditions
 from alerts.rules import RULES, RuleId
+from alerts.supervision import Supervision
 from tests.hall import example
 
 HALL = example()
@@ -244,3 +247,54 @@ def test_holiday_duty_is_checked_like_the_rota(
     o = assess_holiday(HOL, punches, CAL, ATT, now)
     assert [c.rule for c in o.conditions] == rules
     assert not CAL.is_working_day(SUNDAY)
+
+
+# --- through Supervision: the holiday rota's checkpoints on an off day, the status watch ------
+
+
+def _hall_with_holiday_duty() -> Supervision:
+    row = HolidayDutyConfig(date=SUNDAY, staff="S001")
+    return Supervision(HALL.model_copy(update={"holiday_duty": [row]}))
+
+
+def _feed(sup: Supervision, seq: int, ev: Event) -> None:
+    ts = ev.ts
+    sup.apply(Recorded(seq, EventId(f"e{seq}"), ts, ev))
+
+
+def test_holiday_duty_is_planned_on_its_off_day_and_raises_its_cards() -> None:
+    """001_… 第一篇(十)5: 坚持做好节假日值班制度 — a Sunday's duty, judged by the daemon's core."""
+    sup = _hall_with_holiday_duty()
+    sup.tick(local(7, 0, SUNDAY))
+    sup.tick(local(20, 0, SUNDAY))
+    rules = {c.rule for c in sup.engine.cards.values() if c.subject.staff == StaffId("S001")}
+    assert rules == {RuleId.HOLIDAY_DUTY_LATE, RuleId.HOLIDAY_DUTY_ABSENT}
+    came = _hall_with_holiday_duty()
+    came.tick(local(7, 0, SUNDAY))
+    _feed(came, 1, punch("h1", local(8, 50, SUNDAY), StaffId("S001"))[1])
+    came.tick(local(20, 0, SUNDAY))
+    rules = {c.rule for c in came.engine.cards.values() if c.subject.staff == StaffId("S001")}
+    assert rules == {RuleId.HOLIDAY_DUTY_SHORT}
+
+
+def test_an_unapproved_leave_is_a_card_on_the_officer_through_supervision() -> None:
+    """001_… 第一篇(十)6: the example hall names L002 its deputy, L001 its head."""
+    sup = Supervision(HALL)
+    start = MON.replace(hour=8, minute=30)
+    three_days = StaffStatus(
+        staff=A,
+        state=StaffState.LEAVE,
+        ts=start - timedelta(hours=1),
+        start=start,
+        until=(start + timedelta(days=2)).replace(hour=17, minute=30),
+        category=LeaveCategory.ANNUAL,
+        approved_by=DEPUTY,  # the head's approval is missing
+    )
+    _feed(sup, 1, three_days)
+    sup.tick(t(0))
+    (card,) = [c for c in sup.engine.cards.values() if c.rule is RuleId.LEAVE_UNAPPROVED]
+    assert (card.owner, card.subject.staff, card.raised_at) == (A, A, start)
+    fixed = dataclasses.replace(three_days, head_approved_by=HEAD, ts=start - timedelta(minutes=50))
+    _feed(sup, 2, fixed)  # the same leave, now with the head's approval: the card is void
+    sup.tick(t(1))
+    assert card.history[-1].why.value == "void"
