@@ -29,6 +29,7 @@ from alerts.ids import DeviceId, EventId, StaffId, WindowId
 from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window, status_conditions
 from alerts.rules import RULES, RuleId
 from alerts.supervision import Supervision
+from monitor.reports.daysheet import render_text
 from tests.hall import example
 
 HALL = example()
@@ -214,6 +215,12 @@ def test_a_leader_seen_only_at_the_start_is_short_of_half_a_day() -> None:
     both = [punch("p", local(8, 25)), punch("q", local(11, 45))]
     o = assess_duty(AM, both, CAL, ATT, local(13, 5), clocks_heard_until=heard)
     assert o.conditions == () and o.full
+
+
+def test_the_daily_sheet_says_a_duty_fell_short() -> None:
+    o = assess_duty(AM, [punch("p", local(8, 25))], CAL, ATT, local(15, 0))
+    text = render_text([], MON.date(), "某县政务服务中心", duty=[o], zone=ZONE)
+    assert "已到岗（不足半天）" in text
 
 
 def test_a_short_half_day_does_not_count_towards_the_quota() -> None:
