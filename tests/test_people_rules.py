@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alerts import contract
 from alerts.absence import LeaveRules, LeaveVerdict, half_days, leave_verdict, notice_gaps
 from alerts.attendance import AttendanceConfig, Mark, build_sheet
 from alerts.config import work_calendar
@@ -30,7 +31,7 @@ from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window, statu
 from alerts.rules import RULES, RuleId
 from alerts.supervision import Supervision
 from monitor.reports.daysheet import render_text
-from tests.hall import example
+from tests.hall import T0, body, example, topic
 
 HALL = example()
 CAL = work_calendar(HALL)
@@ -305,3 +306,31 @@ def test_an_unapproved_leave_is_a_card_on_the_officer_through_supervision() -> N
     _feed(sup, 2, fixed)  # the same leave, now with the head's approval: the card is void
     sup.tick(t(1))
     assert card.history[-1].why.value == "void"
+
+
+# --- the contract: optional fields, decoded the same by both paths -------------------------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"state": "away", "reason": "踏勘", "whereabouts": "城东项目现场", "contact": "138"},
+        {"state": "leave", "category": "annual", "approved_by": "L002", "head_approved_by": "L001"},
+        {"state": "away", "reason": "踏勘"},  # a sender without the new fields: still accepted
+    ],
+)
+def test_whereabouts_and_head_approval_decode_on_both_paths(fields: dict[str, str]) -> None:
+    t = topic("staff", "S005", "status")
+    payload = body(**{"from": "2026-11-23T08:20:00+08:00", **fields})
+    directory, limits = HALL.directory(), contract.Limits()
+    route = contract.route(t, HALL.hall.id)
+    assert route is not None
+    fast = contract._fast(t, route, payload, T0, directory, limits)
+    ref = contract.decode_reference(t, payload, T0, HALL.hall.id, directory, limits)
+    assert fast is not None and fast == ref
+    ev = fast.event
+    assert isinstance(ev, StaffStatus)
+    assert (ev.whereabouts, ev.head_approved_by) == (
+        fields.get("whereabouts"),
+        fields.get("head_approved_by"),
+    )
