@@ -10,7 +10,8 @@ docs/regulations.md and docs/attendance.md):
   `half_day_min` (15) it counts as half a day's absence. No punch and no cover is a missing
   punch, which counts as absence unless `missing_is_absence` is off.
 - Covered: a staff status of a `cover_states` state (leave, trip, meeting) whose span holds the
-  anchor. An on-time punch still shows as on time.
+  anchor; a leave only if approved as its length requires (alerts/absence.py). An on-time
+  punch still shows as on time.
 - A `temporary` sign-in counts when its clock was offline around it (the contract: a manual
   sign-in when the device or power is down). A make-up (补签) is a `temporary` punch whose
   `state` is ``makeup:<approver>`` (`Punch.makeup`, decoded by alerts/contract.py); it fills
@@ -32,6 +33,7 @@ from typing import Protocol
 
 from pydantic import Field, model_validator
 
+from alerts.absence import LeaveRules, LeaveVerdict, leave_verdict
 from alerts.cases import Condition
 from alerts.events import DeviceStatus, LeaveCategory, Punch, StaffState, StaffStatus, Verify
 from alerts.ids import DeviceId, EventId, StaffId, qualifier
@@ -135,6 +137,27 @@ class AttendanceConfig(ConfigModel):
     )
     duty_arrive_before_min: int = Field(
         60, ge=0, description="Leader on duty: a punch this early before the half-day counts."
+    )
+    duty_end_before_min: int = Field(
+        30,
+        ge=0,
+        le=240,
+        description="Leader on duty: seen this close to the half-day's end or later, or the "
+        "duty is short of half a day (002_… 领导值班制度 二: 每次值班时间不少于半天; the "
+        "number is ours).",
+    )
+    duty_end_after_min: int = Field(
+        60, ge=0, le=240, description="Leader on duty: a sighting this long after the end counts."
+    )
+    leave_deputies: list[str] = Field(
+        default_factory=list,
+        description="Staff ids of the deputies (分管领导) who approve leave up to a day "
+        "(001_… 第一篇(十)6); empty: every staff member with role leader.",
+    )
+    leave_heads: list[str] = Field(
+        default_factory=list,
+        description="Staff ids of the heads (主要领导) who approve leave of more than a day "
+        "after the deputy (001_… 第一篇(十)6); empty: every staff member with role leader.",
     )
 
     @model_validator(mode="after")
@@ -454,16 +477,20 @@ def makeup_deadline(at: datetime, cal: WorkCalendar, cfg: AttendanceConfig) -> d
 
 
 def covers(
-    staff: StaffId, statuses: Iterable[tuple[EventId, StaffStatus]], cfg: AttendanceConfig
+    staff: StaffId,
+    statuses: Iterable[tuple[EventId, StaffStatus]],
+    cfg: AttendanceConfig,
+    leave: LeaveRules | None = None,
 ) -> list[Cover]:
-    """Spans of the officer's covering statuses: from `from` to `until` or the next status."""
+    """Spans of the officer's covering statuses: from `from` to `until` or the next status.
+    A leave not approved as its length requires covers nothing (001_… 第一篇(十)6)."""
     mine = sorted(
         ((eid, s) for eid, s in statuses if s.staff == staff),
         key=lambda p: (p[1].start or p[1].ts, p[0]),
     )
     out: list[Cover] = []
     for i, (eid, st) in enumerate(mine):
-        if st.state not in cfg.cover_states:
+        if st.state not in cfg.cover_states or not _approved(st, leave):
             continue
         start = st.start or st.ts
         nxt = mine[i + 1][1] if i + 1 < len(mine) else None
@@ -471,6 +498,10 @@ def covers(
         end = min(ends) if ends else None
         out.append(Cover(state=st.state, category=st.category, event_id=eid, start=start, end=end))
     return out
+
+
+def _approved(st: StaffStatus, leave: LeaveRules | None) -> bool:
+    return leave_verdict(st, leave) is LeaveVerdict.APPROVED
 
 
 def _covering(slot: _Slot, spans: Sequence[Cover]) -> Cover | None:
@@ -687,12 +718,14 @@ def build_sheet(
     now: datetime,
     *,
     department_name: str | None = None,
+    leave: LeaveRules | None = None,
 ) -> DaySheet | None:
     """The officer's sheet for a local `day` as known at `now`; None on an off day.
 
     `clocks_heard_until` names every clock of the hall (see `heard_until`); `punches` may hold
     anyone's punches, with the journal receive time as third item for make-ups.
-    `department_name` is shown on the sheet instead of the department id.
+    `department_name` is shown on the sheet instead of the department id. `leave`: who may
+    approve leave (alerts/absence.py); None: every leave counts as approved.
     """
     if not cal.is_working_day(day):
         return None
@@ -701,7 +734,7 @@ def build_sheet(
     slots = _slots(spans, keys, cfg)
     sid = staff.staff_id
     seen = _classify(sid, punches, clock_availability, slots, cal, cfg)
-    spans_cover = covers(sid, statuses, cfg)
+    spans_cover = covers(sid, statuses, cfg, leave)
     heard = _Heard(clocks_heard_until, now, now - 2 * _m(cfg.clock_margin_min))
     results: list[Expected] = []
     fates: dict[EventId, PunchSeen] = {}

@@ -215,6 +215,7 @@ class WatchKind(StrEnum):
     QUOTA = "quota"  # a leader's duty quota in a half month
     COMPLAINT = "complaint"  # a complaint's handling; with "founded", whom it names
     REVIEW = "review"  # a bad rating's rectification (alerts/complaints.py)
+    STAFF = "staff"  # an officer's own statuses: absence notices, leave notes (alerts/posts.py)
 
 
 def watch_key(kind: WatchKind, *parts: str | date) -> str:

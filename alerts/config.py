@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 from alerts.accounts import DEMO_HASHES, Account, check_hash
 from alerts.attendance import AttendanceConfig
 from alerts.complaints import ComplaintsConfig
-from alerts.duty import DutySlotConfig
+from alerts.duty import DutySlotConfig, HolidayDutyConfig, holiday_problems
 from alerts.ids import DeviceId, HallId, StaffId, WindowId
 from alerts.jobs import JobsConfig
 from alerts.model import ConfigModel, check_zone, validate
@@ -576,6 +576,10 @@ class HallConfig(ConfigModel):
         default_factory=list,
         description="Leader-on-duty rota (领导值班, made quarterly; 002_…): date, half, leader.",
     )
+    holiday_duty: list[HolidayDutyConfig] = Field(
+        default_factory=list,
+        description="Holiday duty rota (节假日值班, 001_… 第一篇(十)5): off days, staff, hours.",
+    )
     departments: list[Department] = Field(min_length=1)
     staff: list[Staff] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
@@ -709,6 +713,15 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
     for i, slot in enumerate(cfg.duty):
         if slot.leader not in leaders:
             out.append(f"duty[{i}].leader: {slot.leader!r} is not a staff member with role leader")
+    for key, ids in (
+        ("leave_deputies", cfg.attendance.leave_deputies),
+        ("leave_heads", cfg.attendance.leave_heads),
+    ):
+        for j, sid in enumerate(ids):
+            if sid not in staff:
+                out.append(f"attendance.{key}[{j}]: unknown staff {sid!r}")
+    if cfg.holiday_duty:
+        out.extend(holiday_problems(cfg.holiday_duty, staff, work_calendar(cfg)))
     out.extend(_user_problems(cfg))
     out.extend(notify_problems(cfg.notify, staff, windows))
     if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:

@@ -370,6 +370,8 @@ def _staff_status(f: _Fields, staff: str, received_at: datetime) -> StaffStatus:
         substitute=f.optional_id("substitute", StaffId),
         approved_by=f.optional_id("approved_by", StaffId),
         category=category,
+        whereabouts=f.optional_text("whereabouts"),
+        head_approved_by=f.optional_id("head_approved_by", StaffId),
     )
 
 
@@ -668,7 +670,7 @@ def _admit(ev: Event, d: Directory) -> None:
             for name in ("staff", "approved_by", "reviewer"):
                 _staff(d, name, getattr(ev, name))
         case StaffStatus():
-            for name in ("staff", "substitute", "approved_by"):
+            for name in ("staff", "substitute", "approved_by", "head_approved_by"):
                 _staff(d, name, getattr(ev, name))
         case ComplaintEvent():
             _window(d, ev.window)

@@ -12,6 +12,13 @@ Rules (002_… 领导值班制度 二; the lateness thresholds are ours):
   heard from past the end or the finalization grace has passed (a silent clock is not evidence
   of absence); `duty.quota_missed` (red) at the end of each half month for every leader below
   quota.
+- A duty is at least half a day (每次值班时间不少于半天): a leader who came but was not seen
+  from `duty_end_before_min` (30) before the end to `duty_end_after_min` (60) after it did not
+  stay the half-day: `duty.short` (red, at the end), judged once the clocks are heard past
+  that window or the grace has passed. A short half-day does not count towards the quota.
+- Holiday duty (节假日值班, 001_… 第一篇(十)5): `[[holiday_duty]]` rows (date, staff, start,
+  end) on off days, checked the same way: `holiday_duty.late`, `holiday_duty.absent`,
+  `holiday_duty.short`.
 """
 
 from __future__ import annotations
@@ -82,6 +89,23 @@ class DutyOutcome:
     state: DutyState
     conditions: tuple[Condition, ...]
     silent_clocks: tuple[DeviceId, ...] = ()
+    short: bool = False  # came, but not seen near the end: less than the half-day (final)
+
+    @property
+    def full(self) -> bool:
+        """Came and stayed the half-day, as far as known: what the quota counts."""
+        return self.arrived is not None and not self.short
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    late: RuleId
+    absent: RuleId
+    short: RuleId
+
+
+_ROTA = _Rules(RuleId.DUTY_LATE, RuleId.DUTY_ABSENT, RuleId.DUTY_SHORT)
+_HOLIDAY = _Rules(RuleId.HOLIDAY_DUTY_LATE, RuleId.HOLIDAY_DUTY_ABSENT, RuleId.HOLIDAY_DUTY_SHORT)
 
 
 def slot_span(slot: DutySlot, cal: WorkCalendar) -> Span | None:
@@ -110,9 +134,15 @@ def checkpoints(slot: DutySlot, cal: WorkCalendar, cfg: AttendanceConfig) -> tup
     span = slot_span(slot, cal)
     if span is None:
         return ()
+    return _checkpoints(span, cfg)
+
+
+def _checkpoints(span: Span, cfg: AttendanceConfig) -> tuple[datetime, ...]:
     start, end = span
     late = start + timedelta(minutes=cfg.duty_late_min)
-    return (min(late, end), end, end + timedelta(minutes=cfg.finalize_grace_min))
+    grace = timedelta(minutes=cfg.finalize_grace_min)
+    stays = end + timedelta(minutes=cfg.duty_end_after_min)
+    return tuple(sorted({min(late, end), end, end + grace, stays, stays + grace}))
 
 
 def assess_duty(
@@ -129,31 +159,94 @@ def assess_duty(
     span = slot_span(slot, cal)
     if span is None:
         return _outcome(slot, None, DutyState.NO_SESSION)
+    seen_all = sightings(slot.leader, punches, seen)
+    q = qualifier(slot.day, slot.half)
+    est = bool(cal.unknown_years(slot.day, slot.day))
+    j = _judge(span, seen_all, cfg, now, clocks_heard_until, _ROTA, q, est)
+    return _outcome(
+        slot,
+        span,
+        j.state,
+        j.conditions,
+        arrived=j.arrived,
+        evidence=j.evidence,
+        silent=j.silent,
+        short=j.short,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    state: DutyState
+    conditions: tuple[Condition, ...] = ()
+    arrived: datetime | None = None
+    evidence: EventId | None = None
+    silent: tuple[DeviceId, ...] = ()
+    short: bool = False
+
+
+def _behind(heard: Mapping[DeviceId, datetime | None] | None, t: datetime) -> tuple[DeviceId, ...]:
+    return tuple(sorted(d for d, h in (heard or {}).items() if h is None or h < t))
+
+
+def _judge(
+    span: Span,
+    seen: Sequence[Sighting],
+    cfg: AttendanceConfig,
+    now: datetime,
+    heard: Mapping[DeviceId, datetime | None] | None,
+    rules: _Rules,
+    q: str,
+    est: bool,
+) -> _Judged:
+    """One duty span: lateness, absence and a short stay, as known at `now`."""
     start, end = span
     opens = start - timedelta(minutes=cfg.duty_arrive_before_min)
-    came = [s for s in sightings(slot.leader, punches, seen) if opens <= s[2] < end and s[2] <= now]
+    came = [s for s in seen if opens <= s[2] < end and s[2] <= now]
     late_at = min(start + timedelta(minutes=cfg.duty_late_min), end)
-    est = bool(cal.unknown_years(slot.day, slot.day))
-    q = qualifier(slot.day, slot.half)
+    grace = timedelta(minutes=cfg.finalize_grace_min)
     if came:
         eid, _, at = came[0]
-        if at <= late_at:
-            return _outcome(slot, span, DutyState.PRESENT, arrived=at, evidence=eid)
-        late = Condition(RuleId.DUTY_LATE, q, late_at, at, est, (eid,))
-        return _outcome(slot, span, DutyState.LATE, (late,), arrived=at, evidence=eid)
+        out: list[Condition] = []
+        state = DutyState.PRESENT
+        if at > late_at:
+            state = DutyState.LATE
+            out.append(Condition(rules.late, q, late_at, at, est, (eid,)))
+        short, silent = _short(span, seen, cfg, now, heard)
+        if short:
+            out.append(Condition(rules.short, q, end, end, est, (eid,), silent=silent))
+        return _Judged(state, tuple(out), at, eid, silent, short)
     if now < late_at:
-        return _outcome(slot, span, DutyState.NOT_STARTED if now < start else DutyState.WAITING)
+        return _Judged(DutyState.NOT_STARTED if now < start else DutyState.WAITING)
     if now < end:
-        yellow = Condition(RuleId.DUTY_LATE, q, late_at, None, est, ())
-        return _outcome(slot, span, DutyState.OVERDUE, (yellow,))
-    heard = clocks_heard_until or {}
-    silent = tuple(sorted(d for d, h in heard.items() if h is None or h < end))
-    if silent and now < end + timedelta(minutes=cfg.finalize_grace_min):
-        yellow = Condition(RuleId.DUTY_LATE, q, late_at, None, est, ())
-        return _outcome(slot, span, DutyState.PENDING, (yellow,), silent=silent)
-    yellow = Condition(RuleId.DUTY_LATE, q, late_at, end, est, (), superseded=True)
-    red = Condition(RuleId.DUTY_ABSENT, q, end, end, est, (), silent=silent)  # judged without
-    return _outcome(slot, span, DutyState.ABSENT, (yellow, red), silent=silent)
+        return _Judged(DutyState.OVERDUE, (Condition(rules.late, q, late_at, None, est, ()),))
+    silent = _behind(heard, end)
+    if silent and now < end + grace:
+        yellow = Condition(rules.late, q, late_at, None, est, ())
+        return _Judged(DutyState.PENDING, (yellow,), silent=silent)
+    yellow = Condition(rules.late, q, late_at, end, est, (), superseded=True)
+    red = Condition(rules.absent, q, end, end, est, (), silent=silent)  # judged without
+    return _Judged(DutyState.ABSENT, (yellow, red), silent=silent)
+
+
+def _short(
+    span: Span,
+    seen: Sequence[Sighting],
+    cfg: AttendanceConfig,
+    now: datetime,
+    heard: Mapping[DeviceId, datetime | None] | None,
+) -> tuple[bool, tuple[DeviceId, ...]]:
+    """Whether the stay is known to fall short of the span's end (002_… 领导值班制度 二), and
+    the clocks it was judged without. Not short while a sighting near the end may still come."""
+    _, end = span
+    near = end - timedelta(minutes=cfg.duty_end_before_min)
+    stays = end + timedelta(minutes=cfg.duty_end_after_min)
+    if any(near <= s[2] < stays and s[2] <= now for s in seen) or now < stays:
+        return False, ()
+    silent = _behind(heard, stays)
+    if silent and now < stays + timedelta(minutes=cfg.finalize_grace_min):
+        return False, ()
+    return True, silent
 
 
 def _outcome(
@@ -165,6 +258,7 @@ def _outcome(
     arrived: datetime | None = None,
     evidence: EventId | None = None,
     silent: tuple[DeviceId, ...] = (),
+    short: bool = False,
 ) -> DutyOutcome:
     return DutyOutcome(
         slot=slot,
@@ -175,6 +269,7 @@ def _outcome(
         state=state,
         conditions=conditions,
         silent_clocks=silent,
+        short=short,
     )
 
 
@@ -253,7 +348,7 @@ def quota_missed(
             s for s in rota if s.leader == leader and half_month.first <= s.day <= half_month.last
         ]
         done = [assess_duty(s, punches, cal, cfg, at, seen=seen) for s in mine]
-        present = [d for d in done if d.arrived is not None]
+        present = [d for d in done if d.full]
         if len(present) >= cfg.duty_quota:
             continue
         ids = tuple(d.evidence for d in present if d.evidence is not None)
@@ -297,4 +392,99 @@ def check_rota(
                     f"{half.label}: {leader!r} has {n} duty half-day(s), quota {cfg.duty_quota}"
                 )
         half = HalfMonth.of(half.last + _ONE_DAY)
+    return out
+
+
+# --- holiday duty (节假日值班) ----------------------------------------------------------------
+
+
+class HolidayDutyConfig(ConfigModel):
+    """One `[[holiday_duty]]` row: who is on duty on an off day, and when (001_… 第一篇(十)5)."""
+
+    date: date_type = Field(description="The off day (TOML date).")
+    staff: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Staff id of the one on duty."
+    )
+    start: time = Field(time(9), description="Duty starts (local time; ours: 09:00).")
+    end: time = Field(time(17), description="Duty ends (local time; ours: 17:00).")
+
+    def slot(self) -> HolidaySlot:
+        return HolidaySlot(day=self.date, staff=StaffId(self.staff), start=self.start, end=self.end)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class HolidaySlot:
+    day: date
+    staff: StaffId
+    start: time
+    end: time
+
+    def span(self, cal: WorkCalendar) -> Span:
+        return (
+            datetime.combine(self.day, self.start, cal.zone).astimezone(UTC),
+            datetime.combine(self.day, self.end, cal.zone).astimezone(UTC),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HolidayOutcome:
+    slot: HolidaySlot
+    arrived: datetime | None
+    evidence: EventId | None
+    state: DutyState
+    conditions: tuple[Condition, ...]
+    silent_clocks: tuple[DeviceId, ...] = ()
+    short: bool = False
+
+
+def holiday_rota_of(rows: Iterable[HolidayDutyConfig]) -> tuple[HolidaySlot, ...]:
+    return tuple(sorted({r.slot() for r in rows}))
+
+
+def holiday_checkpoints(
+    slot: HolidaySlot, cal: WorkCalendar, cfg: AttendanceConfig
+) -> tuple[datetime, ...]:
+    return _checkpoints(slot.span(cal), cfg)
+
+
+def assess_holiday(
+    slot: HolidaySlot,
+    punches: Iterable[PunchIn],
+    cal: WorkCalendar,
+    cfg: AttendanceConfig,
+    now: datetime,
+    *,
+    clocks_heard_until: Mapping[DeviceId, datetime | None] | None = None,
+) -> HolidayOutcome:
+    """The holiday duty as known at `now`, checked like the leader's rota (`assess_duty`)."""
+    seen = sightings(slot.staff, punches, ())
+    q = qualifier(slot.day, "holiday")
+    est = bool(cal.unknown_years(slot.day, slot.day))
+    j = _judge(slot.span(cal), seen, cfg, now, clocks_heard_until, _HOLIDAY, q, est)
+    return HolidayOutcome(
+        slot=slot,
+        arrived=j.arrived,
+        evidence=j.evidence,
+        state=j.state,
+        conditions=j.conditions,
+        silent_clocks=j.silent,
+        short=j.short,
+    )
+
+
+def holiday_problems(
+    rows: Sequence[HolidayDutyConfig], staff: Iterable[str], cal: WorkCalendar
+) -> list[str]:
+    """`[[holiday_duty]]` against the hall: known staff, an off day, end after start."""
+    known = set(staff)
+    out = []
+    for i, r in enumerate(rows):
+        if r.staff not in known:
+            out.append(f"holiday_duty[{i}].staff: unknown staff {r.staff!r}")
+        if r.end <= r.start:
+            out.append(f"holiday_duty[{i}].end: {r.end} is not after start {r.start}")
+        if cal.is_working_day(r.date):
+            out.append(
+                f"holiday_duty[{i}].date: {r.date} is a working day (the rota is for off days)"
+            )
     return out

@@ -197,8 +197,10 @@ class StaffStatus:
     reason: str | None = None
     contact: str | None = None
     substitute: StaffId | None = None
-    approved_by: StaffId | None = None
+    approved_by: StaffId | None = None  # leave: the deputy (分管领导)
     category: LeaveCategory | None = None
+    whereabouts: str | None = None  # an absence notice's 去向 (001_… 第五篇(一)4)
+    head_approved_by: StaffId | None = None  # leave over a day: the head (主要领导)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,21 +14,34 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from alerts.absence import LeaveRules
 from alerts.attendance import AttendanceConfig, DaySheet, PunchIn, build_sheet, heard_until
 from alerts.cards import CardEngine, Subject, Transition, WatchKind, watch_key
 from alerts.config import HallConfig
-from alerts.duty import DutyOutcome, HalfMonth, assess_duty, checkpoints, quota_missed, rota_of
+from alerts.duty import (
+    DutyOutcome,
+    HalfMonth,
+    HolidayOutcome,
+    assess_duty,
+    assess_holiday,
+    checkpoints,
+    holiday_checkpoints,
+    holiday_rota_of,
+    quota_missed,
+    rota_of,
+)
 from alerts.events import (
     ClockHeartbeat,
     DeviceKind,
     DeviceStatus,
     Presence,
     Punch,
+    StaffState,
     StaffStatus,
     Verify,
 )
 from alerts.ids import DeviceId, EventId, StaffId, WindowId
-from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window
+from alerts.posts import PostsConfig, Reading, WindowFacts, assess_window, status_conditions
 from alerts.roles import StaffRole
 from alerts.workdays import WorkCalendar
 
@@ -40,6 +53,7 @@ class Check(StrEnum):
     """What a checkpoint recomputes for its day; at one instant in this (alphabetical) order."""
 
     DUTY = "duty"  # the day's duty half-days
+    HOLIDAY = "holiday"  # the day's holiday duty (an off day)
     QUOTA = "quota"  # the half month starting on the day: each leader's duty quota
     SHEETS = "sheets"  # every officer's attendance sheet of the day
 
@@ -50,6 +64,8 @@ class People:
         self.posts: PostsConfig = cfg.posts
         self.attendance: AttendanceConfig = cfg.attendance
         self.rota = rota_of(cfg.duty)
+        self.holiday_rota = holiday_rota_of(cfg.holiday_duty)
+        self._holiday_staff = {s.staff for s in self.holiday_rota}
         self.windows = {
             w.window_id: WindowFacts(
                 w.window_id,
@@ -66,6 +82,9 @@ class People:
                 self.posts_of.setdefault(StaffId(who), []).append(w.window_id)
         self.staff = {s.staff_id: s for s in cfg.staff}
         self.leaders = [s.staff_id for s in cfg.staff if s.role is StaffRole.LEADER]
+        self.leave = leave_rules(cfg, cal)
+        self._owners: dict[WindowId, set[StaffId]] = {}  # who has had a watch of the window
+        self._dirty_staff: set[StaffId] = set()
         self.statuses: dict[StaffId, list[tuple[EventId, StaffStatus]]] = {}
         self.punches: dict[date, list[PunchIn]] = {}  # by the punch's own day
         self._by_staff: dict[tuple[StaffId, date], list[PunchIn]] = {}
@@ -118,6 +137,12 @@ class People:
         self.statuses.setdefault(ev.staff, []).append((eid, ev))
         self._dirty_windows.update(self.posts_of.get(ev.staff, []))
         self._dirty_sheets.add((ev.staff, self._day(ev.start or ev.ts)))
+        self._dirty_staff.add(ev.staff)
+        if ev.state is StaffState.LEAVE and ev.until is not None:  # every day the leave covers
+            day, last = self._day(ev.start or ev.ts), self._day(ev.until)
+            while day < last and (day - self._day(ev.start or ev.ts)).days < 62:
+                day += timedelta(days=1)
+                self._dirty_sheets.add((ev.staff, day))
 
     def punch(self, eid: EventId, ev: Punch, received_at: datetime) -> None:
         day = self._day(ev.ts)
@@ -127,7 +152,7 @@ class People:
         if ev.verify is not Verify.TEMPORARY and (last is None or last[1].ts < ev.ts):
             self._latest[(ev.device, day)] = (eid, ev, received_at)
         self._dirty_sheets.add((ev.staff, day))
-        if ev.staff in self.leaders:
+        if ev.staff in self.leaders or ev.staff in self._holiday_staff:
             self._dirty_duty.add(day)
         self._plan(day)
 
@@ -143,8 +168,8 @@ class People:
         """
         if self._checks and self._checks[0][0] <= now:
             return True
-        dirty = self._dirty_windows or self._dirty_sheets or self._dirty_days or self._dirty_duty
-        return facts and bool(dirty)
+        dirty = (self._dirty_windows, self._dirty_sheets, self._dirty_days, self._dirty_duty)
+        return facts and (any(dirty) or bool(self._dirty_staff))
 
     def tick(self, now: datetime) -> list[Transition]:
         """New facts, then checkpoints at or before `now` (each at its own time)."""
@@ -170,6 +195,8 @@ class People:
                     out += self._sheets(day, None, now)
                 case Check.DUTY:
                     out += self._duty(day, now)
+                case Check.HOLIDAY:
+                    out += self._holiday(day, now)
                 case Check.QUOTA:
                     out += self._quota(HalfMonth.of(day), now)
         return out
@@ -178,6 +205,8 @@ class People:
         out: list[Transition] = []
         for w in sorted(self._dirty_windows):
             out += self._window(w, now)
+        for sid in sorted(self._dirty_staff):
+            out += self._staff_statuses(sid, now)
         days = sorted(self._dirty_days)
         for day in days:
             out += self._sheets(day, None, now)
@@ -185,9 +214,9 @@ class People:
             if day not in self._dirty_days:
                 out += self._sheets(day, sid, now)
         for day in sorted(self._dirty_duty):
-            out += self._duty(day, now)
+            out += self._duty(day, now) + self._holiday(day, now)
         self._dirty_windows, self._dirty_sheets = set(), set()
-        self._dirty_days, self._dirty_duty = set(), set()
+        self._dirty_days, self._dirty_duty, self._dirty_staff = set(), set(), set()
         return out
 
     def _plan_until(self, today: date) -> None:
@@ -214,6 +243,9 @@ class People:
             for slot in (s for s in self.rota if s.day == day):
                 for at in checkpoints(slot, self.cal, self.attendance):
                     heapq.heappush(self._checks, (at, Check.DUTY, day))
+        for hslot in (s for s in self.holiday_rota if s.day == day):
+            for at in holiday_checkpoints(hslot, self.cal, self.attendance):
+                heapq.heappush(self._checks, (at, Check.HOLIDAY, day))
         half = HalfMonth.of(day)
         if day == half.first or day == half.last or day.day in (1, 16):
             heapq.heappush(self._checks, (half.closes(self.cal), Check.QUOTA, half.first))
@@ -232,18 +264,33 @@ class People:
     # --- the rules -----------------------------------------------------------------------
 
     def _window(self, window: WindowId, now: datetime) -> list[Transition]:
+        """The window's cards, one watch per officer who answers for them: the A post's
+        under the window's own key, a covering B post's under the window and his id."""
         facts = self.windows[window]
-        a = assess_window(facts, self.statuses, self.cal, self.posts, self.statuses_heard)
-        self.unknown_now[window] = a.unknown
-        subject = Subject(window=window, staff=facts.a_post)
-        return self.engine.on_conditions(
-            watch_key(WatchKind.WINDOW, window),
-            subject,
-            facts.a_post,
-            a.conditions,
-            now,
-            settled_before=self._seats_from,
+        a = assess_window(
+            facts, self.statuses, self.cal, self.posts, self.statuses_heard, leave=self.leave
         )
+        self.unknown_now[window] = a.unknown
+        owned = a.by_owner()
+        owners = self._owners.setdefault(window, {facts.a_post})
+        owners.update(owned)
+        out: list[Transition] = []
+        for who in sorted(owners):
+            key = watch_key(WatchKind.WINDOW, window, *(() if who == facts.a_post else (who,)))
+            subject = Subject(window=window, staff=who)
+            out += self.engine.on_conditions(
+                key, subject, who, owned.get(who, ()), now, settled_before=self._seats_from
+            )
+        return out
+
+    def _staff_statuses(self, sid: StaffId, now: datetime) -> list[Transition]:
+        """An officer's incomplete notices and unapproved leave (alerts/posts.py)."""
+        history = self.statuses.get(sid, [])
+        conditions = status_conditions(history, self.cal, self.posts, self.leave)
+        posts = self.posts_of.get(sid)
+        subject = Subject(window=posts[0] if posts else None, staff=sid)
+        key = watch_key(WatchKind.STAFF, sid)
+        return self.engine.on_conditions(key, subject, sid, conditions, now)
 
     def sheets(self, day: date, now: datetime) -> list[DaySheet]:
         """Every officer's sheet for `day` as known at `now` (the leader's daily sheet)."""
@@ -295,6 +342,7 @@ class People:
             self.cal,
             self.attendance,
             now,
+            leave=self.leave,
         )
 
     def _heard(self, now: datetime) -> dict[DeviceId, datetime | None]:
@@ -334,6 +382,29 @@ class People:
             out += self.engine.on_conditions(key, subject, slot.leader, r.conditions, now)
         return out
 
+    def holiday_outcomes(self, day: date, now: datetime) -> list[HolidayOutcome]:
+        heard = self._heard(now)
+        return [
+            assess_holiday(
+                slot,
+                self._by_staff.get((slot.staff, day), []),
+                self.cal,
+                self.attendance,
+                now,
+                clocks_heard_until=heard,
+            )
+            for slot in self.holiday_rota
+            if slot.day == day
+        ]
+
+    def _holiday(self, day: date, now: datetime) -> list[Transition]:
+        out: list[Transition] = []
+        for r in self.holiday_outcomes(day, now):
+            key = watch_key(WatchKind.DUTY, day, "holiday", r.slot.staff)
+            subject = Subject(staff=r.slot.staff)
+            out += self.engine.on_conditions(key, subject, r.slot.staff, r.conditions, now)
+        return out
+
     def _quota(self, half: HalfMonth, now: datetime) -> list[Transition]:
         out: list[Transition] = []
         punches = self._leader_punches(half.days())
@@ -354,3 +425,12 @@ class People:
             for w, spans in self.unknown_now.items()
             if any(s <= now and (e is None or now < e) for s, e in spans)
         }
+
+
+def leave_rules(cfg: HallConfig, cal: WorkCalendar) -> LeaveRules:
+    """Who may approve leave: `[attendance] leave_deputies` and `leave_heads`; where one is
+    empty, every staff member with role leader (001_… 第一篇(十)6)."""
+    leaders = frozenset(s.staff_id for s in cfg.staff if s.role is StaffRole.LEADER)
+    deputies = frozenset(StaffId(s) for s in cfg.attendance.leave_deputies) or leaders
+    heads = frozenset(StaffId(s) for s in cfg.attendance.leave_heads) or leaders
+    return LeaveRules(deputies=deputies, heads=heads, cal=cal)

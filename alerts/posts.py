@@ -10,16 +10,24 @@ said why, and turns them into conditions:
   and the evening do not count, so an empty seat at 11:58 turns yellow at 14:03 if still empty.
 - `post.ab_uncovered` (red) while the A post and every B post of the window are away at once
   (001_… 第五篇 4: AB岗), from the first service-hours instant of that.
+- Who answers for an empty seat (`WindowAssessment.owned`): while the A post is covered by
+  leave, a trip or a meeting (an approved leave: alerts/absence.py), the B post covering it,
+  the substitute the status names if present, else the first B post in order who is not away
+  (000_… 七(三): 顶岗期间享有A岗工作人员的职责权利，并承担相应责任; 002_… AB岗工作制 四, 五);
+  the A post when A left without such cover, or when no B post is there.
+- `post.notice_incomplete` (yellow) for a notice without reason, whereabouts or contact, and
+  `leave.unapproved` (red) for a leave not approved as its length requires (`status_conditions`).
 
 Rules (001_… 第一篇(九), 第五篇 4; thresholds in docs/people.md):
 - The seat is occupied, empty or unknown. Unknown while the camera is offline or silent past
   `heartbeat_timeout_s` (the contract's heartbeat is 60 s): unknown is never empty.
 - A seat counts as empty only after it has been seen empty for `confirm_s` without a break;
   a shorter flicker moves nothing.
-- Covered: an absence notice (离岗告示: status `away`) of the window's A or B post, from its
-  start until its `until`, at most `notice_max_min` minutes (default 30, whereabouts-board
-  rules). A window with a single officer is covered by a notice only if it names a substitute
-  or the window has a neighbour in configuration that watches it.
+- Covered: a complete absence notice (离岗告示: status `away` with reason, whereabouts and
+  contact, 001_… 第五篇(一)4) of the window's A or B post, from its start until its `until`,
+  at most `notice_max_min` minutes (default 30, whereabouts-board rules). A bare `away`
+  covers nothing. A window with a single officer is covered by a notice only if it names a
+  substitute or the window has a neighbour in configuration that watches it.
 - A substitute on post sits in the seat: the camera sees the seat occupied.
 """
 
@@ -33,15 +41,19 @@ from datetime import datetime, timedelta
 import msgspec
 from pydantic import Field
 
+from alerts.absence import LeaveRules, LeaveVerdict, excuses, leave_verdict, notice_complete
 from alerts.cases import Condition
 from alerts.events import StaffState, StaffStatus
-from alerts.ids import EventId, StaffId, WindowId
+from alerts.ids import EventId, StaffId, WindowId, qualifier
 from alerts.model import ConfigModel
 from alerts.rules import RuleId
 from alerts.workdays import WorkCalendar
 
 _AWAY = (StaffState.AWAY, StaffState.MEETING, StaffState.TRIP, StaffState.LEAVE, StaffState.OFF)
+# A covered by these (an approved leave, a trip, a meeting): the covering B answers for the seat.
+_B_ANSWERS = (StaffState.LEAVE, StaffState.TRIP, StaffState.MEETING)
 Interval = tuple[datetime, datetime | None]
+Statuses = dict[StaffId, list[tuple[EventId, StaffStatus]]]
 
 
 class PostsConfig(ConfigModel):
@@ -108,30 +120,98 @@ class WindowAssessment:
     staff: StaffId
     conditions: tuple[Condition, ...]
     unknown: tuple[Interval, ...]  # when the seat's state was not known
+    owned: tuple[tuple[StaffId, Condition], ...] = ()  # each condition with who answers for it
+
+    def by_owner(self) -> dict[StaffId, tuple[Condition, ...]]:
+        out: dict[StaffId, list[Condition]] = {}
+        for who, c in self.owned:
+            out.setdefault(who, []).append(c)
+        return {who: tuple(cs) for who, cs in out.items()}
 
 
 def assess_window(
     f: WindowFacts,
-    statuses: dict[StaffId, list[tuple[EventId, StaffStatus]]],
+    statuses: Statuses,
     cal: WorkCalendar,
     cfg: PostsConfig,
     statuses_heard: datetime | None = None,
+    *,
+    leave: LeaveRules | None = None,
 ) -> WindowAssessment:
     """`statuses_heard`: how far the staff statuses are heard (the case system's account,
-    in order: alerts/supervision.py); None: no bound (every status is in)."""
+    in order: alerts/supervision.py); None: no bound (every status is in). `leave`: who may
+    approve leave (alerts/absence.py); None: every leave counts as approved."""
     unknown = _unknown(f, timedelta(seconds=cfg.heartbeat_timeout_s))
     empty = _empty(f.readings, timedelta(seconds=cfg.confirm_s))
     notices = list(_notices(f, statuses, timedelta(minutes=cfg.notice_max_min)))
-    out: list[Condition] = []
+    owned: list[tuple[StaffId, Condition]] = []
     heard = f.heard_until()
     for start, end, ids in _subtract(empty, [*unknown, *[(s, e) for s, e, _ in notices]]):
-        out += _judged(_unstaffed(start, end, ids, cal, cfg), heard)
+        for c in _judged(_unstaffed(start, end, ids, cal, cfg), heard):
+            owned.append((answers_for_seat(f, statuses, c.start, leave), c))
     ab = _ab_uncovered(f, statuses, cal)
-    out += ab if statuses_heard is None else _judged(ab, statuses_heard)
-    out.sort(key=lambda c: (c.start, c.rule))
+    ab = ab if statuses_heard is None else _judged(ab, statuses_heard)
+    owned += [(f.a_post, c) for c in ab]
+    owned.sort(key=lambda p: (p[1].start, p[1].rule))
     return WindowAssessment(
-        window=f.window, staff=f.a_post, conditions=tuple(out), unknown=tuple(unknown)
+        window=f.window,
+        staff=f.a_post,
+        conditions=tuple(c for _, c in owned),
+        unknown=tuple(unknown),
+        owned=tuple(owned),
     )
+
+
+def answers_for_seat(
+    f: WindowFacts, statuses: Statuses, at: datetime, leave: LeaveRules | None = None
+) -> StaffId:
+    """Who answers for the window's empty seat at `at`: the covering B while A is covered
+    (000_… 七(三); 002_… AB岗工作制 五), else A (002_… AB岗工作制 四: A left without cover)."""
+    a = _status_at(statuses.get(f.a_post, ()), at)
+    if a is None or a.state not in _B_ANSWERS or not excuses(a, leave):
+        return f.a_post
+
+    def here(who: StaffId) -> bool:
+        st = _status_at(statuses.get(who, ()), at)
+        return st is None or st.state not in _AWAY
+
+    named = a.substitute if a.substitute in f.b_posts else None
+    order = ([named] if named is not None else []) + [b for b in f.b_posts if b != named]
+    return next((b for b in order if here(b)), f.a_post)
+
+
+def _status_at(history: Sequence[tuple[EventId, StaffStatus]], at: datetime) -> StaffStatus | None:
+    current = None
+    for _, st, start, end in _spans(history):
+        if start <= at and (end is None or at < end):
+            current = st
+    return current
+
+
+def status_conditions(
+    history: Sequence[tuple[EventId, StaffStatus]],
+    cal: WorkCalendar,
+    cfg: PostsConfig,
+    leave: LeaveRules | None,
+) -> tuple[Condition, ...]:
+    """An officer's statuses that excuse nothing: an incomplete absence notice (yellow while
+    it stands, at most `notice_max_min`) and a leave not approved as its length requires
+    (red at its first service-hours instant). Off days and evenings raise nothing."""
+    out: list[Condition] = []
+    longest = timedelta(minutes=cfg.notice_max_min)
+    for eid, st, start, end in _spans(history):
+        where = qualifier(f"{start.astimezone(cal.zone):%Y-%m-%dT%H:%M}")
+        if st.state is StaffState.AWAY and not notice_complete(st):
+            stop = start + longest if end is None else min(end, start + longest)
+            first = _first_service_instant(cal, start, stop)
+            if first is not None:
+                rule = RuleId.POST_NOTICE_INCOMPLETE
+                out.append(Condition(rule, where, first, stop, False, (eid,)))
+        elif leave_verdict(st, leave) is not LeaveVerdict.APPROVED:
+            first = _first_service_instant(cal, start, end)
+            if first is not None:
+                out.append(Condition(RuleId.LEAVE_UNAPPROVED, where, first, first, False, (eid,)))
+    return tuple(sorted(out, key=lambda c: (c.start, c.rule)))
 
 
 def _unknown(f: WindowFacts, timeout: timedelta) -> list[Interval]:
@@ -171,8 +251,8 @@ def _notices(
     single = not f.b_posts
     for who in (f.a_post, *f.b_posts):
         for eid, st, start, end in _spans(statuses.get(who, [])):
-            if st.state is not StaffState.AWAY:
-                continue
+            if st.state is not StaffState.AWAY or not notice_complete(st):
+                continue  # a bare `away` is no notice (001_… 第五篇(一)4)
             if single and st.substitute is None and not f.watched_by_neighbour:
                 continue
             limit = start + longest

@@ -45,6 +45,8 @@ class RuleId(StrEnum):
     POST_UNSTAFFED_WARNING = "post.unstaffed.warning"
     POST_UNSTAFFED = "post.unstaffed"
     POST_AB_UNCOVERED = "post.ab_uncovered"
+    POST_NOTICE_INCOMPLETE = "post.notice_incomplete"
+    LEAVE_UNAPPROVED = "leave.unapproved"
     ATTENDANCE_LATE = "attendance.late"
     ATTENDANCE_EARLY = "attendance.early"
     ATTENDANCE_ABSENT_HALF_DAY = "attendance.absent_half_day"
@@ -52,6 +54,10 @@ class RuleId(StrEnum):
     DUTY_LATE = "duty.late"
     DUTY_ABSENT = "duty.absent"
     DUTY_QUOTA_MISSED = "duty.quota_missed"
+    DUTY_SHORT = "duty.short"
+    HOLIDAY_DUTY_LATE = "holiday_duty.late"
+    HOLIDAY_DUTY_ABSENT = "holiday_duty.absent"
+    HOLIDAY_DUTY_SHORT = "holiday_duty.short"
     COMPLAINT_ACCEPT_LATE = "complaint.accept_late"
     COMPLAINT_RESULT_LATE = "complaint.result_late"
     COMPLAINT_FOUNDED = "complaint.founded"
@@ -201,6 +207,20 @@ RULES: dict[RuleId, Rule] = {
             "001_… 第五篇 4: AB岗 — the first available B covers",
         ),
         Rule(
+            RuleId.POST_NOTICE_INCOMPLETE,
+            Level.YELLOW,
+            "离岗告示不完整",
+            "《行政服务中心办事制度》(一)4 离岗告示制度：上班期间因故暂时离开岗位时，"
+            "应在窗口放置告示牌，内容包括离岗原因、去向和联系方式",
+        ),
+        Rule(
+            RuleId.LEAVE_UNAPPROVED,
+            Level.RED,
+            "请假审批不合规",
+            "《县行政服务中心管理办公室十项制度》(十)6：请假在半天之内由分管领导准假；"
+            "超过一天的分管领导批准后须向主要领导准假",
+        ),
+        Rule(
             RuleId.ATTENDANCE_LATE,
             Level.YELLOW,
             "迟到",
@@ -242,6 +262,32 @@ RULES: dict[RuleId, Rule] = {
             Level.RED,
             "半月值班不足",
             "002_… 领导值班制度 二: 每半个月不少于一次，每次不少于半天",
+        ),
+        Rule(
+            RuleId.DUTY_SHORT,
+            Level.RED,
+            "值班不足半天",
+            "《镇政务服务中心各项制度》领导值班制度 二：每次值班时间不少于半天",
+        ),
+        Rule(
+            RuleId.HOLIDAY_DUTY_LATE,
+            Level.YELLOW,
+            "假日值班未到岗",
+            "《县行政服务中心管理办公室十项制度》(十)5：坚持做好节假日值班制度，"
+            "值班人员要严格值班时间；本中心规定：值班开始30分钟后未到亮黄牌",
+        ),
+        Rule(
+            RuleId.HOLIDAY_DUTY_ABSENT,
+            Level.RED,
+            "节假日值班缺岗",
+            "《县行政服务中心管理办公室十项制度》(十)5：坚持做好节假日值班制度，"
+            "值班人员要严格值班时间",
+        ),
+        Rule(
+            RuleId.HOLIDAY_DUTY_SHORT,
+            Level.RED,
+            "假日值班早退",
+            "《县行政服务中心管理办公室十项制度》(十)5：值班人员要严格值班时间",
         ),
         Rule(
             RuleId.COMPLAINT_ACCEPT_LATE,

@@ -121,6 +121,8 @@ class StaffStatusWire(Wire):
     substitute: Staff | Opt = UNSET
     approved_by: Staff | Opt = UNSET
     category: LeaveCategory | Opt = UNSET
+    whereabouts: Text | Opt = UNSET
+    head_approved_by: Staff | Opt = UNSET
 
 
 class ComplaintWire(Wire):
@@ -326,6 +328,8 @@ def _staff_status(
         substitute=given(w.substitute),
         approved_by=given(w.approved_by),
         category=category,
+        whereabouts=given(w.whereabouts),
+        head_approved_by=given(w.head_approved_by),
     )
 
 

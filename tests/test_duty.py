@@ -166,7 +166,8 @@ def test_a_silent_clock_delays_the_red_until_the_grace_is_over() -> None:
 
 
 def test_checkpoints_for_the_scheduler() -> None:
-    assert checkpoints(AM, CAL, CFG) == (at(9), at(12), at(14))
+    # late, end, end + grace; the short-stay window's close (end + 60 min) and its grace
+    assert checkpoints(AM, CAL, CFG) == (at(9), at(12), at(13), at(14), at(15))
 
 
 def test_swapped_saturday_has_duty_and_a_holiday_has_no_session() -> None:
@@ -200,7 +201,7 @@ def test_every_leader_below_quota_at_the_end_of_the_half_month() -> None:
     """002_… 二: at least once every half month. L01 came; L02 was rostered and did not
     come; L03 was not even rostered."""
     rota = [AM, DutySlot(day=date(2026, 10, 12), half="pm", leader=L2)]
-    punches = [punch("p", at(8, 20)), punch("q", at(20), leader=L2)]  # L02 only after hours
+    punches = [punch("p", at(8, 20)), punch("p2", at(12, 2)), punch("q", at(20), leader=L2)]
     misses = quota_missed([L1, L2, L3], rota, punches, HalfMonth(2026, 10, 1), CAL, CFG)
     assert [(m.leader, m.scheduled, m.done, m.quota) for m in misses] == [
         (L2, 1, 0, 1),
@@ -214,9 +215,10 @@ def test_every_leader_below_quota_at_the_end_of_the_half_month() -> None:
 def test_quota_of_two_half_days() -> None:
     cfg = AttendanceConfig(duty_quota=2)
     rota = [AM, PM]
-    punches = [punch("a", at(8, 20)), punch("b", at(14, 40))]  # the afternoon late, still there
+    punches = [punch("a", at(8, 20)), punch("a2", at(11, 58))]
+    punches += [punch("b", at(14, 40)), punch("b2", at(17, 35))]  # the afternoon late, stayed
     assert quota_missed([L1], rota, punches, HalfMonth(2026, 10, 1), CAL, cfg) == []
-    misses = quota_missed([L1], rota, punches[:1], HalfMonth(2026, 10, 1), CAL, cfg)
+    misses = quota_missed([L1], rota, punches[:2], HalfMonth(2026, 10, 1), CAL, cfg)
     assert [(m.done, m.condition.evidence) for m in misses] == [(1, (EventId("a"),))]
 
 

@@ -44,6 +44,7 @@ def status(who: StaffId, state: StaffState, start: float, until: float | None = 
         until=None if until is None else MON + timedelta(minutes=until),
         reason="窗口咨询" if state is StaffState.AWAY else None,
         contact="138" if state is StaffState.AWAY else None,
+        whereabouts="三楼档案室" if state is StaffState.AWAY else None,
     )
     return {who: [(EventId(f"s-{who}-{start}"), st)]}
 

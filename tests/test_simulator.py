@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.config import HallConfig
 from alerts.contract import Accepted, decode
 from alerts.events import CaseEvent, Presence, Punch
+from alerts.roles import StaffRole
 from devices.simulator import (
     Message,
     Mix,
@@ -190,12 +191,13 @@ def test_punches_mostly_on_time_rarely_very_late(cfg: HallConfig, run: list[Mess
 def test_people_leave_and_put_up_notices(cfg: HallConfig, run: list[Message]) -> None:
     states = [_payload(m) for m in run if _area(m) == "staff"]
     assert {s["state"] for s in states} >= {"leave", "away", "on_post"}
+    leaders = {s.id for s in cfg.staff if s.role is StaffRole.LEADER}
     for s in states:
-        if s["state"] == "leave":
+        if s["state"] == "leave":  # a day at most, so the deputy's approval (001_… 第一篇(十)6)
             assert s["category"] in ("official", "personal", "sick", "annual")
-            assert s["approved_by"]
-        if s["state"] == "away":
-            assert s["reason"] and s["contact"] and s["until"] > s["from"]
+            assert s["approved_by"] in leaders and "head_approved_by" not in s
+        if s["state"] == "away":  # reason, whereabouts and contact (001_… 第五篇(一)4)
+            assert s["reason"] and s["whereabouts"] and s["contact"] and s["until"] > s["from"]
     ratings = [_payload(m)["level"] for m in run if _area(m) == "rating"]
     assert 0 < sum(level <= 2 for level in ratings) < 0.05 * len(ratings)
 

@@ -97,7 +97,7 @@ def test_heap_kinds_and_walk_marks_keep_their_order_at_one_instant() -> None:
     assert [int(w) for w in Wake] == [0, 1, 2, 3]
     assert sorted(WalkMark) == [WalkMark.RESUME, WalkMark.EXTEND, WalkMark.PAUSE]
     assert [int(m) for m in WalkMark] == [0, 1, 2]
-    assert sorted(Check) == [Check.DUTY, Check.QUOTA, Check.SHEETS]
+    assert sorted(Check) == [Check.DUTY, Check.HOLIDAY, Check.QUOTA, Check.SHEETS]
     keys = [(c, d) for c in Check for d in (date(2026, 11, 3), date(2026, 11, 20))]
     for a in keys:
         for b in keys:

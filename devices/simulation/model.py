@@ -185,14 +185,15 @@ class Hall:
         return self.cal.add_working_time(t, max(amount, timedelta(seconds=1))).at
 
     # --- people -------------------------------------------------------------------------
-    def approver(self, who: Staff, long: bool) -> str | None:
-        """≤ half a day: the window head; a day or more: the deputy (seed 001 第一篇(十)6)."""
-        if not long:
-            for s in self.officers:
-                if s.department == who.department and "负责人" in s.post and s.id != who.id:
-                    return s.id
-        if self.leaders:
-            return self.leaders[min(1, len(self.leaders) - 1)].id
+    def approver(self, who: Staff) -> str | None:
+        """Leave of up to a day (all the simulator grants): the deputy (分管领导, seed 001
+        第一篇(十)6), `[attendance] leave_deputies`, else a leader; never the officer."""
+        named = [d for d in self.cfg.attendance.leave_deputies if d != who.id]
+        if named:
+            return named[0]
+        leaders = [s.id for s in self.leaders if s.id != who.id]
+        if leaders:
+            return leaders[min(1, len(leaders) - 1)]
         others = [s.id for s in self.cfg.staff if s.id != who.id]
         return others[0] if others else None
 

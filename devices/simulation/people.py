@@ -37,7 +37,15 @@ Occupant = tuple[datetime, datetime, str]  # seated from, to, who
 LATENESS = (((1, 10), 0.85), ((10, 15), 0.10), ((15, 60), 0.05))  # minutes, share of late
 VERIFY = (("fingerprint", 0.90), ("face", 0.05), ("card", 0.04), ("password", 0.01))
 LEAVE = (("personal", 0.35), ("annual", 0.30), ("sick", 0.25), ("official", 0.10))
-AWAY_REASONS = ("踏勘", "现场核查", "送审材料", "部门会商", "取送证照", "业务请示")
+# An absence notice says why, where and how to reach (seed 001 第五篇(一)4): reason, whereabouts.
+AWAY_REASONS = (
+    ("踏勘", "项目现场"),
+    ("现场核查", "申请人经营场所"),
+    ("送审材料", "局机关业务科室"),
+    ("部门会商", "中心三楼会议室"),
+    ("取送证照", "中心档案室"),
+    ("业务请示", "局机关分管领导办公室"),
+)
 MIN_GAP = timedelta(minutes=10)  # a shorter empty seat is a break, nobody comes over
 
 
@@ -100,12 +108,12 @@ def _officer_day(
     if u < p.absence_share:  # absent: no punch, no leave
         return od
     if u < p.absence_share + p.leave_share:
-        out.append(_leave(hall, r, who, day, (spans[0][0], spans[-1][1]), long=True))
+        out.append(_leave(hall, r, who, (spans[0][0], spans[-1][1])))
         return od
     skip = -1
     if u < p.absence_share + p.leave_share + p.half_leave_share and len(spans) > 1:
         skip = r.randrange(len(spans))
-        out.append(_leave(hall, r, who, day, spans[skip], long=False))
+        out.append(_leave(hall, r, who, spans[skip]))
     for i, (s, e) in enumerate(spans):
         if i != skip:
             od.shifts[i] = _shift(r, s, e, p)
@@ -122,10 +130,10 @@ def _substitute(hall: Hall, who: Staff) -> str | None:
     return window.b_posts[0] if window and window.b_posts else None
 
 
-def _leave(hall: Hall, r: random.Random, who: Staff, day: date, span: Span, long: bool) -> Message:
+def _leave(hall: Hall, r: random.Random, who: Staff, span: Span) -> Message:
     start, end = span
     fields: dict[str, Any] = {"from": start, "until": end, "category": _pick(r, LEAVE)}
-    approver = hall.approver(who, long)
+    approver = hall.approver(who)
     if approver:
         fields["approved_by"] = approver
     sub = _substitute(hall, who)
@@ -178,9 +186,9 @@ def _notice(hall: Hall, r: random.Random, od: OfficerDay, state: str) -> list[Me
     start = _random_in(r, lo, hi).replace(second=0)
     if state == "away":  # a short absence (暂离) is at most 30 min on the whereabouts board
         until = start + timedelta(minutes=r.choice((10, 15, 20, 30)))
-        reason = r.choice(AWAY_REASONS)
+        reason, where = r.choice(AWAY_REASONS)
     else:
-        until, reason = start + timedelta(hours=1), "窗口负责人例会"
+        until, reason, where = start + timedelta(hours=1), "窗口负责人例会", "中心三楼会议室"
     overstay = r.random() < 0.1
     back = until + minutes(r, 3, 20) if overstay else until - seconds(r, 0, 180)
     od.off_seat.append((start, back))
@@ -189,6 +197,7 @@ def _notice(hall: Hall, r: random.Random, od: OfficerDay, state: str) -> list[Me
         "from": start,
         "until": until,
         "reason": reason,
+        "whereabouts": where,
         "contact": hall.contact(who),
     }
     sub = _substitute(hall, who)

@@ -228,7 +228,8 @@ def _duty_rows(
     for d in sorted(duty, key=lambda x: (x.slot.half, x.slot.leader)):
         arrived = _hm(d.arrived, zone) if d.arrived else "—"
         who = clean(names.person(d.slot.leader))
-        out.append((_HALF_ZH[d.slot.half], who, arrived, _DUTY_ZH[d.state]))
+        state = _DUTY_ZH[d.state] + ("（不足半天）" if d.short else "")  # duty.short
+        out.append((_HALF_ZH[d.slot.half], who, arrived, state))
     return out
 
 

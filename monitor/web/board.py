@@ -209,7 +209,7 @@ def duty_row(d: DutyOutcome, names: HallNames, zone: tzinfo) -> dict[str, Any]:
         "end": _hm(d.end, zone),
         "arrived": _hm(d.arrived, zone),
         "state": d.state.value,
-        "state_zh": DUTY_ZH[d.state.value],
+        "state_zh": DUTY_ZH[d.state.value] + ("（不足半天）" if d.short else ""),  # duty.short
     }
 
 
