@@ -107,6 +107,8 @@ class People:
         # Seat readings before `_seats_from` are gone: cards raised before it stay as they are.
         self._forgot_for: date | None = None
         self._seats_from: datetime | None = None
+        self._heard_memo: tuple[tuple[datetime, int], dict[DeviceId, datetime | None]] | None = None
+        self._clock_facts = 0  # counts what moves how far a clock is heard (`_heard`)
 
     # --- events: facts only; the rules run at the next tick (`flush`) --------------------
 
@@ -118,6 +120,7 @@ class People:
 
     def device(self, ev: DeviceStatus) -> None:
         if ev.device_kind is DeviceKind.CLOCK:
+            self._clock_facts += 1
             self.clock_status.append(ev)
             self._dirty_days.add(self._day(ev.ts))
             return
@@ -132,6 +135,7 @@ class People:
         last = self.beats.get(ev.device)
         if last is None or last < ev.ts:
             self.beats[ev.device] = ev.ts
+            self._clock_facts += 1
 
     def status(self, eid: EventId, ev: StaffStatus) -> None:
         self.statuses.setdefault(ev.staff, []).append((eid, ev))
@@ -145,6 +149,7 @@ class People:
                 self._dirty_sheets.add((ev.staff, day))
 
     def punch(self, eid: EventId, ev: Punch, received_at: datetime) -> None:
+        self._clock_facts += 1
         day = self._day(ev.ts)
         self.punches.setdefault(day, []).append((eid, ev, received_at))
         self._by_staff.setdefault((ev.staff, day), []).append((eid, ev, received_at))
@@ -251,6 +256,7 @@ class People:
             heapq.heappush(self._checks, (half.closes(self.cal), Check.QUOTA, half.first))
 
     def _forget(self, day: date) -> None:
+        self._clock_facts += 1
         horizon = datetime.combine(day, time(), self.cal.zone) - _KEEP
         for d in [d for d in self.punches if d < horizon.date()]:
             del self.punches[d]
@@ -346,6 +352,17 @@ class People:
         )
 
     def _heard(self, now: datetime) -> dict[DeviceId, datetime | None]:
+        """How far each clock is heard as of `now`: worked out once per instant and facts
+        (a tick's flush asks it for every dirty sheet; a punch, a beat or a clock's status
+        changes it)."""
+        key = (now, self._clock_facts)
+        if self._heard_memo is not None and self._heard_memo[0] == key:
+            return self._heard_memo[1]
+        out = self._heard_now(now)
+        self._heard_memo = (key, out)
+        return out
+
+    def _heard_now(self, now: datetime) -> dict[DeviceId, datetime | None]:
         today = self._day(now)
         vouch = [  # a clock uploads in order: its latest real punch vouches for the rest
             p for (_, day), p in self._latest.items() if day in (today, today - timedelta(days=1))
