@@ -22,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.accounts import DEMO_HASHES, Account, check_hash
 from alerts.attendance import AttendanceConfig
+from alerts.basis import BasisConfig
 from alerts.complaints import ComplaintsConfig
 from alerts.duty import DutySlotConfig
 from alerts.ids import DeviceId, HallId, StaffId, WindowId
@@ -328,7 +329,10 @@ class CardsConfig(ConfigModel):
         1, ge=1, description="Unlawful refusal corrected within, after review (000_… 六(五))."
     )
     answer_days: int = Field(
-        2, ge=1, description="A red card's owner answers (陈述申辩) within; then it escalates."
+        2,
+        ge=1,
+        description="A red card's owner answers (陈述申辩) within; then it escalates. Ours: "
+        "000_… 八(八) requires the hearing but gives no number.",
     )
 
     @field_validator("warning_days_by_kind")
@@ -564,6 +568,10 @@ class HallConfig(ConfigModel):
     notify: NotifyConfig = NotifyConfig()
     attendance: AttendanceConfig = AttendanceConfig()
     jobs: JobsConfig = JobsConfig()
+    basis: BasisConfig = Field(
+        default_factory=BasisConfig,
+        description="Each rule's basis in the hall's own regulations (alerts/basis.py).",
+    )
     duty: list[DutySlotConfig] = Field(
         default_factory=list,
         description="Leader-on-duty rota (领导值班, made quarterly; 002_…): date, half, leader.",
@@ -702,6 +710,7 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
         if slot.leader not in leaders:
             out.append(f"duty[{i}].leader: {slot.leader!r} is not a staff member with role leader")
     out.extend(_user_problems(cfg))
+    out.extend(cfg.basis.problems())
     out.extend(notify_problems(cfg.notify, staff, windows))
     if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
         out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")

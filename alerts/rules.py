@@ -1,7 +1,8 @@
 """The card rules as data: id, level, what triggers them, their thresholds and sources.
 
 Thresholds live in `Policy`, one per hall, with per-kind overrides of the warning lead. The
-defaults below are the ones documented in README.md; each names its source.
+defaults below are the ones documented in README.md; each names its source for developers,
+and alerts/basis.py says it for users.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Rule:
     id: RuleId
     level: Level
     title_zh: str
+    # The developer's note: which seed and article, which number is ours. Never shown to users:
+    # they read the rule's basis in the hall's regulations (alerts/basis.py, one line per rule).
     source: str
 
 
