@@ -26,6 +26,7 @@ from alerts.basis import BasisConfig
 from alerts.complaints import ComplaintsConfig
 from alerts.duty import DutySlotConfig
 from alerts.ids import DeviceId, HallId, StaffId, WindowId
+from alerts.items import ItemConfig
 from alerts.jobs import JobsConfig
 from alerts.model import ConfigModel, check_zone, validate
 from alerts.notify import NotifyConfig, notify_problems
@@ -568,6 +569,11 @@ class HallConfig(ConfigModel):
     notify: NotifyConfig = NotifyConfig()
     attendance: AttendanceConfig = AttendanceConfig()
     jobs: JobsConfig = JobsConfig()
+    items: list[ItemConfig] = Field(
+        default_factory=list,
+        description="The item catalogue (事项清单): a case event may carry its item code alone "
+        "(docs/contract.md).",
+    )
     basis: BasisConfig = Field(
         default_factory=BasisConfig,
         description="Each rule's basis in the hall's own regulations (alerts/basis.py).",
@@ -630,7 +636,7 @@ def _month_day(text: str) -> tuple[int, int]:
 class Directory:
     """Fast membership lookups the ingest needs on every message."""
 
-    __slots__ = ("camera_windows", "cameras", "clocks", "staff", "windows", "zones")
+    __slots__ = ("camera_windows", "cameras", "clocks", "items", "staff", "windows", "zones")
 
     def __init__(
         self,
@@ -639,6 +645,7 @@ class Directory:
         clocks: frozenset[str],
         camera_windows: dict[str, frozenset[str]],
         zones: dict[str, ZoneInfo],
+        items: frozenset[str] = frozenset(),
     ) -> None:
         self.staff = staff
         self.windows = windows
@@ -646,6 +653,7 @@ class Directory:
         self.cameras = frozenset(camera_windows)
         self.camera_windows = camera_windows
         self.zones = zones
+        self.items = items  # the catalogue's item codes (事项清单)
 
     @classmethod
     def of(cls, cfg: HallConfig) -> Directory:
@@ -657,6 +665,7 @@ class Directory:
             clocks=frozenset(c.id for c in cfg.clocks),
             camera_windows={c.id: frozenset(c.windows) for c in cfg.cameras},
             zones=zones,
+            items=frozenset(i.code for i in cfg.items),
         )
 
 
@@ -677,6 +686,7 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
         ("cameras", cfg.cameras),
     ):
         out.extend(_dupes(section, (i.id for i in items)))
+    out.extend(_dupes("items", (i.code for i in cfg.items)))
     depts = {d.id for d in cfg.departments}
     staff = {s.id for s in cfg.staff}
     windows = {w.id for w in cfg.windows}
@@ -697,6 +707,9 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
             out.append(f"windows[{i}].neighbour: unknown window {w.neighbour!r}")
         if w.head is not None and w.head not in staff:
             out.append(f"windows[{i}].head: unknown staff {w.head!r}")
+    for i, it in enumerate(cfg.items):
+        if it.department not in depts:
+            out.append(f"items[{i}].department: unknown department {it.department!r}")
     for i, c in enumerate(cfg.cameras):
         for j, win in enumerate(c.windows):
             if win not in windows:

@@ -174,6 +174,7 @@ class CaseEvent:
     verdict: ReviewVerdict | None = None
     reviewer: StaffId | None = None
     applicant_told: bool | None = None  # `extended`: the applicant was told why (000_… 四(五))
+    item: str | None = None  # the catalogue's item code (事项编码): its kind, limits (alerts/items)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,12 +7,14 @@ and alerts/basis.py says it for users.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
 from alerts.events import CaseKind
 from alerts.ids import StaffId
+from alerts.items import CaseItem
 
 
 class Level(StrEnum):
@@ -301,6 +303,8 @@ class Policy:
     # leader role. None: no staff list given (the core alone); the daemon always passes one.
     leaders: frozenset[StaffId] | None = None
     deemed_approval: bool = False  # 003_… 三 超时默认: a case open past its limit is approved
+    # The item catalogue (事项清单, alerts/items.py): a case event may name its item alone.
+    items: Mapping[str, CaseItem] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
