@@ -330,6 +330,9 @@ def _case(f: _Fields, case: str) -> CaseEvent:
         reviewer=f.optional_id("reviewer", StaffId),
         applicant_told=f.optional_flag("applicant_told"),
         item=f.optional_text("item"),
+        applicant_unit=f.optional_text("applicant_unit"),
+        applicant_name=f.optional_text("applicant_name"),
+        applicant_phone=f.optional_text("applicant_phone"),
     )
     _check_case_kind(ev)
     return ev

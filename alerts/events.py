@@ -175,6 +175,10 @@ class CaseEvent:
     reviewer: StaffId | None = None
     applicant_told: bool | None = None  # `extended`: the applicant was told why (000_… 四(五))
     item: str | None = None  # the catalogue's item code (事项编码): its kind, limits (alerts/items)
+    # A refusal's applicant, for the negative-filing register (000_… 六(三)3).
+    applicant_unit: str | None = None
+    applicant_name: str | None = None
+    applicant_phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -105,6 +105,9 @@ class CaseWire(Wire):
     reviewer: Staff | Opt = UNSET
     applicant_told: bool | Opt = UNSET
     item: Text | Opt = UNSET
+    applicant_unit: Text | Opt = UNSET
+    applicant_name: Text | Opt = UNSET
+    applicant_phone: Text | Opt = UNSET
 
 
 class StaffStatusWire(Wire):
@@ -302,6 +305,9 @@ def _case(w: CaseWire, key: str, _: datetime, zone: tzinfo | None) -> CaseEvent 
         reviewer=given(w.reviewer),
         applicant_told=given(w.applicant_told),
         item=given(w.item),
+        applicant_unit=given(w.applicant_unit),
+        applicant_name=given(w.applicant_name),
+        applicant_phone=given(w.applicant_phone),
     )
 
 
