@@ -205,3 +205,15 @@ def test_refusal_and_reject_texts_shown_to_users_name_no_seed_file() -> None:
         assert not re.search(r"00\d_|[Ii]ssue|\.md\b", text), text
     for reason in RejectReason:
         assert not re.search(r"00\d_|[Ii]ssue|\.md\b", reason.label_zh), reason
+
+
+def test_the_monthly_report_cites_the_regulation_and_no_developer_note() -> None:
+    from monitor.reports import monthly
+    from monitor.web.console import month_report
+
+    cfg = example()
+    sup, card = _red_card(cfg)
+    page = monthly.render_month_html(month_report(sup, cfg, (2026, 11), LATER), charts=())
+    assert DEFAULT.text(card.rule) in page
+    notes = r"00\d_[…0-9a-f]|[Ii]ssue \d|e-supervision|\bours\b|practice elsewhere"
+    assert not re.search(notes, page)
