@@ -52,6 +52,7 @@ from alerts.events import (
     StaffState,
     StaffStatus,
     Verify,
+    applicant_of,
 )
 from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, EventId, StaffId, WindowId
 from alerts.items import PROMISED_KINDS
@@ -330,9 +331,11 @@ def _case(f: _Fields, case: str) -> CaseEvent:
         reviewer=f.optional_id("reviewer", StaffId),
         applicant_told=f.optional_flag("applicant_told"),
         item=f.optional_text("item"),
-        applicant_unit=f.optional_text("applicant_unit"),
-        applicant_name=f.optional_text("applicant_name"),
-        applicant_phone=f.optional_text("applicant_phone"),
+        applicant=applicant_of(
+            f.optional_text("applicant_unit"),
+            f.optional_text("applicant_name"),
+            f.optional_text("applicant_phone"),
+        ),
     )
     _check_case_kind(ev)
     return ev

@@ -20,7 +20,7 @@ from typing import Final
 
 from alerts.cases import Entry, entry_order
 from alerts.config import HallConfig
-from alerts.events import CaseAction, Outcome, ReviewVerdict
+from alerts.events import Applicant, CaseAction, Outcome, ReviewVerdict
 from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.rules import Policy
 from alerts.workdays import WorkCalendar
@@ -67,9 +67,7 @@ class Filing:
     item: str | None
     reason: str | None
     reason_code: int | None
-    applicant_unit: str | None
-    applicant_name: str | None
-    applicant_phone: str | None
+    applicant: Applicant | None
     review_due: datetime
     reviewed_at: datetime | None
     verdict: ReviewVerdict | None
@@ -130,9 +128,7 @@ def filing(
         item=next((e.event.item for e in ordered if e.event.item), None),
         reason=(ev.reason or "").strip() or None,
         reason_code=ev.reason_code,
-        applicant_unit=_applicant(ordered, "applicant_unit"),
-        applicant_name=_applicant(ordered, "applicant_name"),
-        applicant_phone=_applicant(ordered, "applicant_phone"),
+        applicant=next((e.event.applicant for e in ordered if e.event.applicant), None),
         review_due=review_due,
         reviewed_at=review.ts if review else None,
         verdict=review.event.verdict if review else None,
@@ -142,11 +138,6 @@ def filing(
         standing=_standing(now, review, review_due, fix_due, fixed),
         evidence=tuple(x.event_id for x in used),
     )
-
-
-def _applicant(ordered: Sequence[Entry], name: str) -> str | None:
-    values: Iterable[str | None] = (getattr(e.event, name) for e in ordered)
-    return next((v for v in values if v), None)
 
 
 def _standing(
@@ -245,6 +236,7 @@ def row(n: int, f: Filing, d: Directory) -> Row:
     code = f"{f.reason_code} {REASON_ZH.get(f.reason_code, '')}" if f.reason_code else "未填"
     window = f"{f.window} {d.windows.get(f.window, '')}".strip() if f.window else ""
     item = f"{f.item} {d.items.get(f.item, '')}".strip() if f.item else ""
+    a = f.applicant
     review = STANDING_ZH[f.standing]
     if f.verdict is not None:
         review = f"{VERDICT_ZH[f.verdict]}（{review}）"
@@ -261,9 +253,9 @@ def row(n: int, f: Filing, d: Directory) -> Row:
         officer.phone if officer else "",
         f.reason or "未说明理由",
         code,
-        f.applicant_unit or "",
-        f.applicant_name or "",
-        f.applicant_phone or "",
+        (a.unit if a else None) or "",
+        (a.name if a else None) or "",
+        (a.phone if a else None) or "",
         _t(f.review_due, z),
         review,
         reviewer.name if reviewer else "",

@@ -42,6 +42,7 @@ from alerts.events import (
     StaffState,
     StaffStatus,
     Verify,
+    applicant_of,
 )
 from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, StaffId, WindowId
 
@@ -305,9 +306,9 @@ def _case(w: CaseWire, key: str, _: datetime, zone: tzinfo | None) -> CaseEvent 
         reviewer=given(w.reviewer),
         applicant_told=given(w.applicant_told),
         item=given(w.item),
-        applicant_unit=given(w.applicant_unit),
-        applicant_name=given(w.applicant_name),
-        applicant_phone=given(w.applicant_phone),
+        applicant=applicant_of(
+            given(w.applicant_unit), given(w.applicant_name), given(w.applicant_phone)
+        ),
     )
 
 

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from alerts.cases import Entry
-from alerts.events import CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
+from alerts.events import Applicant, CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
 from alerts.ids import CaseId, EventId, StaffId, WindowId
 from alerts.register import COLUMNS, Directory, Standing, filing, register, table
 from alerts.rules import Policy
@@ -43,9 +43,7 @@ def _returned(**kw: Any) -> Entry:
         "staff": OFFICER,
         "reason": "缺少不动产权属证明",
         "reason_code": 3,
-        "applicant_unit": "某建材有限公司",
-        "applicant_name": "赵六",
-        "applicant_phone": "13900000000",
+        "applicant": Applicant(unit="某建材有限公司", name="赵六", phone="13900000000"),
     }
     return _e(1, CaseAction.RETURNED, REFUSED, **{**fields, **kw})
 
@@ -187,3 +185,24 @@ def test_the_register_pages_exports_and_runs_from_the_cli(
     book = tmp_path / "register.xlsx"
     assert main(["register", "--config", str(config), "--xlsx", str(book)]) == 0
     assert openpyxl.load_workbook(book).active.max_row == 4  # type: ignore[union-attr]
+
+
+def test_a_refusal_names_its_applicant_on_both_decoding_paths_and_in_replay() -> None:
+    """000_… 六(三)3: the applicant's unit, name and phone ride on the refusal (optional)."""
+    from alerts import contract
+    from alerts.contract import Accepted, Limits, decode_journaled
+    from tests.hall import HALL, T0
+
+    t = topic("case", "C1", "event")
+    payload = body(case="C1", action="returned", ts="2026-11-23T08:30:00+08:00", reason_code=3,
+                   applicant_unit="某建材有限公司", applicant_name="赵六")  # fmt: skip
+    d = CFG.directory()
+    fast = contract.decode(t, payload, T0, HALL, d, Limits())
+    assert isinstance(fast, Accepted) and isinstance(fast.event, CaseEvent)
+    assert fast.event.applicant == Applicant(unit="某建材有限公司", name="赵六")
+    assert contract.decode_reference(t, payload, T0, HALL, d, Limits()) == fast
+    assert decode_journaled(t, payload, HALL, fast.event.ts) == fast.event
+    bare = contract.decode(t, body(case="C1", action="returned", ts="2026-11-23T08:30:00+08:00",
+                                   reason_code=3), T0, HALL, d, Limits())  # fmt: skip
+    assert isinstance(bare, Accepted) and isinstance(bare.event, CaseEvent)
+    assert bare.event.applicant is None

@@ -53,7 +53,8 @@ class RegisterQuery:
         if not self.q:
             return True
         officer = d.person(f.staff)
-        hay = (f.case, f.staff, officer.name if officer else None, f.applicant_name, f.item)
+        applicant = f.applicant.name if f.applicant else None
+        hay = (f.case, f.staff, officer.name if officer else None, applicant, f.item)
         return any(self.q.casefold() in h.casefold() for h in hay if h)
 
     def zh(self, cfg: HallConfig) -> str:
