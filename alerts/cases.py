@@ -31,6 +31,9 @@ Clock rules (docs/cards.md "Working days" and the case kinds; thresholds from `P
   case finishes or the deadline passes (the red takes over: `superseded`).
 - A case is finished by its first `completed`, `returned` (a refusal at the window) or
   `delivered`.
+- An event naming its `item` gets from the hall's catalogue (`Policy.items`, alerts/items.py)
+  what it leaves out: the kind, and on acceptance the promised and legal limits. Where the
+  legal limit stands is `Assessment.legal`: given, none by law (000_… 四(三)), or missing.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import msgspec
 
 from alerts.events import CaseAction, CaseEvent, CaseKind, Outcome, ReviewVerdict
 from alerts.ids import CaseId, EventId, StaffId, WindowId, qualifier
+from alerts.items import LegalLimit, filled, legal_limit
 from alerts.rules import Policy, RuleId
 from alerts.workdays import Due, WorkCalendar
 
@@ -93,6 +97,8 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     conditions: tuple[Condition, ...]
     unknown_years: frozenset[int]
     deemed_approved_at: datetime | None = None  # 超时默认 (Policy.deemed_approval): approved then
+    item: str | None = None  # the catalogue's item code the acceptance named
+    legal: LegalLimit = LegalLimit.NOT_APPLICABLE  # where the legal limit stands
 
     @property
     def open(self) -> bool:
@@ -151,9 +157,18 @@ class _Facts:
 
 def assess(case: CaseId, entries: Sequence[Entry], cal: WorkCalendar, policy: Policy) -> Assessment:
     """The case's clocks and conditions from its events, in their own time order."""
+    if policy.items:
+        entries = _items_filled(entries, policy)
     if len(entries) == 1 and (quick := _accepted_only(case, entries[0], cal, policy)):
         return quick
     return _assess(case, entries, cal, policy)
+
+
+def _items_filled(entries: Sequence[Entry], policy: Policy) -> Sequence[Entry]:
+    """The entries with what their items give (alerts/items.py `filled`)."""
+    if all(e.event.item is None for e in entries):
+        return entries
+    return [Entry(e.ts, e.seq, e.event_id, filled(e.event, policy.items)) for e in entries]
 
 
 def _assess(
@@ -184,6 +199,8 @@ def _assess(
         conditions=tuple(out),
         unknown_years=_unknown(cal, ordered[0].ts, out, due if finished is None else None),
         deemed_approved_at=_deemed(out),
+        item=acc.event.item if acc else None,
+        legal=legal_limit(acc.event if acc else None, policy.items),
     )
 
 
@@ -215,6 +232,8 @@ def _accepted_only(case: CaseId, e: Entry, cal: WorkCalendar, policy: Policy) ->
         conditions=tuple(out),
         unknown_years=_unknown(cal, e.ts, out, due),
         deemed_approved_at=_deemed(out),
+        item=ev.item,
+        legal=legal_limit(ev, policy.items),
     )
 
 

@@ -22,9 +22,11 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.accounts import DEMO_HASHES, Account, check_hash
 from alerts.attendance import AttendanceConfig
+from alerts.basis import BasisConfig
 from alerts.complaints import ComplaintsConfig
 from alerts.duty import DutySlotConfig, HolidayDutyConfig, holiday_problems
 from alerts.ids import DeviceId, HallId, StaffId, WindowId
+from alerts.items import ItemConfig
 from alerts.jobs import JobsConfig
 from alerts.model import ConfigModel, check_zone, validate
 from alerts.notify import NotifyConfig, notify_problems
@@ -328,7 +330,10 @@ class CardsConfig(ConfigModel):
         1, ge=1, description="Unlawful refusal corrected within, after review (000_… 六(五))."
     )
     answer_days: int = Field(
-        2, ge=1, description="A red card's owner answers (陈述申辩) within; then it escalates."
+        2,
+        ge=1,
+        description="A red card's owner answers (陈述申辩) within; then it escalates. Ours: "
+        "000_… 八(八) requires the hearing but gives no number.",
     )
     idle_after_s: int = Field(
         60,
@@ -572,6 +577,15 @@ class HallConfig(ConfigModel):
     notify: NotifyConfig = NotifyConfig()
     attendance: AttendanceConfig = AttendanceConfig()
     jobs: JobsConfig = JobsConfig()
+    items: list[ItemConfig] = Field(
+        default_factory=list,
+        description="The item catalogue (事项清单): a case event may carry its item code alone "
+        "(docs/contract.md).",
+    )
+    basis: BasisConfig = Field(
+        default_factory=BasisConfig,
+        description="Each rule's basis in the hall's own regulations (alerts/basis.py).",
+    )
     duty: list[DutySlotConfig] = Field(
         default_factory=list,
         description="Leader-on-duty rota (领导值班, made quarterly; 002_…): date, half, leader.",
@@ -634,7 +648,7 @@ def _month_day(text: str) -> tuple[int, int]:
 class Directory:
     """Fast membership lookups the ingest needs on every message."""
 
-    __slots__ = ("camera_windows", "cameras", "clocks", "staff", "windows", "zones")
+    __slots__ = ("camera_windows", "cameras", "clocks", "items", "staff", "windows", "zones")
 
     def __init__(
         self,
@@ -643,6 +657,7 @@ class Directory:
         clocks: frozenset[str],
         camera_windows: dict[str, frozenset[str]],
         zones: dict[str, ZoneInfo],
+        items: frozenset[str] = frozenset(),
     ) -> None:
         self.staff = staff
         self.windows = windows
@@ -650,6 +665,7 @@ class Directory:
         self.cameras = frozenset(camera_windows)
         self.camera_windows = camera_windows
         self.zones = zones
+        self.items = items  # the catalogue's item codes (事项清单)
 
     @classmethod
     def of(cls, cfg: HallConfig) -> Directory:
@@ -661,6 +677,7 @@ class Directory:
             clocks=frozenset(c.id for c in cfg.clocks),
             camera_windows={c.id: frozenset(c.windows) for c in cfg.cameras},
             zones=zones,
+            items=frozenset(i.code for i in cfg.items),
         )
 
 
@@ -681,6 +698,7 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
         ("cameras", cfg.cameras),
     ):
         out.extend(_dupes(section, (i.id for i in items)))
+    out.extend(_dupes("items", (i.code for i in cfg.items)))
     depts = {d.id for d in cfg.departments}
     staff = {s.id for s in cfg.staff}
     windows = {w.id for w in cfg.windows}
@@ -701,6 +719,9 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
             out.append(f"windows[{i}].neighbour: unknown window {w.neighbour!r}")
         if w.head is not None and w.head not in staff:
             out.append(f"windows[{i}].head: unknown staff {w.head!r}")
+    for i, it in enumerate(cfg.items):
+        if it.department not in depts:
+            out.append(f"items[{i}].department: unknown department {it.department!r}")
     for i, c in enumerate(cfg.cameras):
         for j, win in enumerate(c.windows):
             if win not in windows:
@@ -723,6 +744,7 @@ def _cross_problems(cfg: HallConfig) -> list[str]:
     if cfg.holiday_duty:
         out.extend(holiday_problems(cfg.holiday_duty, staff, work_calendar(cfg)))
     out.extend(_user_problems(cfg))
+    out.extend(cfg.basis.problems())
     out.extend(notify_problems(cfg.notify, staff, windows))
     if cfg.broker.reconnect_max_s < cfg.broker.reconnect_min_s:
         out.append("broker.reconnect_max_s: must not be below broker.reconnect_min_s")

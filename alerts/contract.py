@@ -53,9 +53,11 @@ from alerts.events import (
     StaffState,
     StaffStatus,
     Verify,
+    applicant_of,
 )
 from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, EventId, StaffId, WindowId
-from alerts.wire import CASE_NEEDS, MAX_YEAR, MIN_YEAR
+from alerts.items import PROMISED_KINDS
+from alerts.wire import MAX_YEAR, MIN_YEAR, case_needs
 from alerts.wire import makeup_of as makeup_of  # where it always was
 
 
@@ -77,6 +79,7 @@ class RejectReason(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     UNKNOWN_WINDOW = "unknown_window"
     UNKNOWN_STAFF = "unknown_staff"
+    UNKNOWN_ITEM = "unknown_item"
     INTERNAL = "internal_error"
 
     @property
@@ -102,6 +105,7 @@ _LABELS_ZH = {
     RejectReason.UNKNOWN_DEVICE: "未登记的设备",
     RejectReason.UNKNOWN_WINDOW: "未登记的窗口",
     RejectReason.UNKNOWN_STAFF: "未登记的人员",
+    RejectReason.UNKNOWN_ITEM: "事项清单中没有该事项",
     RejectReason.INTERNAL: "处理出错(已记录)",
 }
 
@@ -306,7 +310,7 @@ def _case(f: _Fields, case: str) -> CaseEvent:
     if f.required_text("case") != case:
         raise _Refuse(RejectReason.TOPIC_MISMATCH, f"payload case differs from topic case {case!r}")
     action = f.required_choice("action", CaseAction)
-    for name in CASE_NEEDS.get(action, ()):
+    for name in case_needs(action, f.optional_text("item") is not None):
         f.required(name)
     ev = CaseEvent(
         case=CaseId(case),
@@ -331,6 +335,12 @@ def _case(f: _Fields, case: str) -> CaseEvent:
         verdict=f.optional_choice("verdict", ReviewVerdict),
         reviewer=f.optional_id("reviewer", StaffId),
         applicant_told=f.optional_flag("applicant_told"),
+        item=f.optional_text("item"),
+        applicant=applicant_of(
+            f.optional_text("applicant_unit"),
+            f.optional_text("applicant_name"),
+            f.optional_text("applicant_phone"),
+        ),
     )
     _check_case_kind(ev)
     return ev
@@ -344,7 +354,7 @@ def _check_case_kind(ev: CaseEvent) -> None:
     if ev.kind is CaseKind.SPECIAL and ev.deadline is None:
         raise _Refuse(RejectReason.MISSING_FIELD, "a special case needs 'deadline' when accepted")
     needs_days = (CaseKind.PROMISED, CaseKind.JOINT, CaseKind.REPORTED, CaseKind.SUPPLEMENT)
-    if ev.kind in needs_days and ev.promised_days is None:
+    if ev.kind in needs_days and ev.promised_days is None and ev.item is None:
         raise _Refuse(RejectReason.MISSING_FIELD, f"a {ev.kind} case needs 'promised_days'")
 
 
@@ -640,6 +650,17 @@ def _window(d: Directory, value: str | None) -> None:
         raise _Refuse(RejectReason.UNKNOWN_WINDOW, f"window {value!r} is unknown")
 
 
+def _item(d: Directory, ev: CaseEvent) -> None:
+    """An event that leaves its kind or its promise to an item the catalogue lacks is refused;
+    one that carries them itself is not (its item is then only a label)."""
+    if ev.item is None or ev.item in d.items:
+        return
+    needs_kind = ev.kind is None and "kind" in wire.CASE_NEEDS.get(ev.action, ())
+    needs_days = ev.action is CaseAction.ACCEPTED and ev.promised_days is None
+    if needs_kind or (needs_days and ev.kind in PROMISED_KINDS):
+        raise _Refuse(RejectReason.UNKNOWN_ITEM, f"item {ev.item!r} is not in the catalogue")
+
+
 def _admit(ev: Event, d: Directory) -> None:
     """Checks against the hall's configuration: devices, windows and people must be known.
 
@@ -666,6 +687,7 @@ def _admit(ev: Event, d: Directory) -> None:
             if ev.device not in known:
                 raise _Refuse(RejectReason.UNKNOWN_DEVICE, f"{ev.device_kind} {ev.device!r}")
         case CaseEvent():
+            _item(d, ev)
             _window(d, ev.window)
             for name in ("staff", "approved_by", "reviewer"):
                 _staff(d, name, getattr(ev, name))

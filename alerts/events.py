@@ -162,6 +162,23 @@ class Presence:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Applicant:
+    """Who applied, as a refusal names them for the negative-filing register."""
+
+    unit: str | None = None
+    name: str | None = None
+    phone: str | None = None
+
+
+def applicant_of(unit: str | None, name: str | None, phone: str | None) -> Applicant | None:
+    return (
+        None
+        if unit is None and name is None and phone is None
+        else Applicant(unit=unit, name=name, phone=phone)
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CaseEvent:
     case: CaseId
     action: CaseAction
@@ -185,6 +202,8 @@ class CaseEvent:
     verdict: ReviewVerdict | None = None
     reviewer: StaffId | None = None
     applicant_told: bool | None = None  # `extended`: the applicant was told why (000_… 四(五))
+    item: str | None = None  # the catalogue's item code (事项编码): its kind, limits (alerts/items)
+    applicant: Applicant | None = None  # a refusal's applicant (000_… 六(三)3); one slot
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 from pydantic import Field
 
+from alerts.basis import DEFAULT as DEFAULT_BASES
+from alerts.basis import Bases
 from alerts.model import ConfigModel
-from alerts.rules import RULES, RuleId
+from alerts.rules import RuleId
 from alerts.workdays import WorkCalendar
 
 if TYPE_CHECKING:
@@ -216,6 +218,7 @@ class People:
     window_names: Mapping[str, str]
     supervisors: tuple[str, ...]
     admins: tuple[str, ...]
+    bases: Bases = DEFAULT_BASES
 
     @classmethod
     def of(cls, cfg: HallConfig) -> People:
@@ -229,6 +232,7 @@ class People:
             window_names={w.id: w.name for w in cfg.windows},
             supervisors=tuple(s.id for s in cfg.staff if s.role == "supervisor"),
             admins=tuple(dict.fromkeys(admins)),
+            bases=Bases.of(cfg.basis),
         )
 
 
@@ -461,11 +465,11 @@ def _heading(news: CardNews, moment: Moment) -> str:
     return "【红牌】" if news.level == "red" else "【黄牌预警】"
 
 
-def _basis(rule: str) -> str:
+def _basis(rule: str, bases: Bases) -> str:
     try:
-        return RULES[RuleId(rule)].source
+        return bases.text(RuleId(rule))
     except ValueError:
-        return "系统运行状态（docs/notify.md）"
+        return "系统运行状态"
 
 
 def render(
@@ -491,7 +495,7 @@ def render(
         lines.append(f"责任人：{person.name if person else who}")
     lines.append(f"发生时间：{local_text(news.ts, zone)}")
     lines += _deadline_lines(news, moment, deadline, zone)
-    lines.append(f"依据：{_basis(news.rule)}")
+    lines.append(f"依据：{_basis(news.rule, people.bases)}")
     lines.append(f"查看：{card_link(console_url, news.card)}")
     return title, "\n".join(lines)
 

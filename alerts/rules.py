@@ -1,17 +1,20 @@
 """The card rules as data: id, level, what triggers them, their thresholds and sources.
 
 Thresholds live in `Policy`, one per hall, with per-kind overrides of the warning lead. The
-defaults below are the ones documented in README.md; each names its source.
+defaults below are the ones documented in README.md; each names its source for developers,
+and alerts/basis.py says it for users.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
 from alerts.events import CaseKind
 from alerts.ids import StaffId
+from alerts.items import CaseItem
 
 
 class Level(StrEnum):
@@ -70,6 +73,8 @@ class Rule:
     id: RuleId
     level: Level
     title_zh: str
+    # The developer's note: which seed and article, which number is ours. Never shown to users:
+    # they read the rule's basis in the hall's regulations (alerts/basis.py, one line per rule).
     source: str
 
 
@@ -344,6 +349,8 @@ class Policy:
     # leader role. None: no staff list given (the core alone); the daemon always passes one.
     leaders: frozenset[StaffId] | None = None
     deemed_approval: bool = False  # 003_… 三 超时默认: a case open past its limit is approved
+    # The item catalogue (事项清单, alerts/items.py): a case event may name its item alone.
+    items: Mapping[str, CaseItem] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:

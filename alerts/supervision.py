@@ -34,6 +34,7 @@ from alerts.events import (
     StaffStatus,
 )
 from alerts.ids import CaseId, EventId, StaffId, WindowId
+from alerts.items import catalogue
 from alerts.people import People
 from alerts.roles import StaffRole
 from alerts.rules import Policy
@@ -63,6 +64,7 @@ def policy(cfg: HallConfig) -> Policy:
         answer_days=c.answer_days,
         leaders=frozenset(s.staff_id for s in cfg.staff if s.role is StaffRole.LEADER),
         deemed_approval=c.deemed_approval,
+        items=catalogue(cfg.items),
     )
 
 

@@ -43,6 +43,7 @@ from alerts.events import (
     StaffState,
     StaffStatus,
     Verify,
+    applicant_of,
 )
 from alerts.ids import CardId, CaseId, ComplaintId, DeviceId, StaffId, WindowId
 
@@ -109,6 +110,10 @@ class CaseWire(Wire):
     verdict: ReviewVerdict | Opt = UNSET
     reviewer: Staff | Opt = UNSET
     applicant_told: bool | Opt = UNSET
+    item: Text | Opt = UNSET
+    applicant_unit: Text | Opt = UNSET
+    applicant_name: Text | Opt = UNSET
+    applicant_phone: Text | Opt = UNSET
 
 
 class StaffStatusWire(Wire):
@@ -215,6 +220,14 @@ CASE_NEEDS: dict[CaseAction, tuple[str, ...]] = {
     CaseAction.RETURNED: ("reason_code",),
     CaseAction.REFUSAL_REVIEWED: ("verdict", "reviewer"),
 }
+# With an `item`, the catalogue gives the kind (alerts/items.py): the event need not.
+ITEM_GIVES: Final = frozenset({"kind"})
+
+
+def case_needs(action: CaseAction, item: bool) -> tuple[str, ...]:
+    """The fields a case event of `action` must carry; fewer when it names its item."""
+    needs = CASE_NEEDS.get(action, ())
+    return tuple(n for n in needs if n not in ITEM_GIVES) if item else needs
 
 
 # --- Struct to event ---------------------------------------------------------------------------
@@ -278,7 +291,7 @@ def _presence(w: PresenceWire, key: str, _: datetime, zone: tzinfo | None) -> Pr
 def _case(w: CaseWire, key: str, _: datetime, zone: tzinfo | None) -> CaseEvent | None:
     if w.case != key:
         return None
-    for name in CASE_NEEDS.get(w.action, ()):
+    for name in case_needs(w.action, given(w.item) is not None):
         if given(getattr(w, name)) is None:
             return None
     return CaseEvent(
@@ -304,6 +317,10 @@ def _case(w: CaseWire, key: str, _: datetime, zone: tzinfo | None) -> CaseEvent 
         verdict=given(w.verdict),
         reviewer=given(w.reviewer),
         applicant_told=given(w.applicant_told),
+        item=given(w.item),
+        applicant=applicant_of(
+            given(w.applicant_unit), given(w.applicant_name), given(w.applicant_phone)
+        ),
     )
 
 

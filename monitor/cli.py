@@ -132,6 +132,15 @@ def _parser() -> argparse.ArgumentParser:
     rep_m.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     rep_m.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
     rep_m.add_argument("--no-pdf", action="store_true", help="HTML and XLSX only")
+    reg = sub.add_parser(
+        "register", help="the negative-filing register (否定报备登记): CSV or XLSX"
+    )
+    _reporting_args(reg)
+    reg.add_argument("--from", dest="start", type=_date, help="refused on or after YYYY-MM-DD")
+    reg.add_argument("--to", dest="end", type=_date, help="refused on or before YYYY-MM-DD")
+    reg.add_argument("--window", help="only this window")
+    reg.add_argument("--staff", help="only this officer")
+    reg.add_argument("--xlsx", type=Path, help="write the workbook here (else CSV to stdout)")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
     _reporting_args(query)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
@@ -235,6 +244,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _attendance(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "register":
+        return _register(args)
     if args.command == "passwd":
         return _passwd(args)
     return _demo(args)
@@ -334,6 +345,27 @@ def _report(args: argparse.Namespace) -> int:
         logger.warning("no PDF: %s; the HTML page prints the same", exc)
         return EXIT_OK
     _out(f"  {pdf_path}")
+    return EXIT_OK
+
+
+def _register(args: argparse.Namespace) -> int:
+    """The negative-filing register from the journal: CSV (UTF-8 with BOM) on stdout, or the
+    workbook with --xlsx; the same table as the console's (monitor/web/register.py)."""
+    from monitor.web import register
+
+    cfg = reporting_config(args.config, args.data_dir)
+    sup = _replayed(cfg)
+    query = register.RegisterQuery(
+        window=args.window, staff=args.staff, start=args.start, end=args.end
+    )
+    now = datetime.now(UTC)
+    if args.xlsx is None:
+        sys.stdout.buffer.write(register.export(sup, cfg, query, now, "csv"))
+        sys.stdout.flush()
+        return EXIT_OK
+    args.xlsx.write_bytes(register.export(sup, cfg, query, now, "xlsx"))
+    found = len(register.chosen(sup, cfg, query, now))
+    _out(f"{cfg.hall.name} 否定报备登记（{query.zh(cfg)}）：{found} 条\n  {args.xlsx}")
     return EXIT_OK
 
 

@@ -108,6 +108,7 @@ def pages(case_card: str) -> list[Page]:
         Page(name="officer", role=sup, hash="#/staff/S014", ready=_id("subject-history")),
         Page(name="complaints", role=sup, hash="#/complaints", ready=SHOWN),
         Page(name="supervision", role=sup, hash="#/supervision", ready=SHOWN),
+        Page(name="register", role=sup, hash="#/register", ready=_id("register-count")),
         Page(name="attendance", role=sup, hash="#/attendance?date=2026-11-26", ready=ROWS),
         Page(name="board", role=sup, hash="#/board", ready=_id("board-live")),
         Page(name="report", role=sup, hash="#/report?month=2026-11", ready=REPORT),

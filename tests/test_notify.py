@@ -225,7 +225,7 @@ def test_the_yellow_notice_says_what_which_case_the_deadline_the_basis_and_the_l
     assert "窗口：W03 不动产登记(一)" in n.body
     assert "责任人：陈静" in n.body
     assert "办理时限：2026-12-02 17:30（周三）前办结" in n.body
-    assert "依据：a city's e-supervision rule: 到期前1个工作日提示" in n.body
+    assert "依据：《县行政服务中心限时办结制度》第二条" in n.body
     assert f"查看：{CONSOLE}/console/#/card/K-0123456789ABCDEF" in n.body
     assert n.not_before == local("2026-12-01T17:25:00")
     assert p.moment is Moment.RAISED

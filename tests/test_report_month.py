@@ -417,7 +417,7 @@ def test_local_times_basis_and_verdict_tiers_and_no_voided_card() -> None:
     assert answer_by is not None
     assert answer_by.astimezone(ZONE).strftime("%Y-%m-%d %H:%M") in page
     assert "+00:00" not in page and answer_by.isoformat(timespec="minutes") not in page
-    assert "《行政效能建设九项制度》八(四)5" in page and "经申辩维持" in page
+    assert "《行政效能建设九项制度》第八条第四项第5目" in page and "经申辩维持" in page
     assert "王伟" in page and "企业开办" in page
     assert "95 分及以上为优秀" in page and "K-post.unstaffed-9" not in page
     assert scores.cards_by_rule == {"case.legal.overdue": 1, "case.promised.overdue": 1}

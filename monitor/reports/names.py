@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from alerts.basis import DEFAULT as DEFAULT_BASES
+from alerts.basis import Bases
 from alerts.config import HallConfig
 
 
@@ -22,6 +24,7 @@ class HallNames:
     windows: Mapping[str, str] = field(default_factory=dict)  # id → 窗口名称, config order
     seat: Mapping[str, str] = field(default_factory=dict)  # staff id → his window id
     clocks: Mapping[str, str] = field(default_factory=dict)  # id → where it hangs
+    bases: Bases = DEFAULT_BASES  # each rule's 依据 in the hall's regulations
 
     @classmethod
     def of(cls, cfg: HallConfig) -> HallNames:
@@ -38,6 +41,7 @@ class HallNames:
             windows={w.id: w.name for w in cfg.windows},
             seat=seat,
             clocks={c.id: c.location for c in cfg.clocks},
+            bases=Bases.of(cfg.basis),
         )
 
     def person(self, staff: str) -> str:

@@ -46,23 +46,6 @@ VERDICT_ZH: dict[Verdict, str] = {
     Verdict.NOT_SCORED: "不计分",
 }
 
-_NINE = "《行政效能建设九项制度》"
-_TEN = "《县行政服务中心管理办公室十项制度》"
-_LOCAL = "本中心考评细则"
-# The basis of each deducting rule, in the regulations' words (docs/regulations.md; where a
-# seed names no number the default is practice elsewhere, docs/scores.md "Sources").
-BASIS_ZH: dict[RuleId, str] = {
-    RuleId.ATTENDANCE_LATE: f"{_TEN}第一篇(十)1 签到签退；{_LOCAL}：迟到10分钟内扣1分",
-    RuleId.ATTENDANCE_EARLY: f"{_TEN}第一篇(十)1 签到签退；{_LOCAL}：早退10分钟内扣1分",
-    RuleId.ATTENDANCE_MISSING_PUNCH: f"{_TEN}第一篇(十)1 签到签退；{_LOCAL}：无故缺卡",
-    RuleId.ATTENDANCE_ABSENT_HALF_DAY: f"{_LOCAL}：迟到早退超过15分钟按旷工半天",
-    RuleId.POST_UNSTAFFED: f"{_TEN}第五篇4 离岗告示；{_LOCAL}：离岗15分钟以上扣3分",
-    RuleId.PROMISED_OVERDUE: f"{_NINE}八(四)5 超过承诺时限办结，扣窗口5—10分",
-    RuleId.LEGAL_OVERDUE: f"{_NINE}八(五)1 超过法定时限办结，扣岗位责任人10—15分",
-    RuleId.RETURNED_NO_REASON: f"{_NINE}六 否定报备制：不予办理须书面说明理由",
-    RuleId.COMPLAINT_FOUNDED: f"{_NINE}五(八) 违纪经群众举报属实",
-    RuleId.REVIEW_BAD_UNRECTIFIED: f"{_LOCAL}：好差评差评未按时整改",
-}
 _STAR_ZH = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星"}
 
 
@@ -73,11 +56,9 @@ def rule_title(rule: str) -> str:
         return rule
 
 
-def basis(rule: str) -> str:
-    try:
-        return BASIS_ZH.get(RuleId(rule), f"{_LOCAL}：{rule_title(rule)}")
-    except ValueError:
-        return _LOCAL
+def basis(rule: str, names: HallNames) -> str:
+    """The rule's 依据 in the hall's regulations (alerts/basis.py, `[basis]`)."""
+    return names.bases.text(rule)
 
 
 def local(t: datetime | None, zone: tzinfo) -> str:
@@ -143,7 +124,7 @@ def deduction_table(scores: MonthScores, names: HallNames) -> Table:
                     _name(r, names),
                     "窗口" if r.kind == "window" else "人员",
                     rule_title(d.rule),
-                    basis(d.rule),
+                    basis(d.rule, names),
                     VERDICT_ZH[d.verdict] + capped,
                     d.card,
                     d.day.isoformat(),
@@ -160,7 +141,7 @@ def pending_table(scores: MonthScores, names: HallNames, zone: tzinfo) -> Table:
     for r in _all(scores):
         for p in r.pending:
             state = VERDICT_ZH[p.verdict]
-            who = [r.id, _name(r, names), rule_title(p.rule), basis(p.rule), p.card]
+            who = [r.id, _name(r, names), rule_title(p.rule), basis(p.rule, names), p.card]
             body.append([*who, -p.points, state, local(p.answer_by, zone)])
     return head, body
 

@@ -197,6 +197,9 @@ class Console:
         from monitor.web.cardviews import CardViews  # the list's paging, export, feed
 
         gets.update(CardViews(self, card_filter).gets())
+        from monitor.web.register import RegisterViews  # the negative-filing register
+
+        gets.update(RegisterViews(self).gets())
         routes: dict[str, Route] = {}
         for path in {*gets, *posts}:
             routes[path] = _by_method(gets.get(path), posts.get(path))

@@ -16,6 +16,7 @@ from typing import Any
 from alerts.cards import SYSTEM_RULES, Card, CardState, Why
 from alerts.events import CardAction, CaseAction
 from alerts.ids import CaseId
+from alerts.items import LEGAL_ZH, LegalLimit, filled
 from alerts.rules import RULES, RuleId
 from alerts.supervision import Supervision
 from monitor.ingest.journal import JournalRow
@@ -127,15 +128,20 @@ def case_timeline(sup: Supervision, case: str | None, names: Names, zone: Any) -
     if rec is None:
         return []
     out = []
+    items = sup.engine.policy.items
     for e in sorted(rec.entries, key=lambda e: (e.ts, e.seq)):
-        ev = e.event
+        ev = filled(e.event, items)  # the kind and limits its item gives
         detail = [
+            *_item_zh(
+                sup, ev.item, rec.assessment.legal if ev.action is CaseAction.ACCEPTED else None
+            ),
             f"{ev.step}" if ev.step else None,
             f"原因：{ev.reason}" if ev.reason else None,
             f"延长 {ev.extra_days} 个工作日" if ev.extra_days else None,
             f"新期限 {_local(ev.new_deadline, zone)}" if ev.new_deadline else None,
             f"批准人 {names.person(ev.approved_by)}" if ev.approved_by else None,
             f"承诺 {ev.promised_days} 个工作日" if ev.promised_days else None,
+            f"法定 {ev.legal_days} 个工作日" if ev.legal_days else None,
             f"结果 {'准予' if ev.outcome.value == 'approved' else '不予'}" if ev.outcome else None,
         ]
         out.append(
@@ -153,6 +159,16 @@ def case_timeline(sup: Supervision, case: str | None, names: Names, zone: Any) -
             }
         )
     return out
+
+
+def _item_zh(sup: Supervision, item: str | None, legal: LegalLimit | None) -> list[str | None]:
+    """The item (事项) an event names, and on acceptance where the legal limit stands: a case
+    whose item has none says so, and so does one that was given none."""
+    it = sup.engine.policy.items.get(item) if item else None
+    named = f"事项 {item}" + (f" {it.name}" if it else "（事项清单中没有）") if item else None
+    if legal is None or legal is LegalLimit.NOT_APPLICABLE or legal is LegalLimit.GIVEN:
+        return [named]
+    return [named, LEGAL_ZH[legal]]
 
 
 def evidence_zh(row: JournalRow, names: Names, zone: Any) -> str:

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from alerts.attendance import DaySheet
+from alerts.basis import DEFAULT as DEFAULT_BASES
+from alerts.basis import Bases
 from alerts.cards import Card, CardState, Refusal, Transition, WatchKind, Why, watch_key
 from alerts.complaints import add_months, assess_complaint
 from alerts.config import HallConfig
@@ -79,7 +81,10 @@ REFUSAL_ZH = {
     Refusal.UNKNOWN_CARD: "没有这张牌。",
     Refusal.NOT_ALLOWED: "您关联的人员无权对这张牌执行此操作(维持、撤销须由效能督查员作出)。",
     Refusal.WRONG_STATE: "这张牌当前的状态不允许此操作(可能已被他人处理，请刷新)。",
-    Refusal.NOT_HEARD: "尚未听取陈述申辩：须责任人申辩或申辩期限届满后才能维持(000_… 八(八))。",
+    Refusal.NOT_HEARD: (
+        "尚未听取陈述申辩：须责任人申辩或申辩期限届满后才能维持"
+        "(《行政效能建设九项制度》第八条第八项：作出处理前应听取责任人的意见)。"
+    ),
     Refusal.SYSTEM_CARD: (
         "这是系统提示牌(系统配置问题，不针对任何人)：无需申辩，也不作维持或撤销，"
         "由系统管理员排除原因后自动关闭。"
@@ -138,10 +143,12 @@ class CardFilter:
 class Names:
     staff: Mapping[str, str]
     windows: Mapping[str, str]
+    bases: Bases = DEFAULT_BASES
 
     @classmethod
     def of(cls, cfg: HallConfig) -> Names:
-        return cls({s.id: s.name for s in cfg.staff}, {w.id: w.name for w in cfg.windows})
+        staff, windows = {s.id: s.name for s in cfg.staff}, {w.id: w.name for w in cfg.windows}
+        return cls(staff, windows, Bases.of(cfg.basis))
 
     def person(self, sid: str | None) -> str | None:
         return None if sid is None else self.staff.get(sid, sid)
@@ -241,7 +248,8 @@ def card_detail(c: Card, evidence: Sequence[JournalRow], names: Names, zone: Any
     found = {r.event_id for r in evidence}
     return {
         **card_row(c, names, zone),
-        "source": RULES[c.rule].source,
+        "source": names.bases.text(c.rule),
+        "answer_basis": names.bases.hearing_text(),
         "history": [transition_row(t, names, zone) for t in c.history],
         "evidence": [evidence_row(r, zone) for r in evidence],
         "evidence_missing": [e for e in c.evidence if e not in found],

@@ -86,7 +86,7 @@ def notice_html(kind: str, c: Card, cfg: HallConfig, now: datetime) -> str:
         ("责任人", row["owner_name"] or "—"),
         ("办件编号", s["case"] or "—"),
         ("发生时间", _zh_time(c.raised_at, zone)),
-        ("依据", rule.source),
+        ("依据", names.bases.text(c.rule)),
     ]
     if kind == "inform":
         to = who

@@ -11,7 +11,7 @@ from typing import Any
 from alerts.cards import CardState
 from alerts.rules import RuleId
 from monitor import __version__
-from monitor.web import board, cards_openapi, desk_openapi
+from monitor.web import board, cards_openapi, desk_openapi, register_openapi
 
 JSON = "application/json"
 NOTICE_STATES = ("sent", "waiting", "failed", "cancelled", "not_told")
@@ -571,6 +571,11 @@ _PATHS["/api/cards"]["get"]["parameters"] += cards_openapi.LIST_PARAMS
 _PATHS["/api/cards"]["get"]["responses"]["200"]["content"][JSON]["schema"]["properties"].update(
     cards_openapi.LIST_FIELDS
 )
+_PATHS.update(register_openapi.PATHS)  # the negative-filing register and its exports
+_SCHEMAS["CardDetail"]["allOf"][1]["properties"]["answer_basis"] = {
+    "type": "string",
+    "description": "依据 of the answer deadline (申辩期限): the hearing's regulation",
+}
 
 
 def spec() -> dict[str, Any]:

@@ -240,7 +240,8 @@
         h.el("dt", {}, "责任人"), h.el("dd", {}, link(h, "staff", c.owner, c.owner_name)),
         h.el("dt", {}, "亮牌时间"), h.el("dd", {}, h.time(c.raised_at)),
         h.el("dt", {}, "申辩期限"), h.el("dd", {}, h.time(c.answer_by)),
-        h.el("dt", {}, "依据"), h.el("dd", { id: "card-source" }, c.source)),
+        h.el("dt", {}, "依据"), h.el("dd", { id: "card-source" }, c.source),
+        c.answer_by && c.answer_basis ? [h.el("dt", {}, "申辩依据"), h.el("dd", { id: "card-answer-basis", class: "hint" }, c.answer_basis)] : null),
     ];
     if (c.timeline.length) parts.push(h.el("h3", {}, "办件经过"), h.el("div", { class: "scroll" }, h.table(["时间", "环节", "经办人", "窗口", "说明"], timeline)));
     if (c.statements.length) parts.push(h.el("h3", {}, "陈述申辩"), h.el("div", { class: "scroll", id: "statements" }, h.table(["时间", "申辩人", "录入", "内容"], statements)));

@@ -265,6 +265,7 @@
     ["cards", "卡片", "read_cards", (q) => window.HallwatchCards.list(q, kit())],
     ["complaints", "投诉", "read_complaints", (q) => window.HallwatchComplaints.complaints(q, { api, el, show, table, select, time, may, meta })],
     ["supervision", "督办", "read_cards", (q) => window.HallwatchComplaints.supervision(q, { api, el, show, table, time })],
+    ["register", "否定报备", "read_cards", (q) => window.HallwatchRegister.show(q, kit())],
     ["attendance", "考勤日报", "read_attendance", attendance],
     ["board", "值班看板", "read_attendance", (q) => window.HallwatchBoard.show(q, { api, el, show, table, view })],
     ["report", "月报", "read_report", report],
