@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from hypothesis import event, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -406,6 +406,43 @@ def check_step(card: Card, before: Transition | None, t: Transition) -> None:
         assert before is not None
         answered = before.state is S.ANSWERED
         assert answered or (card.answer_by is not None and t.ts >= card.answer_by)
+
+
+@settings(max_examples=1, database=None, deadline=None)
+@given(start=st.just(at(2026, 4, 29, 10)))  # a fixed run: the machine records events
+def test_a_twin_acceptance_written_in_another_zone_finds_its_card(start: datetime) -> None:
+    """The search's counterexample, shrunk: the same instant is its card's, however written.
+
+    C1 is accepted (promised 0 days) at 10:00 hall time; its warning card is raised then. A
+    day later a second `accepted` of the same instant arrives, its time written in UTC (every
+    `now` after a jump to the engine's next due is). Of two acceptances at one instant the one
+    with the lower event id counts (`C1-10` < `C1-2`), so the warning now begins at the same
+    instant written otherwise: its card must be the one already raised, under the same id.
+    """
+    m = CardLifecycleMachine()
+    m.open_the_hall(start=start, kinds=[CaseKind.PROMISED] * len(CASES))
+    checks = (
+        m.nothing_is_deleted_and_history_only_grows,
+        m.cards_follow_the_conditions,
+        m.every_card_follows_its_lifecycle,
+    )
+
+    def event(action: CaseAction, lag: timedelta = timedelta(0)) -> None:
+        m.case_event(case="C1", action=action, lag=lag, days=0, legal=None, flag=False)
+        for check in checks:
+            check()
+
+    for _ in range(2):
+        event(A.RESUMED)  # nothing suspended: changes nothing, only takes an event id
+    event(A.ACCEPTED)  # C1-2, 10:00 +08:00
+    for _ in range(7):
+        event(A.RESUMED)
+    m.to_the_next_due()  # 17:30, the warning's end, written in UTC
+    m.wait(timedelta(hours=16))
+    m.wait(30 * MINUTE)  # 10:00 the next morning
+    event(A.ACCEPTED, lag=24 * 60 * MINUTE)  # C1-10: 02:00 UTC, the instant of C1-2
+    assert m.stories["C1"].entries[-1].ts == m.stories["C1"].entries[2].ts
+    m.teardown()
 
 
 CardLifecycleMachine.TestCase.settings = settings(
