@@ -520,8 +520,9 @@ def test_a_refusal_and_its_twin_in_utc_find_their_card(data: st.DataObject) -> N
     m.teardown()
 
 
+# A random search, as many examples as the fixed one it replaced took in the same time (7-11 s
+# on two cores): each run looks somewhere new; what one finds becomes a fixed run above.
 CardLifecycleMachine.TestCase.settings = settings(
-    derandomize=True,  # a fixed search in CI: a random one found a promised warning with no card
     max_examples=300,
     stateful_step_count=50,
     deadline=None,
