@@ -201,8 +201,12 @@ def silent_note(silent: Sequence[str]) -> str | None:
 
 
 def card_id(rule: str, key: str, qualifier: str, start: datetime) -> CardId:
-    """Stable under replay; a moved deadline is a different card (the old one is voided)."""
-    text = f"{rule}|{key}|{qualifier}|{start.isoformat()}"
+    """Stable under replay; a moved deadline is a different card (the old one is voided).
+
+    The instant is hashed in UTC: one instant is one card however its time was written (a
+    condition may begin at an event's own `ts`, in the zone it came with).
+    """
+    text = f"{rule}|{key}|{qualifier}|{start.astimezone(UTC).isoformat()}"
     return CardId("K-" + hashlib.sha256(text.encode()).hexdigest()[:16].upper())
 
 

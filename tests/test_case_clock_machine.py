@@ -14,7 +14,11 @@ its deadline, moved by each event as it comes (docs/cards.md "Working days",
 - a warning holds from 1 working day before the deadline in force until the finish or the
   deadline; contiguous parts make one warning;
 - the first `accepted` and the first `completed` count; a second `suspended` while suspended
-  and a `resumed` without a suspension change nothing.
+  and a `resumed` without a suspension change nothing;
+- with the hall's leaders known, an extension counts only if a leader approved it, with a
+  reason and the applicant told; any other is `case.extension.unapproved` at its instant and
+  moves nothing, not even into a late one (`000_…` 四(五)); with 超时默认 on (`003_…` 三) the
+  case is deemed approved when its promised limit passes still open.
 
 The calendar is the real 2026 one (chinesecalendar, 调休 included); the start instants sit in
 the weeks around the 2026 holidays and their swapped working days. The model counts periods of
@@ -46,12 +50,22 @@ from alerts.events import CaseAction, CaseKind, Outcome
 from alerts.ids import CaseId, EventId
 from alerts.rules import Policy, RuleId
 from tests.calendar_oracle import in_service_hours_of_a_working_day, period_end, working_day_after
-from tests.case_builders import CAL, LEADER, SHANGHAI, Story, at
+from tests.case_builders import CAL, LEADER, OFFICER, SHANGHAI, Story, at
 
 R, A = RuleId, CaseAction
 MINUTE = timedelta(minutes=1)
-POLICY = Policy()
-WARN_DAYS = POLICY.warning_for(CaseKind.PROMISED)
+WARN_DAYS = Policy().warning_for(CaseKind.PROMISED)
+LEADERS = frozenset({LEADER})
+# How an extension was approved: the fields it carries. Only "proper" counts once the hall's
+# leaders are known (the case's officer S001 is no leader).
+APPROVALS: dict[str, dict[str, object]] = {
+    "proper": {"approved_by": LEADER, "reason": "需现场核查", "applicant_told": True},
+    "by the officer": {"approved_by": OFFICER, "reason": "需现场核查", "applicant_told": True},
+    "by nobody": {"reason": "需现场核查", "applicant_told": True},
+    "without a reason": {"approved_by": LEADER, "reason": " ", "applicant_told": True},
+    "applicant not told": {"approved_by": LEADER, "reason": "需现场核查"},
+}
+APPROVAL = st.sampled_from(["proper", "proper", *APPROVALS])
 # Weeks around the 2026 holidays (国务院办公厅 2026 通知): New Year (Sun 4 Jan worked), Spring
 # Festival (Sat 14 and Sat 28 Feb worked), Qingming, May Day (Sat 9 May worked), Dragon Boat,
 # Mid-Autumn and National Day (Sun 20 Sep and Sat 10 Oct worked); one plain March week.
@@ -229,11 +243,13 @@ def moved(due: datetime, extra_days: int | None, new_deadline: datetime | None) 
 class CaseModel:
     """What the events of one promised case should give, event by event."""
 
+    policy: Policy = field(default_factory=Policy)
     acc: Entry | None = None
     fin: Entry | None = None
     suspended_since: datetime | None = None
     promised: Clock = field(default_factory=lambda: Clock(extensible=True))
     legal: Clock | None = None
+    unapproved: list[Entry] = field(default_factory=list)
 
     def clocks(self) -> list[Clock]:
         return [c for c in (self.promised, self.legal) if c is not None and self.acc is not None]
@@ -250,10 +266,19 @@ class CaseModel:
             self.suspended_since = None
             for c in self.clocks():
                 c.resume(e.ts)
+        elif action is A.EXTENDED and not self._approved(e):
+            self.unapproved.append(e)
         elif action is A.COMPLETED or action is A.EXTENDED:
             self.fin = self.fin or (e if action is A.COMPLETED else None)
             for c in self.clocks():
                 c.on(e)
+
+    def _approved(self, e: Entry) -> bool:
+        leaders, ev = self.policy.leaders, e.event
+        if leaders is None:
+            return True
+        told = ev.applicant_told is True and bool((ev.reason or "").strip())
+        return ev.approved_by in leaders and ev.approved_by != OFFICER and told
 
     def _accept(self, e: Entry) -> None:
         self.acc = e
@@ -282,8 +307,14 @@ class CaseModel:
             Condition(R.EXTENSION_LATE, x.event_id, x.ts, x.ts, False, (x.event_id,))
             for x in self.promised.late
         ]
+        out += [
+            Condition(R.EXTENSION_UNAPPROVED, x.event_id, x.ts, x.ts, False, (x.event_id,))
+            for x in self.unapproved
+        ]
         if (over := self.promised.overdue()) is not None:
             out.append(Condition(R.PROMISED_OVERDUE, "", *over, False, (*ids, *done)))
+            if self.policy.deemed_approval:
+                out.append(Condition(R.DEEMED_APPROVED, "", over[0], over[0], False, ids))
         if self.legal is not None and (over := self.legal.overdue()) is not None:
             out.append(Condition(R.LEGAL_OVERDUE, "", *over, False, (acc.event_id, *done)))
         return sorted(out, key=condition_key)
@@ -300,13 +331,17 @@ class CaseClockMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.story = Story(kind=CaseKind.PROMISED)
+        self.policy = Policy()
         self.model = CaseModel()
         self.now = STARTS[0]
         self.last: datetime | None = None
 
-    @initialize(start=st.sampled_from(STARTS))
-    def begin(self, start: datetime) -> None:
+    @initialize(start=st.sampled_from(STARTS), leaders=st.booleans(), deemed=st.booleans())
+    def begin(self, start: datetime, leaders: bool, deemed: bool) -> None:
+        """A hall with its leaders known or not (the core alone), 超时默认 on or off."""
         self.now = start
+        self.policy = Policy(leaders=LEADERS if leaders else None, deemed_approval=deemed)
+        self.model = CaseModel(policy=self.policy)
 
     def _event(self, action: CaseAction, **fields: object) -> None:
         """At `now`, or a minute after the last event: events are strictly after one another
@@ -345,20 +380,23 @@ class CaseClockMachine(RuleBasedStateMachine):
     def resume(self) -> None:
         self._event(A.RESUMED, reason="材料已补齐")
 
-    @rule(days=st.integers(1, 3))
-    def extend_by_days(self, days: int) -> None:
+    @rule(days=st.integers(1, 3), approval=APPROVAL)
+    def extend_by_days(self, days: int, approval: str) -> None:
         if self.model.acc is None:  # nothing to extend yet (an extension first is not modelled)
             return
-        self._event(A.EXTENDED, extra_days=days, approved_by=LEADER)
+        event(f"an extension {approval}")
+        self._event(A.EXTENDED, extra_days=days, **APPROVALS[approval])
 
-    @rule(days=st.integers(1, 8), close=st.sampled_from([time(12), time(17, 30)]))
-    def extend_to_a_date(self, days: int, close: time) -> None:
-        """A leader sets a new deadline: a session's end on a working day (chinesecalendar)."""
+    @rule(
+        days=st.integers(1, 8), close=st.sampled_from([time(12), time(17, 30)]), approval=APPROVAL
+    )
+    def extend_to_a_date(self, days: int, close: time, approval: str) -> None:
+        """A new deadline: a session's end on a working day (chinesecalendar)."""
         if self.model.acc is None:
             return
         day = working_day_after(self.now.astimezone(SHANGHAI).date(), days)
         new = datetime.combine(day, close, SHANGHAI)
-        self._event(A.EXTENDED, new_deadline=new, approved_by=LEADER)
+        self._event(A.EXTENDED, new_deadline=new, **APPROVALS[approval])
 
     @rule()
     def complete(self) -> None:
@@ -367,7 +405,7 @@ class CaseClockMachine(RuleBasedStateMachine):
     # invariants ---------------------------------------------------------------------------
 
     def _assess(self) -> Assessment:
-        return self.story.assess(POLICY)
+        return self.story.assess(self.policy)
 
     @invariant()
     @precondition(lambda self: self.story.entries)
@@ -376,6 +414,8 @@ class CaseClockMachine(RuleBasedStateMachine):
         due = self.model.due()
         assert (a.due.at if a.due else None) == due
         assert sorted(a.conditions, key=condition_key) == self.model.conditions()
+        deemed = [c.start for c in a.conditions if c.rule is R.DEEMED_APPROVED]
+        assert a.deemed_approved_at == (deemed[0] if deemed else None)
 
     @invariant()
     @precondition(lambda self: self.story.entries)
@@ -395,7 +435,7 @@ class CaseClockMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.story.entries)
     def the_order_learned_does_not_matter(self) -> None:
         entries = self.story.entries
-        shuffled = assess(CaseId(self.story.case), entries[::-1], CAL, POLICY)
+        shuffled = assess(CaseId(self.story.case), entries[::-1], CAL, self.policy)
         assert shuffled == self._assess()
 
 
