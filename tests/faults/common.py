@@ -261,13 +261,17 @@ def start_clocked(
     directory: Path,
     daemons: list[DaemonProcess],
     at: datetime,
+    idle_after_s: int = 60,
     **journal: Any,
 ) -> tuple[ClockedDaemon, Path]:
-    """The example hall on `broker`, data in `directory`/data, its clock standing at `at`."""
+    """The example hall on `broker`, data in `directory`/data, its clock standing at `at`.
+
+    `idle_after_s`: the default, 60, unless a test of something else (the daemon's own clock
+    stepping) must not wait for a standing clock to let the sources go idle."""
     directory.mkdir(parents=True, exist_ok=True)
     web = free_port()
     cfg = write_config(
-        directory, broker.port, broker.password("hallwatch"), web, False, 60, **journal
+        directory, broker.port, broker.password("hallwatch"), web, False, idle_after_s, **journal
     )
     clock = directory / "clock.txt"
     set_clock(clock, at)

@@ -87,7 +87,9 @@ def test_clock_stepped_back_an_hour_and_forward_a_day_misses_and_doubles_no_dead
             "legal_days": 20,
         }
         accepted.append((f"hall/{HALL}/case/{case}/event", json.dumps(doc).encode()))
-    daemon, cfg_path = start_clocked(mosquitto, tmp_path / "clocked", daemons, t0)
+    # The daemon's own clock steps here, while it stands between the steps: judged at once
+    # (idle_after_s 0), not held for sources that a standing clock never lets go idle.
+    daemon, cfg_path = start_clocked(mosquitto, tmp_path / "clocked", daemons, t0, 0)
     data = tmp_path / "clocked" / "data"
     publish_window(mosquitto, accepted, "clock-cases")
     due_now = {c for c, d in cases.items() if d <= t0}
