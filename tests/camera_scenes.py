@@ -540,7 +540,9 @@ def still(split: Split, path: str) -> None:
     cv2.imwrite(path, np.vstack([np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)]))
 
 
-def bench(seconds: float = 20.0, kinds: tuple[Kind, ...] | None = None) -> None:
+def bench(
+    seconds: float = 20.0, kinds: tuple[Kind, ...] | None = None, face_upscale: float = 1.0
+) -> None:
     """Time per frame for 20 seats in one 1920×1080 frame (four counters in a 2×2 mosaic),
     one OpenCV thread, three situations: all seats empty, all occupied and settled, and the
     worst case — every seat in question every frame (just after start or a light change)."""
@@ -563,9 +565,11 @@ def bench(seconds: float = 20.0, kinds: tuple[Kind, ...] | None = None) -> None:
         tiles = [cv2.resize(render(c, p, rng), (960, 540)) for c, p in pairs]
         return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
 
-    prm = EngineParams(analysis_width=640, detect_width=1280)
+    prm = EngineParams(
+        analysis_width=640, detect_width=1280, detect=DetectParams(face_upscale=face_upscale)
+    )
     if kinds is not None:
-        prm = replace(prm, detect=DetectParams(kinds=kinds), confirm_by=frozenset(kinds) & {
+        prm = replace(prm, detect=replace(prm.detect, kinds=kinds), confirm_by=frozenset(kinds) & {
             Kind.PERSON, Kind.SEGMENT, Kind.FACE, Kind.PROFILE})  # fmt: skip
     shots = {"empty": mosaic([empty] * 4), "occupied": mosaic(occupied)}
     for name, frame in [("all empty", shots["empty"]), ("all occupied, settled", shots["occupied"]),
@@ -596,10 +600,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bench", action="store_true", help="time 20 seats in 1920×1080")
     ap.add_argument("--kinds", help="detectors for --bench, e.g. person,face,profile")
+    ap.add_argument("--face-upscale", type=float, default=1.0, help="for --bench")
     args = ap.parse_args(argv)
     split = DEV if args.split == "dev" else TEST
     if args.bench:
-        bench(kinds=tuple(Kind(k) for k in args.kinds.split(",")) if args.kinds else None)
+        kinds = tuple(Kind(k) for k in args.kinds.split(",")) if args.kinds else None
+        bench(kinds=kinds, face_upscale=args.face_upscale)
         return 0
     if args.still:
         still(split, args.still)

@@ -80,6 +80,13 @@ class DetectSection(ConfigModel):
     max_face_px: int = Field(200, ge=12, le=2000, description="Largest face, analysis pixels.")
     scale_factor: float = Field(1.15, gt=1.01, le=2.0, description="Cascade pyramid step.")
     min_neighbors: int = Field(4, ge=1, le=20, description="Cascade hits needed per face.")
+    face_upscale: float = Field(
+        1.0,
+        ge=1,
+        le=4,
+        description="The face cascades look at their crop enlarged this much, faces of "
+        "min_face_px at this many times the size (their own window is 24 px); 1: off.",
+    )
     weights: dict[DetectorName, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=dict, description="Evidence weight per detector (0–1)."
     )
