@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from devices.vision.detect import Kind
 from devices.vision.engine import PresenceEngine
 from devices.vision.person import MODEL, MODEL_BYTES, PersonDetector
@@ -39,6 +41,11 @@ def test_the_person_models_ship_inside_the_package() -> None:
         .lstrip()
         .startswith("Apache License")
     )
+
+
+def test_a_missing_model_says_how_to_run_without_it(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"reinstall 'hallwatch\[camera\]'.*detect\.detectors"):
+        PersonDetector(model=tmp_path / "person_ssdlite.pb")
 
 
 def test_the_detector_finds_the_photographed_people_and_nobody_in_an_empty_counter() -> None:
