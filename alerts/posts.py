@@ -21,8 +21,9 @@ said why, and turns them into conditions:
 Rules (001_… 第一篇(九), 第五篇 4; thresholds in docs/people.md):
 - The seat is occupied, empty or unknown. Unknown while the camera is offline or silent past
   `heartbeat_timeout_s` (the contract's heartbeat is 60 s): unknown is never empty.
-- A seat counts as empty only after it has been seen empty for `confirm_s` without a break;
-  a shorter flicker moves nothing.
+- A seat counts as empty only after it has been seen empty for `confirm_s` without a break,
+  and as occupied again only after it has been seen occupied that long: a shorter flicker
+  either way moves nothing.
 - Covered: a complete absence notice (离岗告示: status `away` with reason, whereabouts and
   contact, 001_… 第五篇(一)4) of the window's A or B post, from its start until its `until`,
   at most `notice_max_min` minutes (default 30, whereabouts-board rules). A bare `away`
@@ -57,7 +58,9 @@ Statuses = dict[StaffId, list[tuple[EventId, StaffStatus]]]
 
 
 class PostsConfig(ConfigModel):
-    confirm_s: int = Field(60, ge=0, description="A seat is empty after this long seen empty.")
+    confirm_s: int = Field(
+        60, ge=0, description="A seat is empty (occupied again) after this long seen so."
+    )
     heartbeat_timeout_s: int = Field(
         180, ge=60, description="No presence for this long: the seat is unknown (contract: 60 s)."
     )
@@ -142,10 +145,12 @@ def assess_window(
     in order: alerts/supervision.py); None: no bound (every status is in). `leave`: who may
     approve leave (alerts/absence.py); None: every leave counts as approved."""
     unknown = _unknown(f, timedelta(seconds=cfg.heartbeat_timeout_s))
-    empty = _empty(f.readings, timedelta(seconds=cfg.confirm_s))
+    empty, back = _empty(f.readings, timedelta(seconds=cfg.confirm_s))
     notices = list(_notices(f, statuses, timedelta(minutes=cfg.notice_max_min)))
     owned: list[tuple[StaffId, Condition]] = []
     heard = f.heard_until()
+    if back is not None and heard is not None:
+        heard = min(heard, back)  # a return or a flicker: known once `confirm` has passed
     for start, end, ids in _subtract(empty, [*unknown, *[(s, e) for s, e, _ in notices]]):
         for c in _judged(_unstaffed(start, end, ids, cal, cfg), heard):
             owned.append((answers_for_seat(f, statuses, c.start, leave), c))
@@ -227,20 +232,43 @@ def _unknown(f: WindowFacts, timeout: timedelta) -> list[Interval]:
 
 def _empty(
     readings: Sequence[Reading], confirm: timedelta
-) -> list[tuple[datetime, datetime | None, tuple[EventId, ...]]]:
-    """Runs of empty readings that lasted at least `confirm` (flicker is dropped)."""
+) -> tuple[list[tuple[datetime, datetime | None, tuple[EventId, ...]]], datetime | None]:
+    """Runs of empty readings that lasted at least `confirm` (flicker is dropped), and the
+    first reading of an occupied spell not yet seen for `confirm` (None: none pending).
+
+    Flicker both ways: an empty run ends only when the seat is seen occupied for `confirm`
+    (it ends at the first of those readings); a shorter occupied spell inside it is a
+    flicker, and restarting the run there would restart its yellow and red timers — one
+    absence turned into a warning raised and closed every few minutes, never red."""
     out: list[tuple[datetime, datetime | None, tuple[EventId, ...]]] = []
     start: Reading | None = None
+    back: Reading | None = None  # first occupied reading since `start`, not yet confirmed
     for r in readings:
-        if not r.present and start is None:
-            start = r
-        elif r.present and start is not None:
-            if r.ts - start.ts >= confirm:  # its evidence: the reading it began with, which
-                out.append((start.ts, r.ts, (start.event_id,)))  # is all a card raised on it knew
-            start = None
+        if start is None:
+            start = None if r.present else r
+        elif not r.present:
+            if back is not None and r.ts - back.ts >= confirm:
+                _close(out, start, back.ts, confirm)
+                start = r
+            back = None
+        elif back is None:
+            back = r
+        elif r.ts - back.ts >= confirm:
+            _close(out, start, back.ts, confirm)
+            start = back = None
     if start is not None:
         out.append((start.ts, None, (start.event_id,)))  # confirmed once `confirm` has passed
-    return out
+    return out, None if back is None else back.ts
+
+
+def _close(
+    out: list[tuple[datetime, datetime | None, tuple[EventId, ...]]],
+    start: Reading,
+    end: datetime,
+    confirm: timedelta,
+) -> None:
+    if end - start.ts >= confirm:  # its evidence: the reading it began with, which is all
+        out.append((start.ts, end, (start.event_id,)))  # a card raised on it knew
 
 
 def _notices(

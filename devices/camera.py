@@ -76,6 +76,7 @@ def engine_params(cfg: CameraConfig) -> EngineParams:
             max_face=d.max_face_px,
             scale_factor=d.scale_factor,
             min_neighbors=d.min_neighbors,
+            face_upscale=d.face_upscale,
         ),
         hysteresis=Hysteresis(
             enter_frames=p.enter_frames,

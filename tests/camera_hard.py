@@ -37,10 +37,11 @@ from tests import camera_scenes as cs
 
 HARD_HYSTERESIS = replace(cs.EVAL_HYSTERESIS, object_after=timedelta(seconds=8), object_looks=6)
 # What the set measures: the person detector on and confirming, with the face cascades
-# (`detect.detectors = ["person", "face", "profile"]`, opt-in in production).
+# looking at their crops enlarged twice (`detect.detectors = ["person", "face", "profile"]`,
+# `detect.face_upscale = 2`).
 PERSON = EngineParams(
     hysteresis=HARD_HYSTERESIS,
-    detect=DetectParams(kinds=(Kind.PERSON, Kind.FACE, Kind.PROFILE)),
+    detect=DetectParams(kinds=(Kind.PERSON, Kind.FACE, Kind.PROFILE), face_upscale=2.0),
     confirm_by=frozenset({Kind.PERSON, Kind.FACE, Kind.PROFILE}),
 )
 # The person segmentation instead (the first detector tried, measured in docs/camera.md).

@@ -540,10 +540,20 @@ def still(split: Split, path: str) -> None:
     cv2.imwrite(path, np.vstack([np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)]))
 
 
-def bench(seconds: float = 20.0, kinds: tuple[Kind, ...] | None = None) -> None:
+BENCH_CONFIGS: dict[str, tuple[tuple[Kind, ...], float]] = {
+    "person, face, profile, enlarged (default)": ((Kind.PERSON, Kind.FACE, Kind.PROFILE), 2.0),
+    "person, face, profile, not enlarged": ((Kind.PERSON, Kind.FACE, Kind.PROFILE), 1.0),
+    "cascades and HOG alone": ((Kind.FACE, Kind.PROFILE, Kind.UPPERBODY, Kind.HOG), 1.0),
+}
+
+
+def bench(configs: dict[str, tuple[tuple[Kind, ...], float]] | None = None) -> None:
     """Time per frame for 20 seats in one 1920×1080 frame (four counters in a 2×2 mosaic),
     one OpenCV thread, three situations: all seats empty, all occupied and settled, and the
-    worst case — every seat in question every frame (just after start or a light change)."""
+    worst case — every seat in question every frame (just after start or a light change).
+
+    The configurations take turns frame by frame, so that other jobs on the machine slow them
+    alike; each frame is timed as wall time and as the process's CPU time."""
     cv2.setNumThreads(1)
     split = TEST
     rng = np.random.default_rng(5)
@@ -563,29 +573,40 @@ def bench(seconds: float = 20.0, kinds: tuple[Kind, ...] | None = None) -> None:
         tiles = [cv2.resize(render(c, p, rng), (960, 540)) for c, p in pairs]
         return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
 
-    prm = EngineParams(analysis_width=640, detect_width=1280)
-    if kinds is not None:
-        prm = replace(prm, detect=DetectParams(kinds=kinds), confirm_by=frozenset(kinds) & {
-            Kind.PERSON, Kind.SEGMENT, Kind.FACE, Kind.PROFILE})  # fmt: skip
-    shots = {"empty": mosaic([empty] * 4), "occupied": mosaic(occupied)}
-    for name, frame in [("all empty", shots["empty"]), ("all occupied, settled", shots["occupied"]),
-                        ("worst case", shots["occupied"])]:  # fmt: skip
-        engine = PresenceEngine(regions, prm)
-        calibrated = engine.look(shots["empty"])
-        engine.backdrop = calibrated.backdrop
-        engine.references = list(calibrated.descriptors)
-        times = []
-        for n in range(40):
-            if name == "worst case":
-                engine.trackers = [t.__class__(t.window, t.params) for t in engine.trackers]
-            t = time.perf_counter()
-            engine.observe(frame, T0 + timedelta(seconds=n / FPS))
-            times.append(time.perf_counter() - t)
-        ms = 1000 * np.array(times[5:])
-        print(
-            f"{name:<24} median {np.median(ms):6.1f} ms  p95 {np.percentile(ms, 95):6.1f} ms"
-            f"  → {100 * np.median(ms) / 1000 * FPS:4.1f} % of one core at {FPS:g} frames/s"
+    params = {
+        name: EngineParams(
+            analysis_width=640,
+            detect_width=1280,
+            detect=DetectParams(kinds=kinds, face_upscale=up),
+            confirm_by=frozenset(kinds) & {Kind.PERSON, Kind.SEGMENT, Kind.FACE, Kind.PROFILE},
         )
+        for name, (kinds, up) in (configs or BENCH_CONFIGS).items()
+    }
+    shots = {"empty": mosaic([empty] * 4), "occupied": mosaic(occupied)}
+    for situation, frame in [("all empty", shots["empty"]), ("all occupied, settled",
+                             shots["occupied"]), ("worst case", shots["occupied"])]:  # fmt: skip
+        engines = {name: PresenceEngine(regions, prm) for name, prm in params.items()}
+        for engine in engines.values():
+            calibrated = engine.look(shots["empty"])
+            engine.backdrop = calibrated.backdrop
+            engine.references = list(calibrated.descriptors)
+        wall: dict[str, list[float]] = {name: [] for name in engines}
+        cpu: dict[str, list[float]] = {name: [] for name in engines}
+        for n in range(40):
+            for name, engine in engines.items():
+                if situation == "worst case":
+                    engine.trackers = [t.__class__(t.window, t.params) for t in engine.trackers]
+                t0, c0 = time.perf_counter(), time.process_time()
+                engine.observe(frame, T0 + timedelta(seconds=n / FPS))
+                wall[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
+        for name in engines:
+            w, c = 1000 * np.array(wall[name][5:]), 1000 * np.array(cpu[name][5:])
+            print(
+                f"{situation:<22} {name:<42} CPU median {np.median(c):6.1f} ms"
+                f" p95 {np.percentile(c, 95):6.1f} ms ({100 * np.median(c) / 1000 * FPS:4.1f} %"
+                f" of one core); wall median {np.median(w):6.1f} ms p95 {np.percentile(w, 95):6.1f}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -595,11 +616,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sequences", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bench", action="store_true", help="time 20 seats in 1920×1080")
-    ap.add_argument("--kinds", help="detectors for --bench, e.g. person,face,profile")
+    ap.add_argument("--kinds", help="--bench only these detectors, e.g. person,face,profile")
+    ap.add_argument("--face-upscale", type=float, default=1.0, help="with --kinds")
     args = ap.parse_args(argv)
     split = DEV if args.split == "dev" else TEST
     if args.bench:
-        bench(kinds=tuple(Kind(k) for k in args.kinds.split(",")) if args.kinds else None)
+        kinds = tuple(Kind(k) for k in args.kinds.split(",")) if args.kinds else None
+        bench({args.kinds: (kinds, args.face_upscale)} if kinds else None)
         return 0
     if args.still:
         still(split, args.still)

@@ -299,6 +299,33 @@ def test_a_detector_hit_on_a_seat_that_looks_empty_is_ignored() -> None:
     assert reports[SEAT].state is SeatState.EMPTY
 
 
+def _small_astronaut(side: int) -> Frame:
+    """scikit-image's astronaut scaled to `side` px (her face about a fifth of it), on grey."""
+    import cv2
+    import skimage.data
+
+    face = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2GRAY)  # type: ignore[no-untyped-call]
+    frame = np.full((200, 240), 120, np.uint8)
+    frame[40 : 40 + side, 60 : 60 + side] = cv2.resize(
+        face, (side, side), interpolation=cv2.INTER_AREA
+    )
+    return frame
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_a_face_under_the_cascades_window_is_found_in_the_enlarged_crop(mirrored: bool) -> None:
+    frame = _small_astronaut(110)  # a face of about 22 px: under the cascade's 24 px window
+    turn: Turn = (Kind.FACE, mirrored)
+    assert Detectors(DetectParams(kinds=(Kind.FACE,))).run(frame, (10, 5), turn) == []
+    found = Detectors(DetectParams(kinds=(Kind.FACE,), face_upscale=2.0)).run(frame, (10, 5), turn)
+    assert len(found) == 1, found
+    d = found[0]
+    # The face is at x 98–119, y 54–75 of the crop; boxes come back in the crop's own pixels
+    # (not the enlarged ones), moved by its origin (10, 5).
+    cx, cy = d.x + d.w / 2, d.y + d.h / 2
+    assert 20 <= d.w <= 28 and 108 <= cx <= 129 and 59 <= cy <= 80, d
+
+
 def test_a_coat_on_an_empty_chair_does_not_become_an_officer() -> None:
     rng = np.random.default_rng(3)
     c = cs.counter(6)

@@ -63,6 +63,11 @@ class DetectParams:
     scale_factor: float = 1.15
     min_neighbors: int = 4
     hog_threshold: float = 0.3  # SVM margin a HOG window must exceed
+    # The face cascades' own window is 24 px (profile 20): a face of `min_face` or a little
+    # more is seldom found at that size. The crop they look at is enlarged by this factor
+    # (bilinear), and the face sizes searched with it, so that a 20 px face is looked for
+    # at 40 px. 1: off (docs/camera.md, "Small faces").
+    face_upscale: float = 1.0
 
 
 _CASCADES = {
@@ -112,19 +117,26 @@ class Detectors:
     def run(self, gray: Frame, origin: tuple[int, int], turn: Turn) -> list[Detection]:
         """Detections of one turn in a grey crop; boxes in the coordinates of its frame."""
         kind, mirrored = turn
+        up = self.params.face_upscale if kind in (Kind.FACE, Kind.PROFILE) else 1.0
         img = np.ascontiguousarray(gray[:, ::-1]) if mirrored else gray
-        boxes = self._hog_boxes(img) if kind is Kind.HOG else self._haar_boxes(kind, img)
-        width = gray.shape[1]
+        if up > 1.0:
+            img = np.asarray(
+                cv2.resize(img, None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR), np.uint8
+            )
+        boxes = self._hog_boxes(img) if kind is Kind.HOG else self._haar_boxes(kind, img, up)
+        width = img.shape[1]
         ox, oy = origin
         out = []
         for x, y, w, h in boxes:
             left = width - x - w if mirrored else x
-            out.append(Detection(kind, float(left + ox), float(y + oy), float(w), float(h)))
+            out.append(Detection(kind, left / up + ox, y / up + oy, w / up, h / up))
         return out
 
-    def _haar_boxes(self, kind: Kind, img: Frame) -> list[tuple[int, int, int, int]]:
+    def _haar_boxes(
+        self, kind: Kind, img: Frame, up: float = 1.0
+    ) -> list[tuple[int, int, int, int]]:
         p = self.params
-        lo, hi = p.min_face, p.max_face
+        lo, hi = round(p.min_face * up), round(p.max_face * up)
         if kind is Kind.UPPERBODY:  # head and shoulders: about twice a face
             lo, hi = 2 * lo, 3 * hi
         found = self._cascades[kind].detectMultiScale(

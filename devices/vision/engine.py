@@ -64,7 +64,7 @@ class EngineParams:
     min_brightness: float = 20.0  # darker frames (lights off) show nothing usable
     census_frames: int = 60  # re-count the people of settled seats this often (30 s)
     crops_per_frame: int = 2  # most detector crops per frame; more wait their turn
-    crop_px: int = 250_000  # largest crop (detection pixels) that seats are joined into
+    crop_px: int = 250_000  # largest crop (detection pixels, enlarged) that seats are joined into
     warmup_frames: int = 6  # stable, person-free frames before a start-up reference is frozen
     refresh_rate: float = 0.02  # blend of a confidently empty frame into the reference
     refresh_after: int = 10  # confidently empty frames in a row before refreshing
@@ -258,7 +258,10 @@ class PresenceEngine:
         rest next frame); which seats were looked at, and what was found."""
         if not asked:
             return set(), []
-        crops = self._geo().crops_of(asked, self.params.crop_px)
+        # Enlarged for the face cascades, a crop holds up² times its pixels: the budget counts
+        # them, so enlarging costs looks (seats wait their turn), not CPU.
+        up = self.params.detect.face_upscale
+        crops = self._geo().crops_of(asked, round(self.params.crop_px / up**2))
         n = self.params.crops_per_frame
         if len(crops) > n:
             start = self._crop_turn % len(crops)

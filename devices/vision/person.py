@@ -142,7 +142,11 @@ class PersonDetector:
         self, model: Path = MODEL, threshold: float = 0.5, side: int = 300, nms: float = 0.5
     ) -> None:
         if not model.is_file():
-            raise RuntimeError(f"person detection model missing: {model}")
+            raise RuntimeError(
+                f"person detection model missing: {model} (it ships in the package: reinstall "
+                '\'hallwatch[camera]\'; without it: detect.detectors = ["face", "profile", '
+                '"upperbody", "hog"], presence.confirm_with = ["face", "profile"])'
+            )
         try:
             self._net = cv2.dnn.readNetFromTensorflow(
                 np.frombuffer(model.read_bytes(), np.uint8),
