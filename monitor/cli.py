@@ -132,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
     rep_m.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     rep_m.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
     rep_m.add_argument("--no-pdf", action="store_true", help="HTML and XLSX only")
+    ann = sub.add_parser("annual", help="the year's roll-up of the monthly scores: HTML and XLSX")
+    _reporting_args(ann)
+    ann.add_argument("--year", required=True, type=int, help="YYYY")
+    ann.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
     _reporting_args(query)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
@@ -235,6 +239,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _attendance(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "annual":
+        return _annual(args)
     if args.command == "passwd":
         return _passwd(args)
     return _demo(args)
@@ -334,6 +340,22 @@ def _report(args: argparse.Namespace) -> int:
         logger.warning("no PDF: %s; the HTML page prints the same", exc)
         return EXIT_OK
     _out(f"  {pdf_path}")
+    return EXIT_OK
+
+
+def _annual(args: argparse.Namespace) -> int:
+    from monitor.reports import annual
+
+    cfg = reporting_config(args.config, args.data_dir)
+    r = annual.year_report(_replayed(cfg), cfg, args.year, datetime.now(UTC))
+    name = f"hallwatch-{cfg.hall.id}-{args.year}-annual"
+    args.out.mkdir(parents=True, exist_ok=True)
+    html_path, xlsx_path = args.out / f"{name}.html", args.out / f"{name}.xlsx"
+    html_path.write_text(annual.render_year_html(r), encoding="utf-8")
+    xlsx_path.write_bytes(annual.render_year_xlsx(r))
+    state = "本年度已结束" if r.scores.closed else "本年度尚未结束，数字会变"
+    _out(f"{cfg.hall.name} {args.year}年 效能考评年度汇总（{state}）")
+    _out(f"  {html_path}\n  {xlsx_path}")
     return EXIT_OK
 
 

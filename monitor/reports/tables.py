@@ -15,8 +15,9 @@ from fractions import Fraction
 from typing import Literal
 
 from alerts.config import ScoresConfig
+from alerts.evaluation import MEASURE_ZH, StarRating, TargetMiss, YearRow
 from alerts.rules import RULES, RuleId
-from alerts.scores import MonthScores, SatisfactionRow, SubjectScore, Verdict
+from alerts.scores import REPEAT_OVERTIME, MonthScores, SatisfactionRow, SubjectScore, Verdict
 from alerts.stats import GROUP_LABELS_ZH, LABELS_ZH, TABLE_COLUMNS, TOTAL_KEY, StatsRow, rounded
 from monitor.reports.names import HallNames, clean
 
@@ -37,6 +38,8 @@ Table = tuple[list[str], list[list[Cell]]]
 
 VERDICT_ZH: dict[Verdict, str] = {
     Verdict.UPHELD: "经申辩维持",
+    Verdict.MITIGATED: "维持，从轻或减轻处理",
+    Verdict.EXEMPTED: "维持，免予处理",
     Verdict.UNANSWERED: "逾期未申辩",
     Verdict.NO_HEARING: "无需申辩",
     Verdict.ANSWERED: "已申辩待决定",
@@ -49,6 +52,9 @@ VERDICT_ZH: dict[Verdict, str] = {
 _NINE = "《行政效能建设九项制度》"
 _TEN = "《县行政服务中心管理办公室十项制度》"
 _LOCAL = "本中心考评细则"
+_TOWN = "《镇政务服务中心各项制度》"
+_FOUR = "扣窗口5—10分"
+_FIVE = "扣岗位责任人10—15分，取消窗口当月评优评先资格"
 # The basis of each deducting rule, in the regulations' words (docs/regulations.md; where a
 # seed names no number the default is practice elsewhere, docs/scores.md "Sources").
 BASIS_ZH: dict[RuleId, str] = {
@@ -57,23 +63,40 @@ BASIS_ZH: dict[RuleId, str] = {
     RuleId.ATTENDANCE_MISSING_PUNCH: f"{_TEN}第一篇(十)1 签到签退；{_LOCAL}：无故缺卡",
     RuleId.ATTENDANCE_ABSENT_HALF_DAY: f"{_LOCAL}：迟到早退超过15分钟按旷工半天",
     RuleId.POST_UNSTAFFED: f"{_TEN}第五篇4 离岗告示；{_LOCAL}：离岗15分钟以上扣3分",
-    RuleId.PROMISED_OVERDUE: f"{_NINE}八(四)5 超过承诺时限办结，扣窗口5—10分",
-    RuleId.LEGAL_OVERDUE: f"{_NINE}八(五)1 超过法定时限办结，扣岗位责任人10—15分",
+    RuleId.PROMISED_OVERDUE: f"{_NINE}八(四)5 超过承诺时限办结，{_FOUR}",
+    RuleId.LEGAL_OVERDUE: f"{_NINE}八(五)1 超过法定时限办结，{_FIVE}",
+    RuleId.IMMEDIATE_OPEN_AT_CLOSE: f"{_NINE}八(四)3 应当场办理而不当场办理，{_FOUR}",
+    RuleId.SUPPLEMENT_NOTICE_LATE: f"{_NINE}八(四)6 拖延给予申办人补办手续，{_FOUR}",
+    RuleId.SUPPLEMENT_REPEATED: f"{_NINE}八(四)2 不一次性告知致使多次申报，{_FOUR}",
+    RuleId.STEP_OVERDUE: f"{_NINE}八(四)7 不按规定分送承办机构造成延误办理，{_FOUR}",
+    RuleId.REPORTED_LATE_REPORT: f"{_NINE}八(四)9 不按时上报办理情况，{_FOUR}",
+    RuleId.REPORTED_LATE_ANSWER: f"{_NINE}八(四)1 应当给予申办人答复而不予答复，{_FOUR}",
+    RuleId.DUTY_ABSENT: f"{_TOWN}领导值班制度 四(二) 值班情况列入考评；{_LOCAL}：缺岗扣3分",
+    RuleId.DUTY_QUOTA_MISSED: f"{_TOWN}领导值班制度 二、四(二) 半月值班不足；{_LOCAL}：扣3分",
     RuleId.RETURNED_NO_REASON: f"{_NINE}六 否定报备制：不予办理须书面说明理由",
     RuleId.COMPLAINT_FOUNDED: f"{_NINE}五(八) 违纪经群众举报属实",
     RuleId.REVIEW_BAD_UNRECTIFIED: f"{_LOCAL}：好差评差评未按时整改",
 }
+JOINT_STEP_ZH = f"{_NINE}八(五)2 联办事项不配合牵头窗口造成延误，{_FIVE}"
+REPEAT_OVERTIME_ZH = f"{_NINE}八(五)7 多次出现超时办结，{_FIVE}"
+_STARS_DOC = "《关于创建“五星级”政务服务体系的实施意见（试行）》"
 _STAR_ZH = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星"}
 
 
 def rule_title(rule: str) -> str:
+    if rule == REPEAT_OVERTIME:
+        return "多次超时办结"
     try:
         return RULES[RuleId(rule)].title_zh
     except ValueError:
         return rule
 
 
-def basis(rule: str) -> str:
+def basis(rule: str, joint: bool = False) -> str:
+    if rule == REPEAT_OVERTIME:
+        return REPEAT_OVERTIME_ZH
+    if joint:
+        return JOINT_STEP_ZH
     try:
         return BASIS_ZH.get(RuleId(rule), f"{_LOCAL}：{rule_title(rule)}")
     except ValueError:
@@ -105,22 +128,32 @@ def text_of(c: Cell) -> str:
     return clean(str(c))
 
 
-def _stars(n: int) -> str:
+def stars_text(n: int) -> str:
     return "★" * n if n else "—"
 
 
 def score_table(rows: Sequence[SubjectScore], heading: str, names: HallNames) -> Table:
+    """The monthly deduction score (月度考评得分), apart from the 004 star rating."""
     officers = heading != "窗口"
     head = [heading, "姓名" if officers else "名称", *(["部门"] if officers else [])]
-    head += ["得分", "扣分", "等级", "星级", "待定卡片", "取消星级依据"]
+    head += ["月度考评得分", "扣分", "等级", "待定卡片"]
+    if not officers:
+        head += ["当月评优评先", "取消依据"]
     body: list[list[Cell]] = []
     for r in rows:
         who: list[Cell] = [r.id, names.person(r.id)] if officers else [r.id, names.window(r.id)]
         if officers:
             who.append(names.department_of(r.id))
-        removed = " ".join(r.star_removed_by) or "—"
-        body.append([*who, r.score, r.deducted, r.grade, _stars(r.stars), len(r.pending), removed])
+        line: list[Cell] = [*who, r.score, r.deducted, r.grade, len(r.pending)]
+        if not officers:
+            line += ["取消" if r.honours_lost_by else "保留", _lost_zh(r.honours_lost_by)]
+        body.append(line)
     return head, body
+
+
+def _lost_zh(lost: Sequence[str]) -> str:
+    words = {REPEAT_OVERTIME: "多次超时办结", "末位": "考评末位"}
+    return " ".join(words.get(x, x) for x in lost) or "—"
 
 
 def _all(scores: MonthScores) -> list[SubjectScore]:
@@ -143,7 +176,7 @@ def deduction_table(scores: MonthScores, names: HallNames) -> Table:
                     _name(r, names),
                     "窗口" if r.kind == "window" else "人员",
                     rule_title(d.rule),
-                    basis(d.rule),
+                    basis(d.rule, d.joint),
                     VERDICT_ZH[d.verdict] + capped,
                     d.card,
                     d.day.isoformat(),
@@ -216,7 +249,63 @@ def tiers_zh(cfg: ScoresConfig) -> str:
     words.append(f"其下为{clean(cfg.below_grades)}")
     stars = sorted(cfg.stars, key=lambda b: -b.min_score)
     star_words = [f"{b.min_score} 分及以上{_STAR_ZH.get(b.stars, f'{b.stars}星')}" for b in stars]
-    out = f"等级：{'，'.join(words)}。"
+    out = f"月度考评等级：{'，'.join(words)}。"
     if star_words:
-        out += f"星级：{'，'.join(star_words)}；当月有经维持的红牌即取消星级。"
+        sr = cfg.star_rating
+        out += (
+            f"星级不按月度得分评定：依{_STARS_DOC}三(二)，"
+            f"总分100分＝创建项目{sr.creation_max}分＋群众满意度{sr.satisfaction_max}分"
+            f"＋考评小组评定{sr.panel_max}分，{'，'.join(star_words)}，每{sr.period_years}年评定一次；"
+            "取得星级期间出现经查实的违法违纪行为即取消星级。"
+        )
     return out
+
+
+def targets_table(misses: Sequence[TargetMiss], names: HallNames) -> Table:
+    """The 004_… 二(一) service targets missed this month (windows, then the hall)."""
+    head = ["对象", "名称", "指标", "本月", "目标", "依据"]
+    basis_zh = f"{_STARS_DOC}二(一)：按时办结率100%，现场办结率100%，服务对象满意率98%以上"
+    body: list[list[Cell]] = [
+        [
+            m.subject,
+            "全中心" if m.subject == TOTAL_KEY else names.window(m.subject),
+            MEASURE_ZH[m.measure],
+            pct(m.value),
+            pct(m.target),
+            basis_zh,
+        ]
+        for m in misses
+    ]
+    return head, body
+
+
+def star_table(ratings: Sequence[StarRating], names: HallNames) -> Table:
+    """The 004_… 三(二) rating: its three parts, the total, the stars and what removed them."""
+    head = ["窗口", "名称", "评定年度", "满意度期间", "创建项目", "群众满意度", "满意率"]
+    head += ["考评小组", "综合得分", "评定星级", "现有星级", "取消依据"]
+    body: list[list[Cell]] = []
+    for r in ratings:
+        period = f"{r.period[0]}—{r.period[1]}"
+        parts: list[Cell] = [r.creation, r.satisfaction, pct(r.satisfaction_rate), r.panel]
+        stars: list[Cell] = [r.total, stars_text(r.awarded), stars_text(r.stars)]
+        removed = " ".join(r.removed_by) or "—"
+        body.append([r.window, names.window(r.window), r.year, period, *parts, *stars, removed])
+    return head, body
+
+
+def year_table(rows: Sequence[YearRow], heading: str, names: HallNames) -> Table:
+    """000_… 九(三): each month's score of the year, the year's average and what it lost."""
+    officers = heading != "窗口"
+    head = [heading, "姓名" if officers else "名称", *(f"{m}月" for m in range(1, 13))]
+    head += ["年度平均", "全年扣分"]
+    if not officers:
+        head += ["取消评优评先月数", "末位月数"]
+    body: list[list[Cell]] = []
+    for r in rows:
+        name = names.person(r.id) if officers else names.window(r.id)
+        avg = None if r.average is None else Num(float(r.average), "2dp", rounded(r.average, 2))
+        line: list[Cell] = [r.id, name, *r.months, avg, r.deducted]
+        if not officers:
+            line += [r.honours_lost, r.last_place]
+        body.append(line)
+    return head, body
