@@ -419,3 +419,41 @@ def test_an_exempted_or_revoked_breach_is_not_a_repeat() -> None:
     decide(feed, first, CardAction.REVOKE, at(2026, 3, 25, 9))
     decide(feed, second, CardAction.UPHOLD, at(2026, 3, 26, 9))
     assert feed.cards(RuleId.REPEAT_OFFENDER) == []
+
+
+# --- the monthly report shows the flags ----------------------------------------------------------
+
+
+def test_the_monthly_report_shows_targets_honours_last_place_and_the_star_rating() -> None:
+    """004_… 二(一) targets missed, 000_… 八(五) honours, 002_… 领导服务责任制度 五 末位 and the
+    004_… 三(二) rating, each with its regulation by title and article."""
+    from monitor.reports.monthly import render_html, render_xlsx
+
+    legal = card(RuleId.LEGAL_OVERDUE, [ANSWERED, UPHELD])
+    m = month([legal, card(RuleId.PROMISED_OVERDUE, [ESCALATED], n=2)])  # W01 last: 95 to 100
+    late = StatsRow(group="window", key="W01", completed=10, on_time=9, timed=10)
+    misses = missed_targets([late], [], ScoresConfig())
+    cfg = _stars_cfg(StarEntry(window="W01", year=2025, creation=78, panel=9))
+    stars = star_ratings([legal], {}, {}, cfg, CAL, END)
+    page = render_html(m, [late], [], "示例中心", NOV, targets=misses, stars=stars)
+    for text in (
+        "服务目标未达标",
+        "按时办结率",
+        "《关于创建“五星级”政务服务体系的实施意见（试行）》二(一)",
+        "当月评优评先",
+        "取消",
+        legal.id,
+        "考评末位",
+        "星级评定（与月度考评得分分列）",
+        "月度考评得分",
+    ):
+        assert text in page, text
+    assert "取消星级依据" not in page  # the monthly table makes no stars any more
+    book = render_xlsx(m, [late], [], "示例中心", NOV, targets=misses, stars=stars)
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(book))
+    assert {"目标未达标", "星级评定"} <= set(wb.sheetnames)
+    assert wb["星级评定"]["I2"].value == 87  # 78 + 0 + 9: no satisfaction figure yet
