@@ -416,9 +416,11 @@ def test_an_exempted_or_revoked_breach_is_not_a_repeat() -> None:
     feed = Feed(hall())
     first = legal_breach(feed, "C-1", 2)
     second = legal_breach(feed, "C-2", 16)
-    decide(feed, first, CardAction.REVOKE, at(2026, 3, 25, 9))
-    decide(feed, second, CardAction.UPHOLD, at(2026, 3, 26, 9))
-    assert feed.cards(RuleId.REPEAT_OFFENDER) == []
+    third = legal_breach(feed, "C-3", 23)
+    decide(feed, first, CardAction.REVOKE, at(2026, 4, 1, 9))
+    decide(feed, second, CardAction.MITIGATE, at(2026, 4, 2, 9), Mitigation.EXEMPT)
+    decide(feed, third, CardAction.UPHOLD, at(2026, 4, 3, 9))
+    assert feed.cards(RuleId.REPEAT_OFFENDER) == []  # one proven breach, not two
 
 
 # --- the monthly report shows the flags ----------------------------------------------------------
