@@ -9,6 +9,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -16,11 +17,13 @@ import pytest
 from alerts.cards import CardState, Why
 from alerts.events import Mitigation
 from alerts.ids import CardId
+from hallkit.exits import EXIT_OK
 from monitor.daemon import Daemon
 from monitor.ingest.journal import Journal
 from monitor.ingest.replay import replay
 from tests.brokers import Mosquitto
 from tests.hall import HALL
+from tests.test_cli_data_dir import hall_data, run
 from tests.test_console_api import NOW, Clock, call, login, red_card_of, running, submit_case
 
 
@@ -115,3 +118,19 @@ def test_the_years_roll_up_is_served_beside_the_monthly_report(hall: Hall) -> No
     assert book.sheetnames == ["窗口", "人员", "星级评定"]
     head = [c.value for c in book["窗口"][1]]
     assert head[2:14] == [f"{m}月" for m in range(1, 13)] and "年度平均" in head
+
+
+def test_hallwatch_annual_writes_the_years_roll_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """000_… 九(三): `hallwatch annual --year` replays the journal into HTML and XLSX."""
+    data = hall_data(tmp_path / "data")
+    out_dir = tmp_path / "out"
+    words = ["annual", "--data-dir", str(data), "--year", "2026", "--out", str(out_dir)]
+    code, said, _ = run(words, capsys)
+    assert code == EXIT_OK and "2026年 效能考评年度汇总" in said
+    page = (out_dir / f"hallwatch-{HALL}-2026-annual.html").read_text(encoding="utf-8")
+    assert (
+        "窗口各月考评得分" in page and "11月" in page and "《行政效能建设九项制度》九(三)" in page
+    )
+    assert (out_dir / f"hallwatch-{HALL}-2026-annual.xlsx").read_bytes()[:2] == b"PK"
