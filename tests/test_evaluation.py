@@ -459,3 +459,5 @@ def test_the_monthly_report_shows_targets_honours_last_place_and_the_star_rating
     wb = openpyxl.load_workbook(io.BytesIO(book))
     assert {"目标未达标", "星级评定"} <= set(wb.sheetnames)
     assert wb["星级评定"]["I2"].value == 87  # 78 + 0 + 9: no satisfaction figure yet
+    lighter = month([mitigated(RuleId.PROMISED_OVERDUE, Mitigation.LIGHTER)])
+    assert "维持，从轻处理" in render_html(lighter, [], [], "示例中心", NOV)  # 000_… 八(七)

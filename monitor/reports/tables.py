@@ -16,8 +16,16 @@ from typing import Literal
 
 from alerts.config import ScoresConfig
 from alerts.evaluation import MEASURE_ZH, StarRating, TargetMiss, YearRow
+from alerts.events import Mitigation
 from alerts.rules import RULES, RuleId
-from alerts.scores import REPEAT_OVERTIME, MonthScores, SatisfactionRow, SubjectScore, Verdict
+from alerts.scores import (
+    REPEAT_OVERTIME,
+    Deduction,
+    MonthScores,
+    SatisfactionRow,
+    SubjectScore,
+    Verdict,
+)
 from alerts.stats import GROUP_LABELS_ZH, LABELS_ZH, TABLE_COLUMNS, TOTAL_KEY, StatsRow, rounded
 from monitor.reports.names import HallNames, clean
 
@@ -177,7 +185,7 @@ def deduction_table(scores: MonthScores, names: HallNames) -> Table:
                     "窗口" if r.kind == "window" else "人员",
                     rule_title(d.rule),
                     basis(d.rule, d.joint),
-                    VERDICT_ZH[d.verdict] + capped,
+                    _verdict_zh(d) + capped,
                     d.card,
                     d.day.isoformat(),
                     -d.points,
@@ -185,6 +193,17 @@ def deduction_table(scores: MonthScores, names: HallNames) -> Table:
                 ]
             )
     return head, body
+
+
+_MITIGATION_ZH = {
+    Mitigation.LIGHTER: "维持，从轻处理",
+    Mitigation.REDUCED: "维持，减轻处理",
+    Mitigation.EXEMPT: "维持，免予处理",
+}
+
+
+def _verdict_zh(d: Deduction) -> str:
+    return VERDICT_ZH[d.verdict] if d.mitigation is None else _MITIGATION_ZH[d.mitigation]
 
 
 def pending_table(scores: MonthScores, names: HallNames, zone: tzinfo) -> Table:
