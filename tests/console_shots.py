@@ -216,7 +216,7 @@ def _decide(daemon: Daemon) -> tuple[str, str]:
         doc = {"action": action, "text": text}
         call(web, "POST", f"/api/cards/{card.id}/decision", doc, cookie=cookie, csrf=csrf)
     promised = [c for c in cards if c.rule is RuleId.PROMISED_OVERDUE]
-    heard = [c for c in promised if c.state is CardState.ESCALATED]
+    heard = [c for c in cards if c.state is CardState.ESCALATED and c.subject.case is not None]
     return str(promised[0].id), str((heard or promised)[0].id)
 
 
