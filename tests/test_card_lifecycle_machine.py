@@ -93,6 +93,7 @@ EDGES: dict[Why, set[tuple[CardState | None, CardState]]] = {
     W.ANSWER_OVERDUE: {(S.RAISED, S.ESCALATED)},
     W.ANSWERED: {(S.RAISED, S.ANSWERED), (S.ESCALATED, S.ANSWERED)},
     W.UPHELD: {(S.ESCALATED, S.UPHELD), (S.ANSWERED, S.UPHELD)},
+    W.MITIGATED: {(S.ESCALATED, S.UPHELD), (S.ANSWERED, S.UPHELD)},  # 000_… 八(七)
     W.REVOKED: {(s, S.REVOKED) for s in OPEN},
     W.CLEARED: {(s, S.CLOSED) for s in OPEN},
     W.SUPERSEDED: {(s, S.CLOSED) for s in OPEN},
@@ -102,6 +103,7 @@ EDGES: dict[Why, set[tuple[CardState | None, CardState]]] = {
 COMMANDED = {
     W.ANSWERED: CardAction.ANSWER,
     W.UPHELD: CardAction.UPHOLD,
+    W.MITIGATED: CardAction.MITIGATE,
     W.REVOKED: CardAction.REVOKE,
 }
 
@@ -417,7 +419,7 @@ def check_step(card: Card, before: Transition | None, t: Transition) -> None:
     if t.why is W.ANSWER_OVERDUE:
         assert card.answer_by is not None and t.ts >= card.answer_by
         assert before is not None and (t.ts == card.answer_by or t.ts == before.ts)
-    if t.why is W.UPHELD:  # heard before any penalty (000_… 八(八))
+    if t.why in (W.UPHELD, W.MITIGATED):  # heard before any penalty (000_… 八(八))
         assert before is not None
         answered = before.state is S.ANSWERED
         assert answered or (card.answer_by is not None and t.ts >= card.answer_by)
