@@ -235,6 +235,9 @@ def _login(browser: Chromium, base: str, role: str) -> None:
         "document.getElementById('submit').click(); true"
     )
     browser.wait_for("document.getElementById('nav')?.children.length > 0", 30, f"{role}'s nav")
+    # The landing page renders after an API call: let it finish, or its late render replaces
+    # the page asked for next (the console draws whichever view's data comes back last).
+    browser.wait_for(SHOWN, 30, f"{role}'s landing page")
 
 
 def _shoot_page(browser: Chromium, base: str, page: Page, out: Path) -> list[Shot]:
