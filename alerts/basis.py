@@ -270,6 +270,18 @@ BASES: Final[dict[RuleId, Basis]] = {
         ours="以值班结束前后的到岗记录认定值满",
         setting="attendance.duty_end_before_min",
     ),
+    R.HEAD_WARNING: _b(
+        N.NONE,
+        "违规经处理维持时",
+        # 000_… 八(五)
+        _c("nine", "第八条第五项", "造成不良影响的，扣岗位责任人当月考评分，告诫窗口负责人"),
+    ),
+    R.REPEAT_OFFENDER: _b(
+        N.REGULATION,
+        "一年内两次以上",
+        # 000_… 八(六)3
+        _c("nine", "第八条第六项第3目", "一年内出现两次以上应予追究行政责任的行为，从重处理"),
+    ),
     R.DUTY_QUOTA_MISSED: _b(
         N.REGULATION,
         "每半个月不少于1次",

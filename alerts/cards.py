@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from alerts.cases import Assessment, Condition, Entry, assess
-from alerts.events import CardAction, CardCommand, CaseEvent
+from alerts.events import CardAction, CardCommand, CaseEvent, Mitigation
 from alerts.ids import CardId, CaseId, EventId, StaffId, WindowId
 from alerts.roles import StaffRole
 from alerts.rules import RULES, Level, Policy, RuleId
@@ -56,6 +56,7 @@ class Why(StrEnum):
     ANSWER_OVERDUE = "answer_overdue"
     ANSWERED = "answered"
     UPHELD = "upheld"
+    MITIGATED = "mitigated"  # upheld with 从轻, 减轻 or 免予处理 (000_… 八(七)): see `mitigation`
     REVOKED = "revoked"
     CLEARED = "cleared"  # a warning whose condition stopped holding
     SUPERSEDED = "superseded"  # a warning whose deadline passed: the red took over
@@ -76,6 +77,11 @@ class Refusal(StrEnum):
 SYSTEM_RULES = frozenset({RuleId.CALENDAR_MISSING})
 
 
+_DECISION_WHY = {
+    CardAction.UPHOLD: Why.UPHELD,
+    CardAction.MITIGATE: Why.MITIGATED,
+    CardAction.REVOKE: Why.REVOKED,
+}
 _OPEN = (CardState.RAISED, CardState.ESCALATED, CardState.ANSWERED)
 _DECIDED = (CardState.UPHELD, CardState.REVOKED)
 
@@ -104,6 +110,7 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     cause: str | None = None  # a void's: the silent sources whose late evidence voided it
     silent: tuple[str, ...] = ()  # the sources the card was judged without (beside evidence)
     step: int = 0  # its position in the card's history: orders a card's points at one instant
+    mitigation: Mitigation | None = None  # an upholding's mitigation (Why.MITIGATED)
 
     def payload(self) -> dict[str, Any]:
         """The contract's card payload (docs/contract.md), plus optional fields of our own."""
@@ -131,6 +138,8 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             doc["silent"] = list(self.silent)
         if self.cause is not None:
             doc["cause"] = self.cause
+        if self.mitigation is not None:
+            doc["mitigation"] = self.mitigation.value
         return doc
 
 
@@ -220,6 +229,8 @@ class WatchKind(StrEnum):
     COMPLAINT = "complaint"  # a complaint's handling; with "founded", whom it names
     REVIEW = "review"  # a bad rating's rectification (alerts/complaints.py)
     STAFF = "staff"  # an officer's own statuses: absence notices, leave notes (alerts/posts.py)
+    HEAD = "head"  # a window head warned of an upheld 000_… 八(五) breach (alerts/supervision.py)
+    REPEAT = "repeat"  # an officer's second upheld breach in a year (000_… 八(六)3)
 
 
 def watch_key(kind: WatchKind, *parts: str | date) -> str:
@@ -399,8 +410,8 @@ class CardEngine:
         if cmd.action is CardAction.ANSWER:
             out.append(self._move(card, CardState.ANSWERED, Why.ANSWERED, cmd.ts, cmd))
             return out
-        state = CardState.UPHELD if cmd.action is CardAction.UPHOLD else CardState.REVOKED
-        why = Why.UPHELD if state is CardState.UPHELD else Why.REVOKED
+        state = CardState.REVOKED if cmd.action is CardAction.REVOKE else CardState.UPHELD
+        why = _DECISION_WHY[cmd.action]
         out.append(self._move(card, state, why, cmd.ts, cmd))
         if not card.holds:
             out.append(self._move(card, CardState.CLOSED, Why.DECIDED, cmd.ts))
@@ -422,7 +433,8 @@ class CardEngine:
         if card.state not in _OPEN:
             return Refusal.WRONG_STATE
         # Heard before any penalty (000_… 八(八)): answered, or answer_by passed unanswered.
-        if cmd.action is CardAction.UPHOLD and card.state is CardState.RAISED:
+        penalty = cmd.action in (CardAction.UPHOLD, CardAction.MITIGATE)
+        if penalty and card.state is CardState.RAISED:
             return Refusal.NOT_HEARD
         return None
 
@@ -623,6 +635,7 @@ class CardEngine:
             cause=cause,
             silent=card.silent,
             step=len(card.history),
+            mitigation=cmd.mitigation if cmd else None,
         )
         card.history.append(t)
         return t

@@ -429,12 +429,19 @@ class DeductionRule(ConfigModel):
         None, ge=0, description="Most points this rule takes from one subject in a month."
     )
     source: str = Field("", description="Where the number comes from (shown in docs).")
+    honours: bool = Field(
+        False,
+        description="Counted, it also costs the window that month's honours (评优评先) and "
+        "warns the window's head (seed 000_… 八(五)).",
+    )
 
 
-def _rule(points: int, who: Who, source: str) -> DeductionRule:
-    return DeductionRule(points=points, who=who, source=source)
+def _rule(points: int, who: Who, source: str, honours: bool = False) -> DeductionRule:
+    return DeductionRule(points=points, who=who, source=source, honours=honours)
 
 
+_FOUR = "扣窗口单位当月考评5—10分 (lower bound)"
+_FIVE = "扣岗位责任人当月考评10—15分 (lower bound), 取消该窗口当月评优评先资格"
 _ELSEWHERE = "其他地区的做法"  # docs/regulations.md, "Numbers from practice elsewhere"
 _OURS = "本中心规定 (ours)"
 DEFAULT_RULES: dict[str, DeductionRule] = {
@@ -443,12 +450,105 @@ DEFAULT_RULES: dict[str, DeductionRule] = {
     RuleId.ATTENDANCE_MISSING_PUNCH: _rule(2, "officer", f"{_OURS}: missing punch −2"),
     RuleId.ATTENDANCE_ABSENT_HALF_DAY: _rule(5, "officer", f"{_OURS}: half-day absence −5"),
     RuleId.POST_UNSTAFFED: _rule(3, "officer", f"{_ELSEWHERE} (苍南): away ≥ 15 min −3"),
-    RuleId.PROMISED_OVERDUE: _rule(5, "window", "000_… 八(四)5: 扣窗口单位当月考评5—10分"),
-    RuleId.LEGAL_OVERDUE: _rule(10, "officer", "000_… 八(五)1: 扣岗位责任人当月考评10—15分"),
+    RuleId.PROMISED_OVERDUE: _rule(5, "window", f"000_… 八(四)5: {_FOUR}"),
+    RuleId.LEGAL_OVERDUE: _rule(10, "officer", f"000_… 八(五)1: {_FIVE}", honours=True),
+    RuleId.IMMEDIATE_OPEN_AT_CLOSE: _rule(5, "window", f"000_… 八(四)3: {_FOUR}"),
+    RuleId.SUPPLEMENT_NOTICE_LATE: _rule(5, "window", f"000_… 八(四)6: {_FOUR}"),
+    RuleId.SUPPLEMENT_REPEATED: _rule(5, "window", f"000_… 八(四)2: {_FOUR}"),
+    RuleId.STEP_OVERDUE: _rule(5, "window", f"000_… 八(四)7: {_FOUR}"),
+    RuleId.REPORTED_LATE_REPORT: _rule(5, "window", f"000_… 八(四)9: {_FOUR}"),
+    RuleId.REPORTED_LATE_ANSWER: _rule(5, "window", f"000_… 八(四)1: {_FOUR}"),
+    RuleId.DUTY_ABSENT: _rule(3, "officer", f"{_OURS}: −3; 002_… 领导值班制度 四(二)"),
+    RuleId.DUTY_QUOTA_MISSED: _rule(3, "officer", f"{_OURS}: −3; 002_… 领导值班制度 四(二)"),
     RuleId.RETURNED_NO_REASON: _rule(2, "officer", f"{_OURS}: refusal without reasons −2"),
     RuleId.COMPLAINT_FOUNDED: _rule(5, "officer", f"{_OURS}: founded complaint −5 (000_… 五(八))"),
     RuleId.REVIEW_BAD_UNRECTIFIED: _rule(2, "window", f"{_OURS}: 好差评 not rectified −2 (window)"),
 }
+
+
+# A co-department's step of a joint case (its card's qualifier names the department): the lead
+# and the co-departments delaying a joint case, 000_… 八(五)2, not a plain step (八(四)7).
+JOINT_STEP = _rule(10, "officer", f"000_… 八(五)2: {_FIVE}", honours=True)
+
+
+class MitigationConfig(ConfigModel):
+    """`[scores.mitigation]`: what a mitigating decision (000_… 八(七)) leaves of a deduction."""
+
+    lighter: int = Field(
+        75, ge=0, le=100, description="Percent of the points charged after 从轻处理 (ours)."
+    )
+    reduced: int = Field(
+        50, ge=0, le=100, description="Percent of the points charged after 减轻处理 (ours)."
+    )
+    exempt: int = Field(
+        0, ge=0, le=100, description="Percent of the points charged after 免予处理 (ours: none)."
+    )
+
+
+class RepeatOvertimeConfig(ConfigModel):
+    """`[scores.repeat_overtime]`: 多次出现超时办结 (000_… 八(五)7), one more deduction."""
+
+    count: int = Field(
+        3, ge=2, description="Counted overtime cards of an officer in a month: 多次 (ours)."
+    )
+    points: int = Field(
+        10, ge=0, description="Deducted once that month (000_… 八(五)7: 10—15, lower bound)."
+    )
+    rules: list[str] = Field(
+        default_factory=lambda: [
+            RuleId.PROMISED_OVERDUE.value,
+            RuleId.LEGAL_OVERDUE.value,
+            RuleId.SPECIAL_OVERDUE.value,
+            RuleId.IMMEDIATE_OPEN_AT_CLOSE.value,
+        ],
+        description="The card rules that count as 超时办结.",
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - {r.value for r in RuleId})
+        if unknown:
+            raise ValueError(f"unknown rule id(s): {', '.join(unknown)}")
+        return v
+
+
+class StarEntry(ConfigModel):
+    """One window's 004 rating: the creation items and the panel's mark, as the panel gave them."""
+
+    window: Ident = Field(description="The window rated.")
+    year: int = Field(ge=2000, le=2100, description="The year of the rating (隔年12月初申报).")
+    creation: float = Field(ge=0, description="创建项目考核 points (at most `creation_max`).")
+    panel: float = Field(ge=0, description="考评小组评定 points (at most `panel_max`).")
+
+
+class StarRatingConfig(ConfigModel):
+    """`[scores.star_rating]`: the 004_… 三(二)(三) star rating, apart from the monthly score."""
+
+    creation_max: int = Field(80, ge=0, description="创建项目考核 (seed 004_… 三(二)).")
+    satisfaction_max: int = Field(10, ge=0, description="群众满意度测评 (seed 004_… 三(二)).")
+    panel_max: int = Field(10, ge=0, description="考评小组评定 (seed 004_… 三(二)).")
+    period_years: int = Field(2, ge=1, description="每2年开展一次星级评定 (seed 004_… 三(三)).")
+    entries: list[StarEntry] = Field(
+        default_factory=list, description="The ratings entered: window, year, creation, panel."
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> StarRatingConfig:
+        for i, e in enumerate(self.entries):
+            if e.creation > self.creation_max or e.panel > self.panel_max:
+                raise ValueError(
+                    f"entries[{i}]: creation ≤ {self.creation_max} and panel ≤ {self.panel_max}"
+                )
+        return self
+
+
+class TargetsConfig(ConfigModel):
+    """`[scores.targets]`: the 004_… 二(一) service targets, flagged in the report when missed."""
+
+    on_time: float = Field(100, ge=0, le=100, description="按时办结率 target, % (seed 004).")
+    on_the_spot: float = Field(100, ge=0, le=100, description="现场办结率 target, % (seed 004).")
+    satisfaction: float = Field(98, ge=0, le=100, description="满意率 target, % (seed 004).")
 
 
 class GradeBand(ConfigModel):
@@ -490,11 +590,33 @@ class ScoresConfig(ConfigModel):
             StarBand(min_score=90, stars=4),
             StarBand(min_score=85, stars=3),
         ],
-        description="Star bands (seed 004_… 三(二)); an upheld red card in the month removes them.",
+        description="Star bands of the 004 rating (seed 004_… 三(二)), over its 100 points "
+        "(`star_rating`), never over the monthly score.",
     )
     unrated_after_days: int = Field(
         7, ge=0, description="A completed case unrated this many days later counts as 3 (基本满意)."
     )
+    joint_step: DeductionRule = Field(
+        JOINT_STEP, description="A joint case's co-department step overdue (000_… 八(五)2)."
+    )
+    mitigation: MitigationConfig = MitigationConfig()
+    repeat_overtime: RepeatOvertimeConfig = RepeatOvertimeConfig()
+    repeat_offender_count: int = Field(
+        2,
+        ge=1,
+        description="Upheld accountable breaches of one officer in a year that raise a card to "
+        "the hall's leadership (seed 000_… 八(六)3: 一年内出现两次以上).",
+    )
+    leadership: Ident | None = Field(
+        None, description="Staff id of the hall's leadership: owner of the repeat-offender card."
+    )
+    last_place: bool = Field(
+        True,
+        description="Flag the last window of the month and take its honours (seed 002_… "
+        "领导服务责任制度 五: 服务评议结果处于末位).",
+    )
+    star_rating: StarRatingConfig = StarRatingConfig()
+    targets: TargetsConfig = TargetsConfig()
 
     @field_validator("rules", mode="before")
     @classmethod

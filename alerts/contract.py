@@ -45,6 +45,7 @@ from alerts.events import (
     Event,
     EventKind,
     LeaveCategory,
+    Mitigation,
     Outcome,
     Presence,
     Punch,
@@ -414,7 +415,12 @@ def _card_command(f: _Fields, card: str) -> CardCommand:
     by = f.required_id("by", StaffId)
     ts = f.required_time("ts")
     text = f.optional_text("text") if action is CardAction.UPHOLD else f.required_text("text")
-    return CardCommand(card=CardId(card), action=action, by=by, ts=ts, text=text)
+    mitigation = None
+    if action is CardAction.MITIGATE:
+        mitigation = f.required_choice("mitigation", Mitigation)
+    return CardCommand(
+        card=CardId(card), action=action, by=by, ts=ts, text=text, mitigation=mitigation
+    )
 
 
 @dataclass(frozen=True, slots=True)

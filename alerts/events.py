@@ -113,6 +113,15 @@ class CardAction(StrEnum):
     ANSWER = "answer"
     UPHOLD = "uphold"
     REVOKE = "revoke"
+    MITIGATE = "mitigate"  # upheld with a lighter outcome (000_… 八(七)): `mitigation`, `text`
+
+
+class Mitigation(StrEnum):
+    """A mitigating decision (000_… 八(七)): 从轻, 减轻 or 免予处理, always with its reason."""
+
+    LIGHTER = "lighter"  # 从轻处理
+    REDUCED = "reduced"  # 减轻处理
+    EXEMPT = "exempt"  # 免予处理
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,6 +258,7 @@ class CardCommand:
     by: StaffId
     ts: datetime
     text: str | None = None
+    mitigation: Mitigation | None = None  # with action mitigate only
 
 
 Event = (

@@ -66,6 +66,8 @@ class RuleId(StrEnum):
     COMPLAINT_FOUNDED = "complaint.founded"
     COMPLAINT_HANDLING_LATE = "complaint.handling_late"
     REVIEW_BAD_UNRECTIFIED = "review.bad.unrectified"
+    HEAD_WARNING = "accountability.head_warning"
+    REPEAT_OFFENDER = "accountability.repeat_offender"
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +326,21 @@ RULES: dict[RuleId, Rule] = {
             "差评未按时整改",
             "其他地区的做法 (好差评, 国办发〔2019〕51号下的省级规定): "
             "rectified within 5 (德州) to 15 (四川) working days",
+        ),
+        # Raised by alerts/supervision.py when a breach is upheld (docs/scores.md).
+        Rule(
+            RuleId.HEAD_WARNING,
+            Level.YELLOW,
+            "告诫窗口负责人",
+            "《行政效能建设九项制度》八(五)：扣岗位责任人当月考评10—15分，"
+            "取消该窗口当月评优评先资格，并对该窗口负责人予以告诫",
+        ),
+        Rule(
+            RuleId.REPEAT_OFFENDER,
+            Level.YELLOW,
+            "一年内两次以上应予追究",
+            "《行政效能建设九项制度》八(六)3：一年内出现两次以上应予追究行政责任的行为的，"
+            "应当从重或者加重处理，并通知该部门主要负责人",
         ),
     )
 }

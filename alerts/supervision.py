@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.accountability import Accountability
 from alerts.cards import CardEngine, CardState, Subject, Transition, WatchKind, watch_key
 from alerts.cases import Condition
 from alerts.complaints import Book, assess_complaint, assess_review, named
@@ -77,6 +78,7 @@ class Supervision:
         self.complaints_cfg = cfg.complaints
         self.book = Book.empty()
         self.a_posts = {w.window_id: StaffId(w.a_post) for w in cfg.windows}
+        self.accountability = Accountability(self.engine, cfg)
         self.transitions = 0
         # How far the case system is heard: the latest `ts` of its events (cases, complaints,
         # ratings, staff statuses: one account, in order). Its events are judged at that instant,
@@ -99,6 +101,7 @@ class Supervision:
                 out = self.engine.on_case_event(rec.seq, eid, ev, self._heard(ev.ts, now))
             case CardCommand():
                 out = self.engine.on_command(ev, now)
+                out += self.accountability.decided(eid, out, now)
             case ComplaintEvent():
                 out = self._complaint(eid, ev, self._heard(ev.ts, now))
             case Rating():
@@ -191,6 +194,7 @@ class Supervision:
         self.complaints_cfg = cfg.complaints
         self.a_posts = {w.window_id: StaffId(w.a_post) for w in cfg.windows}
         self.engine.roles = {StaffId(s.id): s.role for s in cfg.staff}
+        self.accountability.reconfigure(cfg)
         out = self.engine.recalendar(work_calendar(cfg), now)
         self.people.cal = self.engine.calendar
         self.transitions += len(out)

@@ -35,6 +35,7 @@ from alerts.events import (
     EventKind,
     LeaveCategory,
     Makeup,
+    Mitigation,
     Outcome,
     Presence,
     Punch,
@@ -152,6 +153,7 @@ class CardCommandWire(Wire):
     by: Staff
     ts: Text
     text: Text | Opt = UNSET
+    mitigation: Mitigation | Opt = UNSET
 
 
 WIRES: Final[dict[EventKind, type[Wire]]] = {
@@ -372,10 +374,19 @@ def _rating(w: RatingWire, key: str, _: datetime, zone: tzinfo | None) -> Rating
 def _card_command(
     w: CardCommandWire, key: str, _: datetime, zone: tzinfo | None
 ) -> CardCommand | None:
-    text = given(w.text)
+    text, mitigation = given(w.text), given(w.mitigation)
     if text is None and w.action is not CardAction.UPHOLD:
         return None
-    return CardCommand(card=CardId(key), action=w.action, by=w.by, ts=stamp(w.ts, zone), text=text)
+    if (mitigation is None) is (w.action is CardAction.MITIGATE):
+        return None  # the reference decoder says why
+    return CardCommand(
+        card=CardId(key),
+        action=w.action,
+        by=w.by,
+        ts=stamp(w.ts, zone),
+        text=text,
+        mitigation=mitigation if w.action is CardAction.MITIGATE else None,
+    )
 
 
 # The event of a Struct (its topic's key, the receive time, the device's zone for a naive

@@ -141,6 +141,10 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument("--window", help="only this window")
     reg.add_argument("--staff", help="only this officer")
     reg.add_argument("--xlsx", type=Path, help="write the workbook here (else CSV to stdout)")
+    ann = sub.add_parser("annual", help="the year's roll-up of the monthly scores: HTML and XLSX")
+    _reporting_args(ann)
+    ann.add_argument("--year", required=True, type=int, help="YYYY")
+    ann.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
     query = sub.add_parser("query", help="read the local time-series store (no InfluxDB set)")
     _reporting_args(query)
     query.add_argument("measurement", nargs="?", help="card, statuses, light, ...; none: list")
@@ -246,6 +250,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "register":
         return _register(args)
+    if args.command == "annual":
+        return _annual(args)
     if args.command == "passwd":
         return _passwd(args)
     return _demo(args)
@@ -366,6 +372,22 @@ def _register(args: argparse.Namespace) -> int:
     args.xlsx.write_bytes(register.export(sup, cfg, query, now, "xlsx"))
     found = len(register.chosen(sup, cfg, query, now))
     _out(f"{cfg.hall.name} 否定报备登记（{query.zh(cfg)}）：{found} 条\n  {args.xlsx}")
+    return EXIT_OK
+
+
+def _annual(args: argparse.Namespace) -> int:
+    from monitor.reports import annual
+
+    cfg = reporting_config(args.config, args.data_dir)
+    r = annual.year_report(_replayed(cfg), cfg, args.year, datetime.now(UTC))
+    name = f"hallwatch-{cfg.hall.id}-{args.year}-annual"
+    args.out.mkdir(parents=True, exist_ok=True)
+    html_path, xlsx_path = args.out / f"{name}.html", args.out / f"{name}.xlsx"
+    html_path.write_text(annual.render_year_html(r), encoding="utf-8")
+    xlsx_path.write_bytes(annual.render_year_xlsx(r))
+    state = "本年度已结束" if r.scores.closed else "本年度尚未结束，数字会变"
+    _out(f"{cfg.hall.name} {args.year}年 效能考评年度汇总（{state}）")
+    _out(f"  {html_path}\n  {xlsx_path}")
     return EXIT_OK
 
 

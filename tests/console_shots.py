@@ -87,6 +87,7 @@ class Page:
     role: str  # who logs in for it ("" for the login page)
     hash: str
     ready: str  # a JavaScript condition: the page shows what it is for
+    scroll_to: str = ""  # an element id to scroll into view before the shot (else the top)
 
 
 def _id(ident: str) -> str:
@@ -96,14 +97,27 @@ def _id(ident: str) -> str:
 CONFIG = "!!document.querySelector('pre.config')"
 ROWS = "document.querySelectorAll('#view tbody tr').length > 0"
 REPORT = "!!document.querySelector('iframe.report') && " + SHOWN
+# The hearing form with 从轻、减轻或免予处理 chosen (000_… 八(七)): its degree row shows.
+MITIGATE = """(() => {
+  const pick = document.querySelector('#decision select[name=action]');
+  if (!pick) return false;
+  if (pick.value !== 'mitigate') {
+    pick.value = 'mitigate';
+    pick.dispatchEvent(new Event('change'));
+    document.getElementById('decision-mitigation').value = 'lighter';
+  }
+  return !document.getElementById('mitigation-row').hidden;
+})()"""
 
 
-def pages(case_card: str) -> list[Page]:
+def pages(case_card: str, heard_card: str = "") -> list[Page]:
     sup = "supervisor"
     return [
         Page(name="login", role="", hash="", ready=LOGIN_READY),
         Page(name="cards", role=sup, hash="#/cards", ready=_id("page-at")),
         Page(name="card", role=sup, hash=f"#/card/{case_card}", ready=_id("case-link")),
+        Page(name="card-mitigate", role=sup, hash=f"#/card/{heard_card or case_card}",
+             ready=MITIGATE, scroll_to="decision"),
         Page(name="window", role=sup, hash="#/window/W07", ready=_id("subject-history")),
         Page(name="officer", role=sup, hash="#/staff/S014", ready=_id("subject-history")),
         Page(name="complaints", role=sup, hash="#/complaints", ready=SHOWN),
@@ -188,8 +202,9 @@ def _live_red(daemon: Daemon) -> None:
     wait_until(failed, 60, "a failed SMS notice")
 
 
-def _decide(daemon: Daemon) -> str:
-    """Three decisions for the audit (the last refused); returns a case card to show."""
+def _decide(daemon: Daemon) -> tuple[str, str]:
+    """Three decisions for the audit (the last refused); returns a case card to show and a
+    heard one (escalated) whose form offers every decision."""
     cards = daemon.runner.read(lambda s: list(s.engine.cards.values()))
     raised = [c for c in cards if c.state is CardState.RAISED and c.subject.case is not None]
     web = _web(daemon)
@@ -202,7 +217,8 @@ def _decide(daemon: Daemon) -> str:
         doc = {"action": action, "text": text}
         call(web, "POST", f"/api/cards/{card.id}/decision", doc, cookie=cookie, csrf=csrf)
     promised = [c for c in cards if c.rule is RuleId.PROMISED_OVERDUE]
-    return str(promised[0].id)
+    heard = [c for c in cards if c.state is CardState.ESCALATED and c.subject.case is not None]
+    return str(promised[0].id), str((heard or promised)[0].id)
 
 
 def _metrics(browser: Chromium, size: tuple[int, int]) -> None:
@@ -220,6 +236,9 @@ def _login(browser: Chromium, base: str, role: str) -> None:
         "document.getElementById('submit').click(); true"
     )
     browser.wait_for("document.getElementById('nav')?.children.length > 0", 30, f"{role}'s nav")
+    # The landing page renders after an API call: let it finish, or its late render replaces
+    # the page asked for next (the console draws whichever view's data comes back last).
+    browser.wait_for(SHOWN, 30, f"{role}'s landing page")
 
 
 def _shoot_page(browser: Chromium, base: str, page: Page, out: Path) -> list[Shot]:
@@ -233,7 +252,10 @@ def _shoot_page(browser: Chromium, base: str, page: Page, out: Path) -> list[Sho
             _metrics(browser, size)
         ready = f"({page.ready}) && document.fonts.status === 'loaded'"
         browser.wait_for(ready, 60, page.name)
-        browser.evaluate("window.scrollTo(0, 0), true")
+        if page.scroll_to:
+            browser.evaluate(f"document.getElementById('{page.scroll_to}').scrollIntoView(), true")
+        else:
+            browser.evaluate("window.scrollTo(0, 0), true")
         file = out / f"console-{page.name}{suffix}.png"
         browser.screenshot(file)
         errors = browser.evaluate(ERRORS)
@@ -248,7 +270,7 @@ def shoot(out: Path, workdir: Path) -> list[Shot]:
     out.mkdir(parents=True, exist_ok=True)
     with demo_hall(workdir) as daemon:
         _live_red(daemon)
-        case_card = _decide(daemon)
+        case_card, heard_card = _decide(daemon)
         host, port = _web(daemon)
         base = f"http://{host}:{port}"
         browser = Chromium(workdir, *DESKTOP)
@@ -257,7 +279,7 @@ def shoot(out: Path, workdir: Path) -> list[Shot]:
             browser.send("Page.enable")
             browser.send("Page.addScriptToEvaluateOnNewDocument", source=CATCH)
             role = None
-            for page in pages(case_card):
+            for page in pages(case_card, heard_card):
                 if page.role and page.role != role:
                     _metrics(browser, DESKTOP)
                     _login(browser, base, page.role)

@@ -39,7 +39,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from alerts.cards import Card, CardState, Refusal, Transition, Why, card_id
 from alerts.cases import Entry
-from alerts.events import CardAction, CardCommand, CaseAction, CaseKind, Outcome, ReviewVerdict
+from alerts.events import (
+    CardAction,
+    CardCommand,
+    CaseAction,
+    CaseKind,
+    Mitigation,
+    Outcome,
+    ReviewVerdict,
+)
 from alerts.ids import CardId, EventId, StaffId
 from alerts.rules import Level, RuleId
 from tests.calendar_oracle import in_service_hours_of_a_working_day, period_end
@@ -97,6 +105,7 @@ EDGES: dict[Why, set[tuple[CardState | None, CardState]]] = {
     W.ANSWER_OVERDUE: {(S.RAISED, S.ESCALATED)},
     W.ANSWERED: {(S.RAISED, S.ANSWERED), (S.ESCALATED, S.ANSWERED)},
     W.UPHELD: {(S.ESCALATED, S.UPHELD), (S.ANSWERED, S.UPHELD)},
+    W.MITIGATED: {(S.ESCALATED, S.UPHELD), (S.ANSWERED, S.UPHELD)},  # 000_… 八(七)
     W.REVOKED: {(s, S.REVOKED) for s in OPEN},
     W.CLEARED: {(s, S.CLOSED) for s in OPEN},
     W.SUPERSEDED: {(s, S.CLOSED) for s in OPEN},
@@ -106,6 +115,7 @@ EDGES: dict[Why, set[tuple[CardState | None, CardState]]] = {
 COMMANDED = {
     W.ANSWERED: CardAction.ANSWER,
     W.UPHELD: CardAction.UPHOLD,
+    W.MITIGATED: CardAction.MITIGATE,
     W.REVOKED: CardAction.REVOKE,
 }
 
@@ -160,7 +170,8 @@ def expected_refusal(card: Card | None, cmd: CardCommand, now: datetime) -> Refu
         return Refusal.NOT_ALLOWED
     if card.state not in OPEN:
         return Refusal.WRONG_STATE
-    if cmd.action is CardAction.UPHOLD and not heard(card, now):
+    penalty = cmd.action in (CardAction.UPHOLD, CardAction.MITIGATE)  # mitigate: 000_… 八(七)
+    if penalty and not heard(card, now):
         return Refusal.NOT_HEARD
     return None
 
@@ -307,7 +318,10 @@ class CardLifecycleMachine(RuleBasedStateMachine):
         cards = self.hall.engine.cards
         which = data.draw(st.sampled_from([*sorted(cards), UNKNOWN]), label="card")
         card = cards.get(which)
-        cmd = CardCommand(card=which, action=action, by=by, ts=self.now - lag, text="说明")
+        mitigation = Mitigation.LIGHTER if action is CardAction.MITIGATE else None
+        cmd = CardCommand(
+            card=which, action=action, by=by, ts=self.now - lag, text="说明", mitigation=mitigation
+        )
         refusal = expected_refusal(card, cmd, self.now)
         refused = len(self.hall.engine.refusals)
         got = self.hall.engine.on_command(cmd, self.now)
@@ -320,8 +334,11 @@ class CardLifecycleMachine(RuleBasedStateMachine):
             return
         assert card is not None and len(self.hall.engine.refusals) == refused
         ts = max(cmd.ts, self.seen[which][-1].ts)
-        state = {CardAction.ANSWER: S.ANSWERED, CardAction.UPHOLD: S.UPHELD}.get(action, S.REVOKED)
-        why = {S.ANSWERED: W.ANSWERED, S.UPHELD: W.UPHELD, S.REVOKED: W.REVOKED}[state]
+        state, why = {
+            CardAction.ANSWER: (S.ANSWERED, W.ANSWERED),
+            CardAction.UPHOLD: (S.UPHELD, W.UPHELD),
+            CardAction.MITIGATE: (S.UPHELD, W.MITIGATED),
+        }.get(action, (S.REVOKED, W.REVOKED))
         expected: list[tuple[CardId, CardState, Why, StaffId | None, datetime]]
         expected = [(which, state, why, by, ts)]
         if action is not CardAction.ANSWER and not self.seen[which][-1].holds:
@@ -453,7 +470,7 @@ def check_step(card: Card, before: Transition | None, t: Transition) -> None:
     if t.why is W.ANSWER_OVERDUE:
         assert card.answer_by is not None and t.ts >= card.answer_by
         assert before is not None and (t.ts == card.answer_by or t.ts == before.ts)
-    if t.why is W.UPHELD:  # heard before any penalty (000_… 八(八))
+    if t.why in (W.UPHELD, W.MITIGATED):  # heard before any penalty (000_… 八(八))
         assert before is not None
         answered = before.state is S.ANSWERED
         assert answered or (card.answer_by is not None and t.ts >= card.answer_by)

@@ -149,6 +149,7 @@ class _Recount:
     counted: int = 0  # satisfaction: rated or defaulted to 3, finished in November
     bad: int = 0
     deductions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    overtime: Counter[str] = field(default_factory=Counter)  # counted overtime cards per officer
 
 
 def _in_nov(cal: WorkCalendar, t: datetime) -> bool:
@@ -161,6 +162,10 @@ def recount(rows: list[tuple[str, dict[str, Any]]], cfg: HallConfig) -> _Recount
     for c in _cases(rows).values():
         _count_case(c, cal, out)
     _count_complaints(rows, cfg, cal, out)
+    # 000_d7818c12e4aa5d4b 八(五)7 多次出现超时办结: a third overtime card in the month, −10 once
+    for staff, n in out.overtime.items():
+        if n >= 3:
+            out.deductions["scores.repeat_overtime", "officer", staff] += 10
     return out
 
 
@@ -181,8 +186,16 @@ def _count_case(c: _Case, cal: WorkCalendar, out: _Recount) -> None:
         and (fin is None or fin[1] > promised)
     ):
         out.deductions["case.promised.overdue", "window", window] += 5
+        out.overtime[staff] += 1
     if legal is not None and (fin is None or fin[1] > legal) and _in_nov(cal, legal):
         out.deductions["case.legal.overdue", "officer", staff] += 10
+        out.overtime[staff] += 1
+    # 000_d7818c12e4aa5d4b 八(四)3: an immediate case not done by close of its day, −5 window
+    immediate = c.field("kind") == "immediate"
+    if immediate and promised is not None and _in_nov(cal, promised) and _late(fin, promised):
+        out.deductions["case.immediate.open_at_close", "window", window] += 5
+        out.overtime[staff] += 1
+    _count_reported(c, cal, window, out)
     _count_review(c, cal, window, out)
     _count_no_reason(c, cal, staff, out)
     if fin is None or not _in_nov(cal, fin[1]):
@@ -203,6 +216,24 @@ def _count_case(c: _Case, cal: WorkCalendar, out: _Recount) -> None:
         out.promised += 1
         out.promised_days += acc["promised_days"]
         out.actual_days += cal.count_working_days(first, _local(cal, fin[1]))
+
+
+def _late(fin: tuple[str, datetime] | None, limit: datetime) -> bool:
+    return fin is None or fin[1] > limit
+
+
+def _count_reported(c: _Case, cal: WorkCalendar, window: str | None, out: _Recount) -> None:
+    """A reported case not sent up within 3 working days of acceptance: −5 window
+    (000_d7818c12e4aa5d4b 八(四)9)."""
+    acc = c.first("accepted")
+    if c.field("kind") != "reported" or acc is None or window is None:
+        return
+    due = cal.add_working_days(_ts(acc["ts"]), 3).at
+    sent = next(
+        (e for e in c.events if e["action"] in ("reported_up", "completed", "returned")), None
+    )
+    if (sent is None or _ts(sent["ts"]) > due) and _in_nov(cal, due):
+        out.deductions["case.reported.late_report", "window", window] += 5
 
 
 def _is_refusal(e: dict[str, Any]) -> bool:
@@ -339,7 +370,7 @@ def test_the_workbook_reads_back_with_numbers_as_numbers(month: _Journaled) -> N
     assert rate == pytest.approx(float(total.on_time_rate or 0))
     officers = book["人员"]
     head = [c.value for c in officers[1]]
-    assert head[:5] == ["工号", "姓名", "部门", "得分", "扣分"]
+    assert head[:5] == ["工号", "姓名", "部门", "月度考评得分", "扣分"]
     names = {s.id: s.name for s in month.cfg.staff}
     depts = {d.id: d.name for d in month.cfg.departments}
     first = [c.value for c in officers[2]]

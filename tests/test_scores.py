@@ -243,17 +243,20 @@ def test_grade_and_star_thresholds(score: int, grade: str, stars: int) -> None:
     assert (grade_for(score, CFG), stars_for(score, CFG)) == (grade, stars)
 
 
-def test_an_upheld_red_removes_the_star_an_unanswered_one_does_not() -> None:
+def test_the_monthly_score_makes_no_stars_a_legal_breach_costs_the_window_its_honours() -> None:
+    """Stars come from the 004_… 三(二) composition (tests/test_evaluation.py), never from the
+    monthly deduction score; an upheld 000_… 八(五)1 breach costs the window that month's
+    honours though the officer is the one deducted."""
     upheld = card(RuleId.PROMISED_OVERDUE, [ANSWERED, UPHELD])
     w = row(month([upheld]), "window", "W01")
-    assert (w.score, w.stars, w.star_removed_by) == (95, 0, (upheld.id,))
-    unanswered = card(RuleId.PROMISED_OVERDUE, [ESCALATED])
-    w = row(month([unanswered]), "window", "W01")
-    assert (w.score, w.stars) == (95, 5)
-    # legal overdue: the officer is charged, and the window loses its star (000_… 八(五))
+    assert (w.score, w.honours_lost_by) == (95, ("末位",))  # 八(四): points; last of two
+    assert not hasattr(w, "stars")
     legal = card(RuleId.LEGAL_OVERDUE, [ANSWERED, UPHELD])
     m = month([legal])
-    assert (row(m, "window", "W01").score, row(m, "window", "W01").stars) == (100, 0)
+    assert (row(m, "window", "W01").score, row(m, "window", "W01").honours_lost_by) == (
+        100,
+        (legal.id,),
+    )
     assert row(m, "officer", "S01").score == 90
 
 

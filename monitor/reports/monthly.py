@@ -21,6 +21,7 @@ from html import escape
 from alerts.cards import Card, CardState, Why
 from alerts.cases import Assessment
 from alerts.config import ScoresConfig
+from alerts.evaluation import StarRating, TargetMiss, missed_targets, star_ratings
 from alerts.ids import CaseId
 from alerts.rules import RuleId
 from alerts.scores import (
@@ -44,8 +45,10 @@ from monitor.reports.tables import (
     rule_title,
     satisfaction_table,
     score_table,
+    star_table,
     stats_table,
     summary_table,
+    targets_table,
     text_of,
     tiers_zh,
 )
@@ -53,7 +56,7 @@ from monitor.reports.workbook import ChartSpec, xlsx
 
 # --- HTML ------------------------------------------------------------------------------------
 
-_CSS = """
+CSS = """
 @page { size: A4; margin: 14mm; }
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", SimSun,
   sans-serif; font-size: 10pt; color: #111; }
@@ -73,7 +76,7 @@ tr { page-break-inside: avoid; }
 """
 
 
-def _html_table(table: Table, css_class: str = "") -> str:
+def html_table(table: Table, css_class: str = "") -> str:
     head, body = table
     cls = f' class="{css_class}"' if css_class else ""
     ths = "".join(f"<th>{escape(clean(h))}</th>" for h in head)
@@ -103,37 +106,43 @@ def render_html(
     names: HallNames | None = None,
     zone: tzinfo = UTC,
     cfg: ScoresConfig | None = None,
+    targets: Sequence[TargetMiss] = (),
+    stars: Sequence[StarRating] = (),
 ) -> str:
     """The printable page. `charts` (from `month_charts`) are embedded as SVG pictures;
     `names` puts the configuration's names beside the ids, `zone` is the hall's (the answer
-    deadlines), `cfg` states the grade and star tiers."""
+    deadlines), `cfg` states the grade and star tiers; `targets` are the 004 targets missed,
+    `stars` the 004 star ratings (their own figure, beside the monthly score)."""
     names = names or HallNames()
     label = f"{month[0]}年{month[1]}月"
     banner = ""
     if not scores.closed:
         banner = '<div class="banner">本月尚未结束：以下为截至生成时的数据，月末后将变化。</div>'
     sections = [
-        ("概况", _html_table(summary_table(scores, stats_rows, satisfaction))),
+        ("概况", html_table(summary_table(scores, stats_rows, satisfaction))),
         ("图表", "".join(_figure(c) for c in charts) or "<p>无图表</p>"),
-        ("窗口考评", _html_table(score_table(scores.windows, "窗口", names))),
-        ("人员考评", _html_table(score_table(scores.officers, "工号", names))),
+        ("服务目标未达标（按时办结率、现场办结率、满意率）", _targets_html(targets, names)),
+        ("窗口考评", html_table(score_table(scores.windows, "窗口", names))),
+        ("人员考评", html_table(score_table(scores.officers, "工号", names))),
         (
             "扣分明细（每项可追溯至卡片与证据事件）",
-            _html_table(deduction_table(scores, names), "small"),
+            html_table(deduction_table(scores, names), "small"),
         ),
         (
             "待申辩、待决定卡片（未计入得分）",
-            _html_table(pending_table(scores, names, zone), "small"),
+            html_table(pending_table(scores, names, zone), "small"),
         ),
-        ("办件统计（按窗口）", _html_table(stats_table(stats_rows, names))),
-        ("群众满意度（好差评）", _html_table(satisfaction_table(satisfaction, names))),
+        ("办件统计（按窗口）", html_table(stats_table(stats_rows, names))),
+        ("群众满意度（好差评）", html_table(satisfaction_table(satisfaction, names))),
     ]
+    if stars:
+        sections.append(("星级评定（与月度考评得分分列）", html_table(star_table(stars, names))))
     body = "".join(f"<h2>{escape(h)}</h2>{content}" for h, content in sections)
     title = f"{escape(clean(hall_name))} {label} 效能考评月报"
     tiers = escape(tiers_zh(cfg or ScoresConfig()))
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"/>'
-        f"<title>{title}</title><style>{_CSS}</style></head><body>"
+        f"<title>{title}</title><style>{CSS}</style></head><body>"
         f"<h1>{title}</h1>{banner}{body}"
         '<p class="small">说明：只计已维持的卡片与逾期未申辩的卡片；撤销、作废的卡片不计；'
         f"已申辩待决定的卡片列于待定表。{tiers}"
@@ -141,6 +150,12 @@ def render_html(
         "“结论”为该卡片经陈述申辩后的处理结果。时间均为本中心所在时区的当地时间。</p>"
         "</body></html>"
     )
+
+
+def _targets_html(targets: Sequence[TargetMiss], names: HallNames) -> str:
+    if not targets:
+        return "<p>本月各项服务目标均已达到（或尚无可计的数据）。</p>"
+    return html_table(targets_table(targets, names))
 
 
 def _figure(c: Chart) -> str:
@@ -168,6 +183,8 @@ class MonthReport:
     zone: tzinfo = UTC
     names: HallNames = field(default_factory=HallNames)
     scores_cfg: ScoresConfig = field(default_factory=ScoresConfig)
+    targets: tuple[TargetMiss, ...] = ()  # the 004_… 二(一) targets missed this month
+    stars: tuple[StarRating, ...] = ()  # the 004_… 三(二) ratings, as at `now`
 
 
 def month_report(
@@ -195,7 +212,9 @@ def month_report(
     start, end = month_bounds(month, cal.zone)
     last = (end - timedelta(days=1)).date()
     rows = compute(assessments, ratings, cal, start.date(), last, "window", total=True)
-    sat = satisfaction(ratings, completions_from(assessments), now, cal)
+    completions = completions_from(assessments)
+    sat = satisfaction(ratings, completions, now, cal)
+    this_month = tuple(r for r in sat if r.month == scores.label)
     earliest = _add_months(start.date(), -months_before)
     before = compute(assessments, ratings, cal, earliest, start.date() - timedelta(days=1), "month")
     shown = [d for d in month_days(month) if d <= now.astimezone(cal.zone).date()]
@@ -207,7 +226,7 @@ def month_report(
         month=month,
         scores=scores,
         stats_rows=tuple(rows),
-        satisfaction=tuple(r for r in sat if r.month == scores.label),
+        satisfaction=this_month,
         trend=tuple(trend),
         trend_days_from=len(before),
         unstaffed=unstaffed_minutes(cards, cal, unstaffed_grace_min, month, now),
@@ -216,6 +235,8 @@ def month_report(
         zone=cal.zone,
         names=names or HallNames(),
         scores_cfg=cfg,
+        targets=tuple(missed_targets(rows, this_month, cfg)),
+        stars=tuple(star_ratings(cards, ratings, completions, cfg, cal, now)),
     )
 
 
@@ -287,6 +308,8 @@ def render_month_html(r: MonthReport, charts: Sequence[Chart]) -> str:
         names=r.names,
         zone=r.zone,
         cfg=r.scores_cfg,
+        targets=r.targets,
+        stars=r.stars,
     )
 
 
@@ -327,6 +350,8 @@ def render_xlsx(
     extra: Sequence[tuple[str, Table]] = (),
     names: HallNames | None = None,
     zone: tzinfo = UTC,
+    targets: Sequence[TargetMiss] = (),
+    stars: Sequence[StarRating] = (),
 ) -> bytes:
     """Sheets 概况, 窗口, 人员, 扣分明细, 待定卡片, 办件统计, 满意度, then `extra` (the charts'
     numbers, `chart_tables`, with Excel charts of their own) and the charts as pictures on 图表.
@@ -341,6 +366,8 @@ def render_xlsx(
             ("待定卡片", pending_table(scores, names, zone)),
             ("办件统计", stats_table(stats_rows, names)),
             ("满意度", satisfaction_table(satisfaction, names)),
+            ("目标未达标", targets_table(targets, names)),
+            ("星级评定", star_table(stars, names)),
             *extra,
         ],
         [(c.title, c.png) for c in charts],
@@ -359,4 +386,6 @@ def render_month_xlsx(r: MonthReport, charts: Sequence[Chart]) -> bytes:
         extra=chart_tables(r),
         names=r.names,
         zone=r.zone,
+        targets=r.targets,
+        stars=r.stars,
     )

@@ -15,8 +15,17 @@ from fractions import Fraction
 from typing import Literal
 
 from alerts.config import ScoresConfig
+from alerts.evaluation import MEASURE_ZH, StarRating, TargetMiss, YearRow
+from alerts.events import Mitigation
 from alerts.rules import RULES, RuleId
-from alerts.scores import MonthScores, SatisfactionRow, SubjectScore, Verdict
+from alerts.scores import (
+    REPEAT_OVERTIME,
+    Deduction,
+    MonthScores,
+    SatisfactionRow,
+    SubjectScore,
+    Verdict,
+)
 from alerts.stats import GROUP_LABELS_ZH, LABELS_ZH, TABLE_COLUMNS, TOTAL_KEY, StatsRow, rounded
 from monitor.reports.names import HallNames, clean
 
@@ -37,6 +46,8 @@ Table = tuple[list[str], list[list[Cell]]]
 
 VERDICT_ZH: dict[Verdict, str] = {
     Verdict.UPHELD: "经申辩维持",
+    Verdict.MITIGATED: "维持，从轻或减轻处理",
+    Verdict.EXEMPTED: "维持，免予处理",
     Verdict.UNANSWERED: "逾期未申辩",
     Verdict.NO_HEARING: "无需申辩",
     Verdict.ANSWERED: "已申辩待决定",
@@ -46,18 +57,31 @@ VERDICT_ZH: dict[Verdict, str] = {
     Verdict.NOT_SCORED: "不计分",
 }
 
+_NINE = "《行政效能建设九项制度》"
+_FIVE = "扣岗位责任人当月考评10—15分，取消窗口当月评优资格"
+# Two deductions the rule table cannot say by rule alone (alerts/basis.py holds the rest).
+JOINT_STEP_ZH = f"{_NINE}第八条第五项第2目（联办事项中不配合牵头窗口造成延误）：{_FIVE}"
+REPEAT_OVERTIME_ZH = f"{_NINE}第八条第五项第7目（多次出现超时办结）：{_FIVE}"
+_STARS_DOC = "《关于创建“五星级”政务服务体系的实施意见（试行）》"
 _STAR_ZH = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星"}
 
 
 def rule_title(rule: str) -> str:
+    if rule == REPEAT_OVERTIME:
+        return "多次超时办结"
     try:
         return RULES[RuleId(rule)].title_zh
     except ValueError:
         return rule
 
 
-def basis(rule: str, names: HallNames) -> str:
-    """The rule's 依据 in the hall's regulations (alerts/basis.py, `[basis]`)."""
+def basis(rule: str, names: HallNames, joint: bool = False) -> str:
+    """The rule's 依据 in the hall's regulations (alerts/basis.py, `[basis]`); a joint case's
+    co-department step and repeated overtime cite their own item of 000_… 八(五)."""
+    if rule == REPEAT_OVERTIME:
+        return REPEAT_OVERTIME_ZH
+    if joint:
+        return JOINT_STEP_ZH
     return names.bases.text(rule)
 
 
@@ -86,22 +110,32 @@ def text_of(c: Cell) -> str:
     return clean(str(c))
 
 
-def _stars(n: int) -> str:
+def stars_text(n: int) -> str:
     return "★" * n if n else "—"
 
 
 def score_table(rows: Sequence[SubjectScore], heading: str, names: HallNames) -> Table:
+    """The monthly deduction score (月度考评得分), apart from the 004 star rating."""
     officers = heading != "窗口"
     head = [heading, "姓名" if officers else "名称", *(["部门"] if officers else [])]
-    head += ["得分", "扣分", "等级", "星级", "待定卡片", "取消星级依据"]
+    head += ["月度考评得分", "扣分", "等级", "待定卡片"]
+    if not officers:
+        head += ["当月评优评先", "取消依据"]
     body: list[list[Cell]] = []
     for r in rows:
         who: list[Cell] = [r.id, names.person(r.id)] if officers else [r.id, names.window(r.id)]
         if officers:
             who.append(names.department_of(r.id))
-        removed = " ".join(r.star_removed_by) or "—"
-        body.append([*who, r.score, r.deducted, r.grade, _stars(r.stars), len(r.pending), removed])
+        line: list[Cell] = [*who, r.score, r.deducted, r.grade, len(r.pending)]
+        if not officers:
+            line += ["取消" if r.honours_lost_by else "保留", _lost_zh(r.honours_lost_by)]
+        body.append(line)
     return head, body
+
+
+def _lost_zh(lost: Sequence[str]) -> str:
+    words = {REPEAT_OVERTIME: "多次超时办结", "末位": "考评末位"}
+    return " ".join(words.get(x, x) for x in lost) or "—"
 
 
 def _all(scores: MonthScores) -> list[SubjectScore]:
@@ -124,8 +158,8 @@ def deduction_table(scores: MonthScores, names: HallNames) -> Table:
                     _name(r, names),
                     "窗口" if r.kind == "window" else "人员",
                     rule_title(d.rule),
-                    basis(d.rule, names),
-                    VERDICT_ZH[d.verdict] + capped,
+                    basis(d.rule, names, d.joint),
+                    _verdict_zh(d) + capped,
                     d.card,
                     d.day.isoformat(),
                     -d.points,
@@ -133,6 +167,17 @@ def deduction_table(scores: MonthScores, names: HallNames) -> Table:
                 ]
             )
     return head, body
+
+
+_MITIGATION_ZH = {
+    Mitigation.LIGHTER: "维持，从轻处理",
+    Mitigation.REDUCED: "维持，减轻处理",
+    Mitigation.EXEMPT: "维持，免予处理",
+}
+
+
+def _verdict_zh(d: Deduction) -> str:
+    return VERDICT_ZH[d.verdict] if d.mitigation is None else _MITIGATION_ZH[d.mitigation]
 
 
 def pending_table(scores: MonthScores, names: HallNames, zone: tzinfo) -> Table:
@@ -197,7 +242,63 @@ def tiers_zh(cfg: ScoresConfig) -> str:
     words.append(f"其下为{clean(cfg.below_grades)}")
     stars = sorted(cfg.stars, key=lambda b: -b.min_score)
     star_words = [f"{b.min_score} 分及以上{_STAR_ZH.get(b.stars, f'{b.stars}星')}" for b in stars]
-    out = f"等级：{'，'.join(words)}。"
+    out = f"月度考评等级：{'，'.join(words)}。"
     if star_words:
-        out += f"星级：{'，'.join(star_words)}；当月有经维持的红牌即取消星级。"
+        sr = cfg.star_rating
+        out += (
+            f"星级不按月度得分评定：依{_STARS_DOC}三(二)，"
+            f"总分100分＝创建项目{sr.creation_max}分＋群众满意度{sr.satisfaction_max}分"
+            f"＋考评小组评定{sr.panel_max}分，{'，'.join(star_words)}，每{sr.period_years}年评定一次；"
+            "取得星级期间出现经查实的违法违纪行为即取消星级。"
+        )
     return out
+
+
+def targets_table(misses: Sequence[TargetMiss], names: HallNames) -> Table:
+    """The 004_… 二(一) service targets missed this month (windows, then the hall)."""
+    head = ["对象", "名称", "指标", "本月", "目标", "依据"]
+    basis_zh = f"{_STARS_DOC}二(一)：按时办结率100%，现场办结率100%，服务对象满意率98%以上"
+    body: list[list[Cell]] = [
+        [
+            m.subject,
+            "全中心" if m.subject == TOTAL_KEY else names.window(m.subject),
+            MEASURE_ZH[m.measure],
+            pct(m.value),
+            pct(m.target),
+            basis_zh,
+        ]
+        for m in misses
+    ]
+    return head, body
+
+
+def star_table(ratings: Sequence[StarRating], names: HallNames) -> Table:
+    """The 004_… 三(二) rating: its three parts, the total, the stars and what removed them."""
+    head = ["窗口", "名称", "评定年度", "满意度期间", "创建项目", "群众满意度", "满意率"]
+    head += ["考评小组", "综合得分", "评定星级", "现有星级", "取消依据"]
+    body: list[list[Cell]] = []
+    for r in ratings:
+        period = f"{r.period[0]}—{r.period[1]}"
+        parts: list[Cell] = [r.creation, r.satisfaction, pct(r.satisfaction_rate), r.panel]
+        stars: list[Cell] = [r.total, stars_text(r.awarded), stars_text(r.stars)]
+        removed = " ".join(r.removed_by) or "—"
+        body.append([r.window, names.window(r.window), r.year, period, *parts, *stars, removed])
+    return head, body
+
+
+def year_table(rows: Sequence[YearRow], heading: str, names: HallNames) -> Table:
+    """000_… 九(三): each month's score of the year, the year's average and what it lost."""
+    officers = heading != "窗口"
+    head = [heading, "姓名" if officers else "名称", *(f"{m}月" for m in range(1, 13))]
+    head += ["年度平均", "全年扣分"]
+    if not officers:
+        head += ["取消评优评先月数", "末位月数"]
+    body: list[list[Cell]] = []
+    for r in rows:
+        name = names.person(r.id) if officers else names.window(r.id)
+        avg = None if r.average is None else Num(float(r.average), "2dp", rounded(r.average, 2))
+        line: list[Cell] = [r.id, name, *r.months, avg, r.deducted]
+        if not officers:
+            line += [r.honours_lost, r.last_place]
+        body.append(line)
+    return head, body

@@ -22,13 +22,13 @@ from urllib.parse import quote, unquote
 from alerts.accounts import Account, Role
 from alerts.cards import CardState
 from alerts.config import HallConfig
-from alerts.events import CardAction, EventKind
+from alerts.events import CardAction, EventKind, Mitigation
 from alerts.ids import CardId
 from alerts.rules import RULES, Level, RuleId
 from alerts.supervision import Supervision
 from monitor import __version__
 from monitor.ingest.journal import Journal
-from monitor.reports import archives, downloads
+from monitor.reports import annual, archives, downloads
 from monitor.reports.monthly import MonthReport
 from monitor.reports.pdf import PdfError, html_to_pdf
 from monitor.web import cardpage, complaints_desk, desk_kit, notices_print
@@ -171,6 +171,8 @@ class Console:
             "/console/report": self._report,
             "/console/report.pdf": self._download(Permission.READ_REPORT, self._report_pdf),
             "/console/report.xlsx": self._download(Permission.READ_REPORT, self._report_xlsx),
+            "/console/annual": self._annual,
+            "/console/annual.xlsx": self._download(Permission.READ_REPORT, self._annual_xlsx),
             "/console/attendance/sheet.pdf": self._download(
                 Permission.READ_ATTENDANCE, self._sheet_pdf
             ),
@@ -453,8 +455,15 @@ class Console:
         action, text = body.get("action"), body.get("text")
         if not isinstance(action, str) or action not in {a.value for a in CardAction}:
             return _err(
-                422, "bad_action", "操作须为 answer(录入申辩)、uphold(维持)或 revoke(撤销)。"
+                422,
+                "bad_action",
+                "操作须为 answer(录入申辩)、uphold(维持)、mitigate(从轻、减轻或免予处理)"
+                "或 revoke(撤销)。",
             )
+        mitigation = body.get("mitigation")
+        if action == CardAction.MITIGATE and mitigation not in {m.value for m in Mitigation}:
+            choices = "lighter(从轻)、reduced(减轻)或 exempt(免予)"
+            return _err(422, "bad_mitigation", f"请选择处理方式：{choices}。")
         if not isinstance(text, str) or not text.strip():
             return _err(422, "text_required", "请填写说明(申辩内容或决定理由)。")
         if len(text) > MAX_TEXT:
@@ -465,7 +474,8 @@ class Console:
             return _err(404, "unknown_card", "没有这张牌。")
         now, client = self.hall.now(), self.client(req)
         d = self.hall.decisions
-        topic, payload = d.command(card, CardAction(action), text.strip(), s, client, now)
+        mit = Mitigation(str(mitigation)) if action == CardAction.MITIGATE else None
+        topic, payload = d.command(card, CardAction(action), text.strip(), s, client, now, mit)
         done = d.submit(topic, payload, now)
         logger.info(
             "console: %s %s card %s from %s (seq %d)", s.user, action, card, client, done.seq
@@ -524,6 +534,21 @@ class Console:
         local = now.astimezone(cfg.hall.zone)
         month = _month_arg(req) or (local.year, local.month)
         return self.hall.read(lambda sup: month_report(sup, cfg, month, now))
+
+    def _year_figures(self, req: Request) -> annual.YearReport:
+        cfg, now = self.hall.config(), self.hall.now()
+        year = _int_arg(req, "year", now.astimezone(cfg.hall.zone).year, 2000, 2100)
+        return self.hall.read(lambda sup: annual.year_report(sup, cfg, year, now))
+
+    def _annual(self, req: Request) -> Response:
+        return self._html_page(
+            req, Permission.READ_REPORT, lambda r: annual.render_year_html(self._year_figures(r))
+        )
+
+    def _annual_xlsx(self, req: Request) -> tuple[str, str, bytes]:
+        r = self._year_figures(req)
+        name = f"hallwatch-{self.hall.config().hall.id}-{r.scores.year}-annual.xlsx"
+        return name, downloads.XLSX_TYPE, annual.render_year_xlsx(r)
 
     def _report_pdf(self, req: Request) -> tuple[str, str, bytes]:
         r = self._month_figures(req)

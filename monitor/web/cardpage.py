@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from alerts.cards import SYSTEM_RULES, Card, CardState, Why
-from alerts.events import CardAction, CaseAction
+from alerts.events import CardAction, CaseAction, Mitigation
 from alerts.ids import CaseId
 from alerts.items import LEGAL_ZH, LegalLimit, filled
 from alerts.rules import RULES, RuleId
 from alerts.supervision import Supervision
 from monitor.ingest.journal import JournalRow
 from monitor.web.auth import Permission, Session
-from monitor.web.console import ACTION_ZH, Names, voided
+from monitor.web.console import ACTION_ZH, MITIGATION_ZH, Names, voided
 
 PUNCH_ZH = {
     ("am", "in"): "上午签到",
@@ -219,6 +219,11 @@ def actions(c: Card, who: Session) -> list[dict[str, Any]]:
         unheard = c.state is CardState.RAISED
         why = "尚未听取陈述申辩：须责任人申辩或申辩期限届满后才能维持" if unheard else None
         out.append(_choice(CardAction.UPHOLD, why))
+        mitigate = _choice(CardAction.MITIGATE, why)  # a penalty too: heard first (000_… 八(八))
+        mitigate["mitigations"] = [
+            {"value": m.value, "label_zh": MITIGATION_ZH[m]} for m in Mitigation
+        ]
+        out.append(mitigate)
         out.append(_choice(CardAction.REVOKE, None))
     return out
 

@@ -82,10 +82,20 @@ SCHEMAS: dict[str, Any] = {
     ),
     "CardChoice": _obj(
         {
-            "action": {"enum": ["answer", "uphold", "revoke"]},
+            "action": {"enum": ["answer", "uphold", "mitigate", "revoke"]},
             "label_zh": {"type": "string"},
             "allowed": {"type": "boolean"},
             "why_not": _STR,
+            "mitigations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "value": {"enum": ["lighter", "reduced", "exempt"]},
+                        "label_zh": {"type": "string"},
+                    },
+                },
+            },
         },
         ("action", "allowed"),
     ),

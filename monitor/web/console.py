@@ -37,7 +37,7 @@ from alerts.config import HallConfig
 from alerts.contract import Rejected, decode, decode_journaled
 from alerts.duty import DutyOutcome
 from alerts.errors import HallwatchError
-from alerts.events import CardAction, CardCommand, ComplaintAction, Recorded
+from alerts.events import CardAction, CardCommand, ComplaintAction, Mitigation, Recorded
 from alerts.notify import NotifyChannel, Recipient, Skip
 from alerts.roles import StaffRole
 from alerts.rules import RULES, Level, RuleId
@@ -70,13 +70,25 @@ WHY_ZH = {
     Why.ANSWER_OVERDUE: "申辩期限已过",
     Why.ANSWERED: "已申辩",
     Why.UPHELD: "督查维持",
+    Why.MITIGATED: "督查维持(从轻、减轻或免予处理)",
     Why.REVOKED: "督查撤销",
     Why.CLEARED: "已消除",
     Why.SUPERSEDED: "已由红牌取代",
     Why.DECIDED: "已决定且条件结束",
     Why.VOID: "作废(迟到的证据表明条件从未成立)",
 }
-ACTION_ZH = {CardAction.ANSWER: "录入申辩", CardAction.UPHOLD: "维持", CardAction.REVOKE: "撤销"}
+ACTION_ZH = {
+    CardAction.ANSWER: "录入申辩",
+    CardAction.UPHOLD: "维持",
+    CardAction.MITIGATE: "从轻、减轻或免予处理",
+    CardAction.REVOKE: "撤销",
+}
+MITIGATION_ZH = {
+    Mitigation.LIGHTER: "从轻处理",
+    Mitigation.REDUCED: "减轻处理",
+    Mitigation.EXEMPT: "免予处理",
+}
+MITIGATED_ZH = {m: f"督查维持，{zh}" for m, zh in MITIGATION_ZH.items()}
 REFUSAL_ZH = {
     Refusal.UNKNOWN_CARD: "没有这张牌。",
     Refusal.NOT_ALLOWED: "您关联的人员无权对这张牌执行此操作(维持、撤销须由效能督查员作出)。",
@@ -220,7 +232,7 @@ def transition_row(t: Transition, names: Names, zone: Any) -> dict[str, Any]:
         "state": t.state.value,
         "state_zh": STATE_ZH[t.state],
         "reason": t.why.value,
-        "reason_zh": WHY_ZH[t.why],
+        "reason_zh": WHY_ZH[t.why] if t.mitigation is None else MITIGATED_ZH[t.mitigation],
         "holds": t.holds,
         "by": t.by,
         "by_name": names.person(t.by),
@@ -430,6 +442,8 @@ def audit_key(data_dir: str | os.PathLike[str]) -> bytes:
 def _signed_text(cmd: Mapping[str, Any], card: str, audit: Mapping[str, Any]) -> bytes:
     fields = [card, cmd.get("action"), cmd.get("by"), cmd.get("ts"), cmd.get("text")]
     fields += [audit.get("user"), audit.get("role"), audit.get("client")]
+    if "mitigation" in cmd:  # signed when given; older commands' signatures stay as they were
+        fields.append(cmd.get("mitigation"))
     # surrogatepass: an old journal's lone surrogate checks (and fails) instead of raising
     return json.dumps(fields, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
@@ -473,7 +487,14 @@ class Decisions:
         self._lock = threading.Lock()
 
     def command(
-        self, card: str, action: CardAction, text: str, who: Session, client: str, now: datetime
+        self,
+        card: str,
+        action: CardAction,
+        text: str,
+        who: Session,
+        client: str,
+        now: datetime,
+        mitigation: Mitigation | None = None,
     ) -> tuple[str, bytes]:
         """The contract's card command for this decision, with our signed `audit` field."""
         if who.staff is None:
@@ -485,6 +506,8 @@ class Decisions:
             "text": text,
             "ts": now.isoformat(),
         }
+        if mitigation is not None:
+            doc["mitigation"] = mitigation.value
         audit = {"via": "console", "user": who.user, "role": who.role.value, "client": client}
         doc["audit"] = {**audit, "sig": sign(self._key, doc, card, audit)}
         topic = f"hall/{self._hall}/card/{card}/command"
@@ -571,6 +594,8 @@ def audit_rows(
                 "by": cmd.by,
                 "by_name": names.person(cmd.by),
                 "text": cmd.text,
+                "mitigation": cmd.mitigation.value if cmd.mitigation else None,
+                "mitigation_zh": MITIGATION_ZH[cmd.mitigation] if cmd.mitigation else None,
                 "via": "console" if verified else ("unverified" if audit else "mqtt"),
                 "user": audit.get("user") if verified and audit else None,
                 "role": audit.get("role") if verified and audit else None,

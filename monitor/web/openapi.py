@@ -157,8 +157,9 @@ _SCHEMAS: dict[str, Any] = {
     "Decision": {
         **_obj(
             {
-                "action": {"enum": ["answer", "uphold", "revoke"]},
+                "action": {"enum": ["answer", "uphold", "mitigate", "revoke"]},
                 "text": {"type": "string", "minLength": 1, "maxLength": 2000},
+                "mitigation": {"enum": ["lighter", "reduced", "exempt"]},
             },
             ("action", "text"),
         ),
@@ -255,11 +256,13 @@ _SCHEMAS: dict[str, Any] = {
             "received_at": _TIME,
             "ts": _TIME,
             "card": {"type": "string"},
-            "action": {"enum": ["answer", "uphold", "revoke"]},
+            "action": {"enum": ["answer", "uphold", "mitigate", "revoke"]},
             "action_zh": {"type": "string"},
             "by": {"type": "string"},
             "by_name": _NULLABLE_STR,
             "text": _NULLABLE_STR,
+            "mitigation": {"enum": ["lighter", "reduced", "exempt", None]},
+            "mitigation_zh": _NULLABLE_STR,
             "via": {"enum": ["console", "mqtt", "unverified"]},
             "user": _NULLABLE_STR,
             "role": _NULLABLE_STR,

@@ -264,12 +264,20 @@
       c.actions.map((a) => h.el("option", { value: a.action, disabled: !a.allowed, title: a.why_not, selected: false }, a.label_zh + (a.why_not ? "(" + a.why_not + ")" : ""))));
     pick.value = "";
     const label = h.el("span", { id: "text-label" }, "说明(必填) ");
+    // 000_… 八(七): a mitigating decision names its degree; its reason goes in the text.
+    const choice = c.actions.find((a) => a.action === "mitigate");
+    const degree = h.el("select", { name: "mitigation", id: "decision-mitigation" }, h.el("option", { value: "" }, "请选择"),
+      (choice && choice.mitigations || []).map((m) => h.el("option", { value: m.value }, m.label_zh)));
+    const degreeRow = h.el("label", { id: "mitigation-row", hidden: true }, "处理方式 ", degree);
     pick.addEventListener("change", () => {
-      label.textContent = pick.value === "answer" ? "申辩内容(" + (c.owner_name || "责任人") + "的陈述，必填) " : "决定理由(必填) ";
+      label.textContent = pick.value === "answer" ? "申辩内容(" + (c.owner_name || "责任人") + "的陈述，必填) "
+        : pick.value === "mitigate" ? "从轻、减轻或免予处理的理由(如已赔礼道歉并获谅解，必填) " : "决定理由(必填) ";
+      degreeRow.hidden = pick.value !== "mitigate";
     });
     const form = h.el("form", { id: "decision", class: "decision" },
       h.el("h3", {}, "处理"),
       h.el("label", {}, "操作 ", pick),
+      degreeRow,
       h.el("label", {}, label, text),
       h.el("button", { type: "submit" }, "提交"),
       message);
@@ -281,9 +289,14 @@
         message.textContent = "请选择操作。";
         return;
       }
+      if (pick.value === "mitigate" && !degree.value) {
+        message.className = "error";
+        message.textContent = "请选择处理方式(从轻、减轻或免予处理)。";
+        return;
+      }
       message.textContent = "提交中…";
       try {
-        await h.api("/api/cards/" + encodeURIComponent(c.card) + "/decision", { method: "POST", body: JSON.stringify({ action: pick.value, text: text.value }) });
+        await h.api("/api/cards/" + encodeURIComponent(c.card) + "/decision", { method: "POST", body: JSON.stringify(Object.assign({ action: pick.value, text: text.value }, pick.value === "mitigate" ? { mitigation: degree.value } : {})) });
         await card(c.card, h);
         const done = document.getElementById("decision-message") || document.getElementById("no-actions");
         if (done) {
