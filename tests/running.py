@@ -45,7 +45,7 @@ def write_config(
     password: str | None,
     web_port: int = 0,
     jobs: bool = False,
-    idle_after_s: int = 1,
+    idle_after_s: int = 0,
     **journal: Any,
 ) -> Path:
     """The example hall, pointed at a test broker, a test data dir and a test web port.
@@ -53,9 +53,10 @@ def write_config(
     The scheduled jobs fire on the wall clock, so they are off unless a test asks for them: a
     test daemon that happens to run at 20:45 in the hall must not render the day's sheet.
     A source still sending holds judgement back until silent for `idle_after_s`
-    (alerts/sources.py): a second here, so a test that publishes a backdated case sees its
-    card a second later, not a minute; the fault suite's event-time scenarios run the
-    default (60).
+    (alerts/sources.py). Most tests publish backdated events to a daemon whose clock stands
+    or is the wall's and look at the cards at once: they judge at the daemon's time (0). The
+    rule itself runs at its default (60) where it is tested: tests/test_sources.py, the fault
+    suite's event-time scenarios and kill test, the demo's catch-up.
     """
     journal["idle_after_s"] = idle_after_s
     text = example_config_path().read_text(encoding="utf-8")
