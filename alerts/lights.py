@@ -28,6 +28,7 @@ _RANK = {Level.RED: 3, Level.UNKNOWN: 2, Level.YELLOW: 1, Level.GREEN: 0}
 
 # A few words that fit a tile on the hall display; a rule missing here shows its full title.
 SHORT_ZH: dict[RuleId, str] = {
+    RuleId.REPEAT_OFFENDER: "一年内多次违规",
     RuleId.PROMISED_WARNING: "承诺时限将到",
     RuleId.PROMISED_OVERDUE: "超过承诺时限",
     RuleId.LEGAL_OVERDUE: "超过法定时限",

@@ -133,25 +133,25 @@ class Runner:
             now = held
             new, self._reconfigure = self._reconfigure, None
             if new is None and not sup.due(now, facts):
-                self._judged(sup, wall, now)
+                self._judged(sup, wall, now, complete=facts)  # with facts: nothing waits
                 return
             self._facts_at = mono  # a tick runs the rules on every fact that waits
             after = sup.state.last_seq
             out = sup.reconfigure(new, now) if new is not None else []
             out += sup.tick(now)
             self._stale = self._stale or bool(out) or new is not None
-            self._judged(sup, wall, now)
+            self._judged(sup, wall, now, complete=True)
         self._count_voids(out)
         self._store.store(out, (after, now))
 
-    def _judged(self, sup: Supervision, wall: datetime, now: datetime) -> None:
+    def _judged(self, sup: Supervision, wall: datetime, now: datetime, *, complete: bool) -> None:
         """After a tick, or none due: how far judged, who holds it back, and the lights.
 
         Judgement held far behind the daemon's time (a backlog arriving as fast as it is
         sent: the demo's past days, a clock's upload, a neighbour system catching up) is
         a catch-up like the broker queue's: the lights and the display keep their last
         state, marked 同步中, instead of replaying the past on the hall's screens."""
-        if not sup.due(now):
+        if complete:  # every check due up to `now` has run
             self._health.judged = now
         self._health.holding = sup.sources.holding(wall)
         behind = wall - now > max(sup.sources.idle_after, CATCH_UP_LAG)

@@ -168,8 +168,12 @@ class _Counted(Presenter):
         super().refresh(sup, now, unknown, on_post, staffed)
 
 
+# The throttles, not the sources' rule (tests/test_sources.py): judged at the clock's time.
+AT_ONCE = CFG.model_copy(update={"cards": CFG.cards.model_copy(update={"idle_after_s": 0})})
+
+
 def _runner(tmp_path: Path, clock: FakeClock) -> tuple[Runner, _Asked, _Counted]:
-    sup, health = _Asked(CFG), IngestHealth()
+    sup, health = _Asked(AT_ONCE), IngestHealth()
     journal = Journal.open(tmp_path, HALL)
     sink = LocalStore.open(tmp_path)
     store = CardStore(HALL, sink, OutboxWriter(journal, clock, health, threading.Event()))

@@ -228,8 +228,19 @@ def card_differences(a: Replayed, b: Replayed, limit: int = 5) -> list[str]:
     out += [f"only in the second: {c}" for c in sorted(b.cards.keys() - a.cards.keys())]
     for c in sorted(a.cards.keys() & b.cards.keys()):
         if a.cards[c] != b.cards[c]:
-            out.append(f"{c}: {[json.loads(x) for x in a.cards[c]]} != {b.cards[c]!r}")
+            out.append(f"{c}: {_steps(a.cards[c])} != {_steps(b.cards[c])}")
     return out[:limit]
+
+
+def _steps(history: Sequence[bytes]) -> list[str]:
+    """A card's history, short: rule, state, why and instant of each transition, and what
+    else differs is in the payloads (evidence, text, silent)."""
+    docs = [json.loads(x) for x in history]
+    return [
+        f"{d['rule']} {d['state']}/{d['reason']} {d['ts']} ev={d.get('evidence')} "
+        f"{d.get('text') or ''}{' silent=' + str(d['silent']) if d.get('silent') else ''}"
+        for d in docs
+    ]
 
 
 class ClockedDaemon(DaemonProcess):
