@@ -103,12 +103,12 @@ class WindowFacts:
 
     def heard_until(self) -> datetime | None:
         """How far the camera is heard (it reports in order, the contract): its latest
-        reading or status. What the seat did after that is not known yet, whatever the
-        daemon's clock says; past the heartbeat timeout it is unknown (`_unknown`)."""
-        times = [t for iv in self.offline for t in iv if t is not None]
-        if self.readings:
-            times.append(self.readings[-1].ts)
-        return max(times, default=None)
+        reading. What the seat did after that is not known yet, whatever the daemon's clock
+        says; past the heartbeat timeout it is unknown (`_unknown`). Not its status: an
+        `online`/`offline` carries the daemon's receive time, not the camera's, and read
+        from a queue it would vouch for hours the readings behind it have not reached (an
+        offline camera's seat is unknown from its status on anyway)."""
+        return self.readings[-1].ts if self.readings else None
 
     def forget_before(self, t: datetime) -> None:
         """Keep the seat history bounded: a day's readings are enough."""

@@ -224,3 +224,16 @@ def test_a_seat_warning_raises_and_clears_at_the_readings_instants_wherever_tick
     reference = run(len(seat))
     assert len(reference) == 2  # raised at 09:15, cleared at 09:17
     assert run(1) == run(10) == reference
+
+
+def test_a_cameras_status_read_from_a_queue_vouches_for_nothing_past_its_readings() -> None:
+    """A camera is heard as far as its readings go, never to a status's receive time: read
+    from a queue hours late, `offline` would otherwise say the seat was known up to then, and a
+    warning would end at the heartbeat timeout instead of at the officer's return still queued
+    behind it (the fault suite's kill test found it)."""
+    f = WindowFacts(WindowId("W12"), A, (), watched_by_neighbour=True)
+    t = datetime(2026, 11, 30, 16, 51, 36, tzinfo=ZONE)
+    f.add_reading(Reading(t, False, EventId("r1")))
+    f.camera(False, t + timedelta(hours=3))  # received at the end of the day
+    f.camera(True, t + timedelta(hours=3, seconds=1))
+    assert f.heard_until() == t
