@@ -200,14 +200,13 @@ def render(results: dict[str, Result], started: datetime, elapsed: float, soak: 
         "",
         "Cards under kills: after each restart the daemon judges nothing before the broker's "
         "backlog for its session is read (a sync marker it publishes to itself comes back "
-        "behind the queue), and seat (post.*) warnings raise and clear at the instants the "
-        "presence readings give, so where the ticks fall no longer moves a card. The kill "
-        "test therefore compares every standing card, seat warnings included, transition for "
-        "transition. The injected clock stands past the streamed day while the day is still "
-        "being published, so evidence still in flight when its source's bound ran out is "
-        "late in both runs alike; the cards it voids on the way depend on timing and are "
-        "counted, not compared. tests/faults/test_evidence.py measures the same for a day "
-        "published live, queued, killed, interrupted and with a silent clock (docs/cards.md).",
+        "behind the queue); while a clock or the case system is still sending, time-driven "
+        "rules judge only as far as it is heard (the injected clock stands, so no source goes "
+        "idle); seat (post.*) warnings raise and clear at the instants the presence readings "
+        "give. So where the ticks fall moves no card: the kill test compares every card, "
+        "transition for transition, and finds none voided. tests/faults/test_evidence.py "
+        "asserts the same for a day published live, queued, killed and interrupted, and that "
+        "a silent clock's voids name it (docs/cards.md).",
         "",
         "Related, run with every `./dev test`: tests/test_durability.py (20,000 events, two "
         "SIGKILLs), tests/test_broker_config.py (the ACL topic by topic, a queued message "

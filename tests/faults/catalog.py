@@ -28,31 +28,30 @@ FAULTS: tuple[Fault, ...] = (
         "an undisturbed daemon gets the same stream through its own broker; both on one "
         "injected, standing clock",
         checked="every event journaled exactly once, in the undisturbed run's order; every "
-        "standing card, seat (post.*) warnings included, identical transition for transition "
-        "to the undisturbed run's (replayed from each journal); cards voided on the way by "
-        "evidence still in flight past its source's bound are counted, not compared",
+        "card, seat (post.*) warnings included, identical transition for transition to the "
+        "undisturbed run's (replayed from each journal), and none voided",
         nodes=("tests/faults/test_kill.py::",),
     ),
     Fault(
-        title="cards on complete evidence: one day arriving five ways (measured)",
+        title="cards on complete evidence: one day arriving five ways",
         injected="one simulated working day (simulator seed 15, reduced: presence heartbeats "
-        "every 150 s, 5,550 messages) into the daemon process on an injected clock, each "
-        "scenario with its own Mosquitto and journal: A live-paced (the clock stepped an hour "
-        "at a time, each hour's messages published once the daemon shows it, the harness "
-        "waiting for the tick that judged them: the reference); B the whole day queued while "
+        "every 150 s, clock heartbeats every 5 min, 5,840 messages) into the daemon process on "
+        "an injected clock, each scenario with its own Mosquitto and journal: A live-paced "
+        "(the clock stepped an hour at a time, each hour's messages published once the daemon "
+        "shows it, the harness waiting until it says it judged them, the sources idle: the "
+        "reference); B the whole day queued while "
         "the daemon is down, started at 20:00; C as A with 10 SIGKILLs at random journal "
         "counts (seed recorded); D as A with the daemon down 10:00-13:00 (queued), caught up "
         "at 13:00, then live; E as A with CLK-WEST offline from 07:45 and its punches "
-        "uploaded at 15:00",
-        checked="asserted (holds today): every event journaled exactly once; each journal "
-        "replayed twice gives the same digest and transitions byte for byte; each daemon stops "
-        "cleanly. Measured, not asserted (the aim: B, C, D equal to A with no voids, "
-        "and E's voids naming the silent clock): per scenario the cards raised (`X_cards`), "
-        "the cards voided by the cause the engine names (`X_voided_by_cause`; `unstated`: it "
-        "names none yet) and by rule, and against A the transitions only the scenario has "
-        "(`X_transitions_not_in_A`), those of A it lacks and the cards whose histories differ; "
-        "all from replays of each journal (`hallwatch replay`). Timing-dependent (where the "
-        "ticks fall in a backlog): the figures move a little from run to run",
+        "uploaded at 15:20, past its grace (15:00)",
+        checked="asserted: every event journaled exactly once; each journal replayed twice "
+        "gives the same digest and transitions byte for byte; each daemon stops cleanly; A "
+        "voids nothing; B, C and D give exactly A's transitions, every card, and void none; "
+        "E's voids each name CLK-WEST and /metrics counts them under it. Measured: per "
+        "scenario the cards raised (`X_cards`), the cards voided by the cause the engine "
+        "names (`X_voided_by_cause`) and by rule, and against A the transitions only the "
+        "scenario has (`X_transitions_not_in_A`), those of A it lacks and the cards whose "
+        "histories differ; all from replays of each journal (`hallwatch replay`)",
         nodes=("tests/faults/test_evidence.py::",),
     ),
     Fault(
