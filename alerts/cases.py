@@ -287,12 +287,12 @@ def _note(f: _Facts, e: Entry, ev: CaseEvent) -> None:
     refusal = ev.action is A.RETURNED or ev.outcome is Outcome.REFUSED
     if ev.action in (A.RETURNED, A.COMPLETED) and refusal and f.refused is None:
         f.refused = e
-    if ev.action is A.SUSPENDED and _is_open(f.suspensions, ev.ts):
+    if ev.action is A.SUSPENDED and _start_pause(f.suspensions, ev.ts):
         f.requests.append(e)
     elif ev.action is A.REPORTED_UP:
-        _is_open(f.reports, ev.ts)
+        _start_pause(f.reports, ev.ts)
     elif ev.action in (A.RESUMED, A.REPLY_RECEIVED):
-        _close(f.suspensions if ev.action is A.RESUMED else f.reports, ev.ts)
+        _end_pause(f.suspensions if ev.action is A.RESUMED else f.reports, ev.ts)
     elif ev.action is A.EXTENDED:
         f.extensions.append(e)
     elif ev.action is A.REFUSAL_REVIEWED:
@@ -307,14 +307,15 @@ def _note(f: _Facts, e: Entry, ev: CaseEvent) -> None:
             step.finished = e
 
 
-def _is_open(pauses: list[Pause], at: datetime) -> bool:
+def _start_pause(pauses: list[Pause], at: datetime) -> bool:
+    """A pause from `at`, unless one is already running; True if this one started."""
     if not pauses or pauses[-1][1] is not None:  # a second `suspended` while suspended: no-op
         pauses.append((at, None))
         return True
     return False
 
 
-def _close(pauses: list[Pause], at: datetime) -> None:
+def _end_pause(pauses: list[Pause], at: datetime) -> None:
     if pauses and pauses[-1][1] is None:
         pauses[-1] = (pauses[-1][0], at)
 
