@@ -42,6 +42,9 @@ from alerts.rules import Policy
 from alerts.sources import CASE_SYSTEM, COMPLAINTS, RATINGS, SourceKind, Sources
 from alerts.state import HallState
 
+# The case system's account sends cases, staff statuses, complaints and ratings, in order.
+_CASE_ACCOUNT = (CASE_SYSTEM, COMPLAINTS, RATINGS)
+
 
 @dataclass(frozen=True, slots=True)
 class Tick:
@@ -80,13 +83,9 @@ class Supervision:
         self.a_posts = {w.window_id: StaffId(w.a_post) for w in cfg.windows}
         self.accountability = Accountability(self.engine, cfg)
         self.transitions = 0
-        # How far the case system is heard: the latest `ts` of its events (cases, complaints,
-        # ratings, staff statuses: one account, in order). Its events are judged at that instant,
-        # not at its receive time: a backlog read at 20:00 must not pass a 17:30 deadline
-        # before the completion queued behind it is read.
-        self.case_heard: datetime | None = None
         # How far each clock and the case system are heard: time-driven rules judge up to
-        # the least of them while they are still sending (alerts/sources.py).
+        # the least of them while they are still sending (alerts/sources.py); the case
+        # system's own events are judged at how far it is heard (`_heard`).
         self.sources = Sources(timedelta(seconds=cfg.cards.idle_after_s))
 
     def apply(self, rec: Recorded) -> list[Transition]:
@@ -149,9 +148,11 @@ class Supervision:
 
     def _heard(self, ts: datetime, now: datetime) -> datetime:
         """An event of the case system (a case, a complaint, a rating, a staff status) at
-        `ts`: the instant to judge at, min(now, how far the case system is heard with it)."""
-        heard = ts if self.case_heard is None else max(self.case_heard, ts)
-        self.case_heard = self.people.statuses_heard = heard
+        `ts`, already heard (`_hear`): the instant to judge at, min(now, how far the case
+        system is heard with it). Not its receive time: a backlog read at 20:00 must not pass
+        a 17:30 deadline before the completion queued behind it is read."""
+        heard = max(self.sources.heard[n].ts for n in _CASE_ACCOUNT if n in self.sources.heard)
+        self.people.statuses_heard = heard
         return min(now, heard)
 
     def _complaint(self, eid: EventId, ev: ComplaintEvent, now: datetime) -> list[Transition]:
