@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,17 @@ def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+def json_at(url: str, timeout: float = 5) -> dict[str, Any]:
+    """A JSON document over HTTP; its body also when the status says a problem (/healthz is
+    503 while the broker link is down). OSError when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            doc: dict[str, Any] = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        doc = json.load(exc)
+    return doc
 
 
 def write_config(

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.running import free_port, journal_ids, wait_until
+from tests.running import free_port, journal_ids, json_at, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -80,15 +79,6 @@ def test_demo_journals_what_is_published_and_stops_cleanly(tmp_path: Path) -> No
             proc.wait()
 
 
-def _get(url: str) -> dict[str, object]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            doc: dict[str, object] = json.load(resp)
-    except urllib.error.HTTPError as exc:  # /healthz is 503 while the broker link is down
-        doc = json.load(exc)
-    return doc
-
-
 def test_the_demos_catch_up_accuses_nobody_it_later_clears(tmp_path: Path) -> None:
     """The demo's first minutes, as a new user sees them: the simulator sends the last working
     day as fast as it can, then today. While judgement is held behind those sources (docs/
@@ -122,7 +112,7 @@ def test_the_demos_catch_up_accuses_nobody_it_later_clears(tmp_path: Path) -> No
         client.connect("127.0.0.1", mqtt_port)
         client.subscribe([("hall/demo-county/light/+", 1), ("hall/demo-county/cards/+", 1)])
         client.loop_start()
-        wait_until(lambda: bool(_get(f"{web}/display/state").get("catching_up")), 60, "同步中")
+        wait_until(lambda: bool(json_at(f"{web}/display/state").get("catching_up")), 60, "同步中")
         wait_until(lambda: _caught_up(web), 300, "the demo to catch up")
         caught = time.monotonic()
         wait_until(lambda: _quiet(lights, lock, 1.0), 30, "the lights published once caught up")
@@ -145,7 +135,7 @@ def test_the_demos_catch_up_accuses_nobody_it_later_clears(tmp_path: Path) -> No
 
 def _up(web: str) -> bool:
     try:
-        _get(f"{web}/healthz")
+        json_at(f"{web}/healthz")
     except OSError:
         return False
     return True
@@ -153,8 +143,8 @@ def _up(web: str) -> bool:
 
 def _caught_up(web: str) -> bool:
     """Judgement has reached the daemon's time: no source holds it, the display is live."""
-    health = _get(f"{web}/healthz")
-    return not health["holding"] and not _get(f"{web}/display/state").get("catching_up")
+    health = json_at(f"{web}/healthz")
+    return not health["holding"] and not json_at(f"{web}/display/state").get("catching_up")
 
 
 def _quiet(lights: list[tuple[float, str, str]], lock: threading.Lock, for_s: float) -> bool:

@@ -37,7 +37,6 @@ import json
 import random
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -64,7 +63,7 @@ from tests.faults.common import (
     start_clocked,
 )
 from tests.hall import example
-from tests.running import DaemonProcess, wait_until
+from tests.running import DaemonProcess, json_at, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -184,15 +183,12 @@ class Run:
             wait_until(lambda: self._judged(idle), 30, f"{self.name}: judged up to {idle:%H:%M}")
 
     def _judged(self, at: datetime) -> bool:
-        url = f"http://127.0.0.1:{self.daemon.web_port}/healthz"
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                judged = json.load(resp)["judged_until"]
-        except urllib.error.HTTPError as exc:  # 503 while the broker link is down
-            judged = json.load(exc)["judged_until"]
+            judged = json_at(f"http://127.0.0.1:{self.daemon.web_port}/healthz", 2)
         except OSError:
             return False
-        return judged is not None and datetime.fromisoformat(judged) >= at
+        until = judged["judged_until"]
+        return until is not None and datetime.fromisoformat(until) >= at
 
     def _count(self) -> int:
         path = self.data / "journal.sqlite3"
