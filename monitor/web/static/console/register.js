@@ -11,10 +11,10 @@
     const offset = Math.max(0, parseInt(q.get("offset") || "0", 10) || 0);
     const doc = await h.api("/api/register?" + q.toString());
     const standings = [["", "全部"], ...Object.entries(doc.standings)];
-    const date = (name) => h.el("input", { type: "date", name, lang: "zh-CN", value: q.get(name) || "" });
+    const date = (name) => window.HallwatchCards.dateInput(h.el, name, q.get(name));  // zh-CN, 年-月-日
     const form = h.el("form", { class: "filters", id: "register-filters" },
-      h.el("label", {}, "自 ", date("from")),
-      h.el("label", {}, "至 ", date("to")),
+      h.el("label", {}, "自 ", ...date("from")),
+      h.el("label", {}, "至 ", ...date("to")),
       h.el("label", {}, "窗口 ", h.select("window", [["", "全部"], ...h.meta.windows.map((w) => [w.id, w.id + " " + w.name])], q.get("window") || "")),
       h.el("label", {}, "经办人 ", h.select("staff", [["", "全部"], ...h.meta.staff.map((s) => [s.id, s.name + "(" + s.id + ")"])], q.get("staff") || "")),
       h.el("label", {}, "审核 ", h.select("standing", standings, q.get("standing") || "")),
