@@ -145,13 +145,17 @@ def year_scores(
     now: datetime,
     windows: Sequence[str],
     officers: Sequence[str],
+    since: datetime | None = None,
 ) -> YearScores:
-    """Every month of `year` begun by `now`, scored as the monthly report scores it."""
+    """Every month of `year` begun by `now`, scored as the monthly report scores it; not
+    the months that ended before `since` (the earliest evidence: a hall not yet watched
+    then has no score, not a full 100)."""
     cards = list(cards)
     months = tuple(
         score_month(cards, cfg, (year, m), zone, now, windows, officers)
         for m in range(1, 13)
         if month_bounds((year, m), zone)[0] <= now
+        and (since is None or month_bounds((year, m), zone)[1] > since)
     )
 
     def rows(kind: Literal["window", "officer"]) -> tuple[YearRow, ...]:

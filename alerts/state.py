@@ -67,12 +67,15 @@ class HallState:
     complaints: dict[ComplaintId, ComplaintAction] = field(default_factory=dict)
     ratings: dict[CaseId, int] = field(default_factory=dict)
     card_commands: int = 0
+    earliest: datetime | None = None  # the earliest `ts` of any event: watched since then
 
     def apply(self, seq: int, event: Event) -> None:
         if seq <= self.last_seq:
             return  # already applied: replay and live tail may overlap
         self.last_seq = seq
         self.applied += 1
+        if self.earliest is None or event.ts < self.earliest:
+            self.earliest = event.ts
         match event:
             case Punch():
                 key = (event.staff, event.ts.astimezone(self.zone).date())

@@ -461,3 +461,16 @@ def test_the_monthly_report_shows_targets_honours_last_place_and_the_star_rating
     assert wb["星级评定"]["I2"].value == 87  # 78 + 0 + 9: no satisfaction figure yet
     lighter = month([mitigated(RuleId.PROMISED_OVERDUE, Mitigation.LIGHTER)])
     assert "维持，从轻处理" in render_html(lighter, [], [], "示例中心", NOV)  # 000_… 八(七)
+
+
+def test_months_before_the_hall_was_watched_have_no_score() -> None:
+    """000_… 九(三): the year's roll-up scores the months there is evidence for. A hall first
+    watched in October has no January score (printed —), not a full 100, and its average is
+    over the months watched."""
+    oct_card = card(RuleId.PROMISED_OVERDUE, [ESCALATED], n=1, raised=T0 - timedelta(days=31))
+    oct_card.answer_by = oct_card.raised_at + timedelta(days=2)
+    since = datetime(2026, 10, 12, 9, 0, tzinfo=ZONE)
+    y = year_scores([oct_card], ScoresConfig(), 2026, ZONE, END, ["W01"], [], since)
+    (w1,) = y.windows
+    assert w1.months[:9] == (None,) * 9 and w1.months[9] == 95
+    assert w1.average == Fraction(95 + 100 + 100, 3)

@@ -37,7 +37,8 @@ def year_report(sup: Supervision, cfg: HallConfig, year: int, now: datetime) -> 
     cards = list(sup.engine.cards.values())
     windows = [w.id for w in cfg.windows]
     officers = [s.id for s in cfg.staff if s.role is StaffRole.OFFICER]
-    ys = year_scores(cards, cfg.scores, year, cfg.hall.zone, now, windows, officers)
+    since = sup.state.earliest  # months before the hall was watched: no score ("—")
+    ys = year_scores(cards, cfg.scores, year, cfg.hall.zone, now, windows, officers, since)
     done = completions_from(sup.engine.assessments())
     stars = star_ratings(cards, sup.state.ratings, done, cfg.scores, sup.engine.calendar, now)
     rated = tuple(r for r in stars if r.year <= year)
