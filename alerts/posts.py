@@ -92,7 +92,11 @@ class WindowFacts:
     offline: list[Interval] = field(default_factory=list)
 
     def add_reading(self, r: Reading) -> None:
-        bisect.insort(self.readings, r, key=lambda x: (x.ts, x.event_id))
+        last = self.readings[-1] if self.readings else None
+        if last is None or (last.ts, last.event_id) <= (r.ts, r.event_id):
+            self.readings.append(r)  # a camera reports in order: the usual case
+        else:
+            bisect.insort(self.readings, r, key=lambda x: (x.ts, x.event_id))
 
     def camera(self, online: bool, at: datetime) -> None:
         if not online:

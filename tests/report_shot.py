@@ -48,7 +48,7 @@ PARAMS = Params(heartbeat_s=170)
 
 
 class _NoAck:
-    def ack(self, msg: Inbound) -> None:
+    def ack(self, batch: Sequence[Inbound]) -> None:
         pass
 
 

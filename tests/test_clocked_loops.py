@@ -85,8 +85,8 @@ class _Acks:
     def __init__(self) -> None:
         self.acked: list[int] = []
 
-    def ack(self, msg: Inbound) -> None:
-        self.acked.append(msg.mid)
+    def ack(self, batch: Sequence[Inbound]) -> None:
+        self.acked += [m.mid for m in batch]
 
 
 def test_the_ingest_retries_a_failed_commit_on_the_clock_and_acks_after_it(

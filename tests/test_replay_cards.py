@@ -91,7 +91,7 @@ def story(seed: int = 7, at_least: int = 10_000) -> list[Sent]:
 
 
 class _NoAck:
-    def ack(self, msg: Inbound) -> None:
+    def ack(self, batch: Sequence[Inbound]) -> None:
         pass
 
 

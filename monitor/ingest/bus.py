@@ -1,8 +1,8 @@
 """The message bus as the ingest and the outbox see it, and its in-package fake.
 
-Three methods: inbound messages go to one sink (the ingestor's queue), each is acknowledged
-once journaled, and the outbox publishes at QoS 1 in order, learning how many the broker
-took. `MqttLink` (monitor/ingest/mqtt.py) is the real one, tested against Mosquitto;
+Three methods: inbound messages go to one sink (the ingestor's queue), each batch is
+acknowledged once journaled, and the outbox publishes at QoS 1 in order, learning how many
+the broker took. `MqttLink` (monitor/ingest/mqtt.py) is the real one, tested against Mosquitto;
 `MemoryBus` stands in for it in the tests of the ingest and the outbox.
 """
 
@@ -21,8 +21,8 @@ class Bus(Protocol):
     def subscribe(self, deliver: Deliver) -> None:
         """Hand every inbound message to `deliver` (on the bus's own thread)."""
 
-    def ack(self, msg: Inbound) -> None:
-        """`msg` is journaled: the broker may forget it."""
+    def ack(self, batch: Sequence[Inbound]) -> None:
+        """Every message of `batch` is journaled: the broker may forget them."""
 
     def publish_acked(self, messages: Sequence[tuple[str, bytes]]) -> int:
         """Publish (topic, payload) pairs at QoS 1 in order: how many, from the first, the
@@ -43,8 +43,8 @@ class MemoryBus:
     def subscribe(self, deliver: Deliver) -> None:
         self._deliver = deliver
 
-    def ack(self, msg: Inbound) -> None:
-        self.acked.append(msg)
+    def ack(self, batch: Sequence[Inbound]) -> None:
+        self.acked += batch
 
     def publish_acked(self, messages: Sequence[tuple[str, bytes]]) -> int:
         n = len(messages) if self.takes is None else min(self.takes, len(messages))

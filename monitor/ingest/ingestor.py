@@ -53,7 +53,8 @@ class Inbound(NamedTuple):
 
 
 class Acker(Protocol):
-    def ack(self, msg: Inbound) -> None: ...
+    def ack(self, batch: Sequence[Inbound]) -> None:
+        """Every message of `batch` is journaled: the broker may forget them."""
 
 
 Committed = Callable[[Sequence[Recorded]], None]
@@ -443,11 +444,10 @@ class Ingestor:
         self._ack([m])
 
     def _ack(self, batch: Sequence[Inbound]) -> None:
-        for m in batch:
-            try:
-                self._acker.ack(m)
-            except Exception:  # unacknowledged: redelivered after a reconnect, deduplicated
-                logger.exception("acknowledging message %d failed", m.mid)
+        try:
+            self._acker.ack(batch)
+        except Exception:  # unacknowledged: redelivered after a reconnect, deduplicated
+            logger.exception("acknowledging %d message(s) failed", len(batch))
 
     def process(self, batch: Sequence[Inbound]) -> None:
         """Classify, commit, acknowledge, then hand new events on.

@@ -14,6 +14,7 @@ no session where one was expected (what was queued in it is gone).
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
 import uuid
@@ -33,6 +34,9 @@ from monitor.ingest.bus import Deliver
 from monitor.ingest.ingestor import Inbound
 
 logger = logging.getLogger(__name__)
+
+_PUBACK = struct.Struct("!BBH")  # MQTT 3.1.1 PUBACK: type, remaining length 2, packet id
+_ACKS_PER_WRITE = 4096  # 16 KiB a write at most
 
 # This many lost connections within the window make the link unhealthy (docs/broker.md): a
 # broker restart or a network blip costs one; another client of the daemon's account takes
@@ -167,11 +171,28 @@ class MqttLink(Reconnecting):
         self._client.disconnect()
         self._client.loop_stop()
 
-    def ack(self, msg: Inbound) -> None:
-        # An ack for a message of an earlier connection would acknowledge whatever now holds
-        # that packet id; skipping it is safe because the broker redelivers and we dedup.
-        if msg.qos > 0 and msg.generation == self.generation:
-            self._client.ack(msg.mid, msg.qos)
+    def ack(self, batch: Sequence[Inbound]) -> None:
+        """PUBACK every QoS 1 message of `batch` in one write (paho's `ack` wakes its network
+        thread and sends one packet a message: a fifth of the writer's time at full rate).
+
+        An ack for a message of an earlier connection would acknowledge whatever now holds
+        that packet id; skipping it is safe because the broker redelivers and we dedup.
+        """
+        gen = self.generation
+        mids = [m.mid for m in batch if m.qos == 1 and m.generation == gen]
+        for m in batch:
+            if m.qos == 2 and m.generation == gen:
+                self._client.ack(m.mid, m.qos)
+        queue = getattr(self._client, "_packet_queue", None)
+        if queue is None:  # a paho without it: one packet a message, as its API does
+            for mid in mids:
+                self._client.ack(mid, 1)
+            return
+        for i in range(0, len(mids), _ACKS_PER_WRITE):
+            chunk = mids[i : i + _ACKS_PER_WRITE]
+            # Several MQTT packets back to back are one write on the stream, read by the
+            # broker one by one; the same bytes paho's `_send_puback` queues for each.
+            queue(mqtt.PUBACK, b"".join(_PUBACK.pack(mqtt.PUBACK, 2, mid) for mid in chunk), 0, 0)
 
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=1, retain=retain)
