@@ -90,6 +90,8 @@ class WindowFacts:
     watched_by_neighbour: bool
     readings: list[Reading] = field(default_factory=list)
     offline: list[Interval] = field(default_factory=list)
+    # The seat's scan of its readings so far (`_Scan`): a tick reads only the new ones.
+    scan: _Scan | None = field(default=None, repr=False, compare=False)
 
     def add_reading(self, r: Reading) -> None:
         last = self.readings[-1] if self.readings else None
@@ -148,8 +150,9 @@ def assess_window(
     """`statuses_heard`: how far the staff statuses are heard (the case system's account,
     in order: alerts/supervision.py); None: no bound (every status is in). `leave`: who may
     approve leave (alerts/absence.py); None: every leave counts as approved."""
-    unknown = _unknown(f, timedelta(seconds=cfg.heartbeat_timeout_s))
-    empty, back = _empty(f.readings, timedelta(seconds=cfg.confirm_s))
+    scan = _scanned(f, timedelta(seconds=cfg.heartbeat_timeout_s), timedelta(seconds=cfg.confirm_s))
+    unknown = _unknown(f, scan)
+    empty, back = _empty(scan)
     notices = list(_notices(f, statuses, timedelta(minutes=cfg.notice_max_min)))
     owned: list[tuple[StaffId, Condition]] = []
     heard = f.heard_until()
@@ -223,50 +226,94 @@ def status_conditions(
     return tuple(sorted(out, key=lambda c: (c.start, c.rule)))
 
 
-def _unknown(f: WindowFacts, timeout: timedelta) -> list[Interval]:
+Run = tuple[datetime, datetime | None, tuple[EventId, ...]]
+
+
+@dataclass(slots=True)
+class _Scan:
+    """One pass over a window's readings, kept between ticks: the silences longer than the
+    heartbeat timeout (`_unknown`) and the empty runs (`_empty`) of the first `n` readings,
+    with the empty run's state at the `n`th. A tick reads only the readings since the last
+    (they come in order); a reading inserted before them, a day forgotten or another list
+    starts it over (`valid_for`). The same fold either way: the result is a full scan's."""
+
+    source: list[Reading]
+    timeout: timedelta
+    confirm: timedelta
+    n: int = 0
+    last: Reading | None = None
+    gaps: list[Interval] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+    start: Reading | None = None
+    back: Reading | None = None  # first occupied reading since `start`, not yet confirmed
+
+    def valid_for(self, readings: list[Reading], timeout: timedelta, confirm: timedelta) -> bool:
+        n = self.n
+        return (
+            readings is self.source
+            and timeout == self.timeout
+            and confirm == self.confirm
+            and len(readings) >= n
+            and (n == 0 or readings[n - 1] is self.last)
+        )
+
+    def advance(self) -> _Scan:
+        """Fold in the readings since the last call.
+
+        Flicker both ways: an empty run ends only when the seat is seen occupied for
+        `confirm` (it ends at the first of those readings); a shorter occupied spell inside
+        it is a flicker, and restarting the run there would restart its yellow and red
+        timers — one absence turned into a warning raised and closed every few minutes,
+        never red."""
+        readings, timeout, confirm = self.source, self.timeout, self.confirm
+        prev, start, back = self.last, self.start, self.back
+        for i in range(self.n, len(readings)):
+            r = readings[i]
+            if prev is not None and r.ts - prev.ts > timeout:
+                self.gaps.append((prev.ts + timeout, r.ts))
+            prev = r
+            if start is None:
+                start = None if r.present else r
+            elif not r.present:
+                if back is not None and r.ts - back.ts >= confirm:
+                    _close(self.runs, start, back.ts, confirm)
+                    start = r
+                back = None
+            elif back is None:
+                back = r
+            elif r.ts - back.ts >= confirm:
+                _close(self.runs, start, back.ts, confirm)
+                start = back = None
+        self.n, self.last, self.start, self.back = len(readings), prev, start, back
+        return self
+
+
+def _scanned(f: WindowFacts, timeout: timedelta, confirm: timedelta) -> _Scan:
+    scan = f.scan
+    if scan is None or not scan.valid_for(f.readings, timeout, confirm):
+        scan = f.scan = _Scan(f.readings, timeout, confirm)
+    return scan.advance()
+
+
+def _unknown(f: WindowFacts, scan: _Scan) -> list[Interval]:
     """Camera offline, and silences longer than the heartbeat timeout."""
-    out: list[Interval] = list(f.offline)
-    for a, b in zip(f.readings, f.readings[1:], strict=False):
-        if b.ts - a.ts > timeout:
-            out.append((a.ts + timeout, b.ts))
-    if f.readings:
-        out.append((f.readings[-1].ts + timeout, None))
+    out: list[Interval] = [*f.offline, *scan.gaps]
+    if scan.last is not None:
+        out.append((scan.last.ts + scan.timeout, None))
     return sorted(out, key=lambda iv: iv[0])
 
 
-def _empty(
-    readings: Sequence[Reading], confirm: timedelta
-) -> tuple[list[tuple[datetime, datetime | None, tuple[EventId, ...]]], datetime | None]:
+def _empty(scan: _Scan) -> tuple[list[Run], datetime | None]:
     """Runs of empty readings that lasted at least `confirm` (flicker is dropped), and the
-    first reading of an occupied spell not yet seen for `confirm` (None: none pending).
-
-    Flicker both ways: an empty run ends only when the seat is seen occupied for `confirm`
-    (it ends at the first of those readings); a shorter occupied spell inside it is a
-    flicker, and restarting the run there would restart its yellow and red timers — one
-    absence turned into a warning raised and closed every few minutes, never red."""
-    out: list[tuple[datetime, datetime | None, tuple[EventId, ...]]] = []
-    start: Reading | None = None
-    back: Reading | None = None  # first occupied reading since `start`, not yet confirmed
-    for r in readings:
-        if start is None:
-            start = None if r.present else r
-        elif not r.present:
-            if back is not None and r.ts - back.ts >= confirm:
-                _close(out, start, back.ts, confirm)
-                start = r
-            back = None
-        elif back is None:
-            back = r
-        elif r.ts - back.ts >= confirm:
-            _close(out, start, back.ts, confirm)
-            start = back = None
-    if start is not None:
-        out.append((start.ts, None, (start.event_id,)))  # confirmed once `confirm` has passed
-    return out, None if back is None else back.ts
+    first reading of an occupied spell not yet seen for `confirm` (None: none pending)."""
+    out = list(scan.runs)
+    if scan.start is not None:  # confirmed once `confirm` has passed
+        out.append((scan.start.ts, None, (scan.start.event_id,)))
+    return out, None if scan.back is None else scan.back.ts
 
 
 def _close(
-    out: list[tuple[datetime, datetime | None, tuple[EventId, ...]]],
+    out: list[Run],
     start: Reading,
     end: datetime,
     confirm: timedelta,

@@ -16,7 +16,8 @@ while it was offline, so the figure is the consumer's drain rate, not the publis
   points.sqlite3. Timed from start-up until every message is counted in the journal
   (accepted, duplicate or rejected) and the outbox has nothing unsent.
 
-Rounds alternate bare and daemon; medians. Target (ours): daemon / bare >= 0.60.
+Rounds alternate bare and daemon; medians. Target (ours): daemon / bare >= 0.80, in one
+process (docs/architecture.md: why the rules do not run in a second one).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from tests.brokers import Mosquitto
 from tests.hall import HALL, example
 from tests.running import free_port, write_config
 
-TARGET = 0.60
+TARGET = 0.80
 SIZES = {Size.TINY: (800, 1), Size.QUICK: (30_000, 1), Size.FULL: (100_000, 3)}
 TIMEOUT_S = 900.0
 
@@ -268,7 +269,12 @@ def _result(
             ("ratio daemon / bare", f"{q:.2f}"),
         ],
         verdicts=[
-            Verdict(measure="daemon / bare", value=f"{q:.2f}", target=">= 0.60", met=q >= TARGET)
+            Verdict(
+                measure="daemon / bare",
+                value=f"{q:.2f}",
+                target=f">= {TARGET:.2f}",
+                met=q >= TARGET,
+            )
         ],
         notes=[
             f"per round: bare {', '.join(f'{x:,.0f}' for x in bare)}; daemon "

@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.config import work_calendar
 from alerts.events import StaffState, StaffStatus
@@ -237,3 +239,43 @@ def test_a_cameras_status_read_from_a_queue_vouches_for_nothing_past_its_reading
     f.camera(False, t + timedelta(hours=3))  # received at the end of the day
     f.camera(True, t + timedelta(hours=3, seconds=1))
     assert f.heard_until() == t
+
+
+@st.composite
+def _seat_story(draw: st.DrawFn) -> list[tuple[str, Reading | float]]:
+    """Readings in mostly increasing time (some late, some long silences), with ticks and
+    a forgotten morning between them."""
+    steps: list[tuple[str, Reading | float]] = []
+    t = 0.0
+    for i in range(draw(st.integers(1, 80))):
+        t += draw(st.sampled_from([0.2, 0.5, 1.0, 1.0, 1.0, 2.0, 4.0]))
+        late = draw(st.sampled_from([0.0, 0.0, 0.0, 0.0, 1.5, 6.0]))
+        r = Reading(MON + timedelta(minutes=t - late), draw(st.booleans()), EventId(f"p{i:03d}"))
+        steps.append(("read", r))
+        action = draw(st.sampled_from(["", "", "tick", "tick", "forget"]))
+        if action:
+            steps.append((action, t - draw(st.sampled_from([0.0, 3.0, 30.0]))))
+    return steps
+
+
+@given(_seat_story(), st.integers(0, 120), st.integers(60, 240))
+@settings(max_examples=300, deadline=None)
+def test_a_tick_that_reads_only_new_readings_judges_as_one_that_reads_them_all(
+    steps: list[tuple[str, Reading | float]], confirm_s: int, timeout_s: int
+) -> None:
+    cfg = PostsConfig(confirm_s=confirm_s, heartbeat_timeout_s=timeout_s)
+    kept = facts()  # the window as the daemon keeps it: one scan carried from tick to tick
+    kept.readings.clear()
+    for action, arg in steps:
+        if isinstance(arg, Reading):
+            kept.add_reading(arg)
+            continue
+        if action == "forget":
+            kept.forget_before(MON + timedelta(minutes=arg))
+        fresh = facts()
+        fresh.readings[:] = kept.readings
+        fresh.offline = list(kept.offline)
+        assert assess_window(kept, {}, CAL, cfg) == assess_window(fresh, {}, CAL, cfg)
+    fresh = facts()
+    fresh.readings[:] = kept.readings
+    assert assess_window(kept, {}, CAL, cfg) == assess_window(fresh, {}, CAL, cfg)
