@@ -38,6 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import groupby
 from pathlib import Path
 
 from alerts.config import HallConfig, work_calendar
@@ -56,6 +57,8 @@ from bench.common import (
 from devices.simulation.model import Params
 from devices.simulator import Message, simulate_days
 from hallkit.config import example_config_path, load_config
+from monitor.ingest.ingestor import Classifier, Inbound, Rules
+from monitor.ingest.journal import Journal
 from tests.brokers import Mosquitto, daemon_account, halls_broker, publisher_account
 from tests.running import DaemonProcess, free_port, write_config
 from tests.victoria import VictoriaMetrics
@@ -208,6 +211,8 @@ class Large:
     crash_rss: int
     empty_ready_s: float
     empty_rss: int
+    day_ticks: int  # ticks of the day lived at its own pace (`live_day_journal`)
+    day_ready_s: float  # its whole replay: start to ready
 
 
 def large_stream(cfg: HallConfig, days: float) -> list[Message]:
@@ -227,6 +232,30 @@ def large_stream(cfg: HallConfig, days: float) -> list[Message]:
 def _ticks(data: Path) -> int:
     with sqlite3.connect(f"file:{data / 'journal.sqlite3'}?mode=ro", uri=True) as conn:
         return int(conn.execute("SELECT count(*) FROM ticks").fetchone()[0])
+
+
+def live_day_journal(data: Path, cfg: HallConfig, msgs: Sequence[Message]) -> int:
+    """The journal a day lived at its own pace leaves behind, written directly: each second's
+    messages one batch received at their own time, and after it a tick at that second's end
+    (the daemon ticks about once a second while facts arrive, monitor/runner.py
+    FACTS_EVERY_S; a replay runs every tick again). How many ticks it journaled."""
+    journal = Journal.open(data, cfg.hall.id, "normal")  # the bench's own writes: no fsync
+    classifier = Classifier(Rules.of(cfg), {})
+    ticks = last = 0
+    try:
+        ordered = sorted(msgs, key=lambda m: m.at)
+        for _, group in groupby(ordered, key=lambda m: int(m.at.timestamp())):
+            batch = [Inbound(m.topic, m.payload, m.at) for m in group]
+            entries, _events, repeats, seen = classifier.classify(batch)
+            seqs = journal.append(entries, repeats)
+            classifier.remember(seen)
+            last = max((q for q in seqs if q is not None), default=last)
+            end = batch[-1].received_at.replace(microsecond=0) + timedelta(seconds=1)
+            journal.record_outputs([], (last, end), end)
+            ticks += 1
+    finally:
+        journal.close()
+    return ticks
 
 
 TARGET_CATCHUP_S = 30.0  # a day's backlog of the large hall (ours)
@@ -280,6 +309,11 @@ def run_large(size: Size, tmp: Path) -> Large:
         assert crashed.proc is not None
         crash_rss = rss_bytes(crashed.proc.pid)[0]
         crashed.stop()
+        # The same day at its own pace: a tick each second facts came, every one replayed.
+        day_path = hall_config(tmp / "day", broker, text)
+        day_ticks = live_day_journal(tmp / "day" / "data", load_config(day_path), msgs)
+        day, day_ready = start(day_path, tmp / "day.log")
+        day.stop()
     finally:
         broker.stop()
     return Large(
@@ -299,6 +333,8 @@ def run_large(size: Size, tmp: Path) -> Large:
         crash_rss=crash_rss,
         empty_ready_s=empty_ready,
         empty_rss=empty_rss,
+        day_ticks=day_ticks,
+        day_ready_s=day_ready,
     )
 
 
@@ -473,7 +509,9 @@ def large_result(r: Large, seconds: float) -> Result:
             f"journaled (journal {r.journal_bytes / 2**20:,.0f} MiB); SIGTERM and a restart "
             "(from the snapshot a clean stop writes), then SIGKILL, the snapshot removed and a "
             "restart: the whole journal replayed, every tick again, as with new code or a "
-            "changed configuration. Ready: a healthy /healthz, timed from the process's start."
+            "changed configuration. Last, the same day's journal as a day at its own pace "
+            "leaves it (written by the bench: each second's messages a batch, a tick after "
+            "each) replayed whole. Ready: a healthy /healthz, timed from the process's start."
         ),
         header=("measure", "with the journal", "empty journal (baseline)", "ratio"),
         rows=[
@@ -502,6 +540,12 @@ def large_result(r: Large, seconds: float) -> Result:
                 f"{ratio(r.crash_ready_s, r.empty_ready_s):,.1f}",
             ),
             (
+                f"whole replay of the day at its own pace ({r.day_ticks:,} ticks) to ready",
+                f"{r.day_ready_s:,.1f} s",
+                f"{r.empty_ready_s:,.1f} s",
+                f"{ratio(r.day_ready_s, r.empty_ready_s):,.1f}",
+            ),
+            (
                 "RSS once ready: from the snapshot / by whole replay",
                 f"{_mib(r.ready_rss)} / {_mib(r.crash_rss)}",
                 _mib(r.empty_rss),
@@ -524,10 +568,10 @@ def large_result(r: Large, seconds: float) -> Result:
                 met=r.ready_s < TARGET_READY_S,
             ),
             Verdict(
-                measure="restart to ready by whole replay, large hall",
-                value=f"{r.crash_ready_s:,.1f} s",
+                measure="restart to ready by whole replay of a day at its own pace, large hall",
+                value=f"{r.day_ready_s:,.1f} s",
                 target=f"< {TARGET_READY_S:.0f} s",
-                met=r.crash_ready_s < TARGET_READY_S,
+                met=r.day_ready_s < TARGET_READY_S,
             ),
         ],
         seconds=seconds,
