@@ -25,6 +25,7 @@ docs/regulations.md and docs/attendance.md):
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -387,6 +388,35 @@ def _slots(spans: Sequence[Span], keys: Sequence[str], cfg: AttendanceConfig) ->
 
 def _m(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
+
+
+def window_instants(day: date, cal: WorkCalendar, cfg: AttendanceConfig) -> tuple[datetime, ...]:
+    """The instants of `day`'s punch windows a sheet compares time with: each window's close
+    and the sessions' settling (`_Heard.final_after`, `_evaluate`). Empty on an off day."""
+    if not cal.is_working_day(day):
+        return ()
+    spans = cal.service_hours(day)
+    slots = _slots(spans, session_keys(spans, cal.zone), cfg)
+    return tuple(sorted({t for s in slots for t in (s.closes, s.settles)}))
+
+
+def sheet_moment(
+    instants: Sequence[datetime],
+    heard: Mapping[DeviceId, datetime | None],
+    now: datetime,
+    cfg: AttendanceConfig,
+) -> tuple[object, ...]:
+    """All `build_sheet` reads of `now` and of the clocks' heard instants, given `instants`:
+    the day's `window_instants` and its punches' times (the only instants it compares them
+    with), where `now` and each heard instant stand among them, and which clocks are quiet
+    as of `now`. Two equal moments, with every other input the same, give the same sheet
+    (tests/test_attendance_memo.py): a checkpoint need not build it again."""
+    quiet = now - 2 * _m(cfg.clock_margin_min)
+    clocks = tuple(
+        (d, None if h is None else bisect.bisect_right(instants, h), h is None or h < quiet)
+        for d, h in sorted(heard.items())
+    )
+    return bisect.bisect_right(instants, now), clocks
 
 
 # --- punches: which count ------------------------------------------------------------------

@@ -197,7 +197,7 @@ class Supervision:
         self.engine.roles = {StaffId(s.id): s.role for s in cfg.staff}
         self.accountability.reconfigure(cfg)
         out = self.engine.recalendar(work_calendar(cfg), now)
-        self.people.cal = self.engine.calendar
+        self.people.recalendar(self.engine.calendar)
         self.transitions += len(out)
         return out
 

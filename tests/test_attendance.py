@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -38,6 +38,8 @@ from alerts.attendance import (
     build_sheet,
     heard_until,
     makeup_deadline,
+    sheet_moment,
+    window_instants,
 )
 from alerts.config import Staff
 from alerts.contract import makeup_of
@@ -611,3 +613,39 @@ def test_just_after_a_window_closes_the_clocks_are_settling_not_silent() -> None
     later = at(9, 41)
     s = sheet([], later, avail=avail, heard=heard_at(later, [], avail))
     assert s.sessions[0].check_in.mark is Mark.MISSING and s.silent_clocks == ()
+
+
+_MINUTES = st.integers(6 * 60, 24 * 60 - 1)  # a minute of the day, 06:00-23:59
+
+
+def _clock_time(minute: int) -> datetime:
+    return at(minute // 60, minute % 60)
+
+
+@given(
+    st.lists(st.tuples(_MINUTES, st.sampled_from([CLK1, CLK2])), max_size=6),
+    st.lists(
+        st.tuples(_MINUTES, st.one_of(st.none(), _MINUTES), st.one_of(st.none(), _MINUTES)),
+        min_size=2,
+        max_size=40,
+    ),
+)
+@example(punched=[], asks=[(575, 560, 560), (600, 560, 560)])  # both clocks turn quiet
+@settings(max_examples=200, deadline=None)
+def test_a_sheet_reads_now_and_the_clocks_only_through_its_moment(
+    punched: list[tuple[int, DeviceId]], asks: list[tuple[int, int | None, int | None]]
+) -> None:
+    """People (alerts/people.py `_sheet`) keeps a sheet while its `sheet_moment` stands: any
+    two instants and heard clocks with the same moment must give the same sheet."""
+    punches = [punch(f"p{i}", _clock_time(m), device=d) for i, (m, d) in enumerate(punched)]
+    instants = sorted({*window_instants(DAY, CAL, CFG), *(p[1].ts for p in punches)})
+    by_moment: dict[object, DaySheet | None] = {}
+    for now_m, h1, h2 in asks:
+        heard = {
+            CLK1: None if h1 is None else _clock_time(h1),
+            CLK2: None if h2 is None else _clock_time(h2),
+        }
+        now = _clock_time(now_m)
+        got = build_sheet(ZHANG, DAY, punches, [], [], heard, CAL, CFG, now)
+        moment = sheet_moment(instants, heard, now, CFG)
+        assert by_moment.setdefault(moment, got) == got
