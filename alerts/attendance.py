@@ -25,9 +25,8 @@ docs/regulations.md and docs/attendance.md):
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Protocol
@@ -390,35 +389,6 @@ def _m(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def window_instants(day: date, cal: WorkCalendar, cfg: AttendanceConfig) -> tuple[datetime, ...]:
-    """The instants of `day`'s punch windows a sheet compares time with: each window's close
-    and the sessions' settling (`_Heard.final_after`, `_evaluate`). Empty on an off day."""
-    if not cal.is_working_day(day):
-        return ()
-    spans = cal.service_hours(day)
-    slots = _slots(spans, session_keys(spans, cal.zone), cfg)
-    return tuple(sorted({t for s in slots for t in (s.closes, s.settles)}))
-
-
-def sheet_moment(
-    instants: Sequence[datetime],
-    heard: Mapping[DeviceId, datetime | None],
-    now: datetime,
-    cfg: AttendanceConfig,
-) -> tuple[object, ...]:
-    """All `build_sheet` reads of `now` and of the clocks' heard instants, given `instants`:
-    the day's `window_instants` and its punches' times (the only instants it compares them
-    with), where `now` and each heard instant stand among them, and which clocks are quiet
-    as of `now`. Two equal moments, with every other input the same, give the same sheet
-    (tests/test_attendance_memo.py): a checkpoint need not build it again."""
-    quiet = now - 2 * _m(cfg.clock_margin_min)
-    clocks = tuple(
-        (d, None if h is None else bisect.bisect_right(instants, h), h is None or h < quiet)
-        for d, h in sorted(heard.items())
-    )
-    return bisect.bisect_right(instants, now), clocks
-
-
 # --- punches: which count ------------------------------------------------------------------
 
 
@@ -548,13 +518,28 @@ def _covering(slot: _Slot, spans: Sequence[Cover]) -> Cover | None:
 # --- one expected punch --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Heard:
+    """How far each clock is heard, as of `now`: every question a sheet asks of time. Each
+    answer is written down (`reads`), so the sheet can be kept while they all stand."""
+
     until: Mapping[DeviceId, datetime | None]
     now: datetime
     quiet_before: datetime  # heard from only before this: silent, named on the sheet
+    reads: list[tuple[datetime, datetime | None, object]] = field(default_factory=list)
+
+    def open_at(self, t: datetime) -> bool:
+        """Whether `t` is still to come."""
+        answer = self.now < t
+        self.reads.append((t, None, answer))
+        return answer
 
     def final_after(self, t: datetime, settles: datetime) -> tuple[bool, tuple[DeviceId, ...]]:
+        answer = self._final_after(t, settles)
+        self.reads.append((t, settles, answer))
+        return answer
+
+    def _final_after(self, t: datetime, settles: datetime) -> tuple[bool, tuple[DeviceId, ...]]:
         """Whether nothing before `t` can still arrive, and the clocks to name.
 
         Final once every clock has been heard from past `t`, or at `settles` whatever they
@@ -568,6 +553,34 @@ class _Heard:
             return True, tuple(behind)
         quiet = (d for d in behind if (h := self.until[d]) is None or h < self.quiet_before)
         return False, tuple(quiet)
+
+    def answers_again(self, reads: Sequence[tuple[datetime, datetime | None, object]]) -> bool:
+        """Whether every question of `reads` has the same answer now."""
+        for t, settles, answer in reads:
+            again = self.now < t if settles is None else self._final_after(t, settles)
+            if again != answer:
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class SheetReads:
+    """What a sheet read of time and of the clocks: the questions its `_Heard` was asked,
+    with their answers. The same inputs otherwise and the same answers now give the same
+    sheet (`reads_hold`; tests/test_attendance.py): a checkpoint need not build it again."""
+
+    reads: tuple[tuple[datetime, datetime | None, object], ...]
+
+
+def reads_hold(
+    reads: SheetReads,
+    clocks_heard_until: Mapping[DeviceId, datetime | None],
+    now: datetime,
+    cfg: AttendanceConfig,
+) -> bool:
+    """Whether a sheet that read `reads` reads the same with these clocks as of `now`."""
+    heard = _Heard(clocks_heard_until, now, now - 2 * _m(cfg.clock_margin_min))
+    return heard.answers_again(reads.reads)
 
 
 def _evaluate(
@@ -584,7 +597,7 @@ def _evaluate(
         return _punched(slot, pick, cover, heard, grace), fates
     if cover is not None:
         return _result(slot, Mark.COVERED, Why.COVERED, True, cover=cover), fates
-    if heard.now < slot.closes:
+    if heard.open_at(slot.closes):
         return _result(slot, Mark.PENDING, Why.WINDOW_OPEN, False), fates
     final, silent = heard.final_after(slot.closes, slot.settles)
     if not final:
@@ -757,8 +770,39 @@ def build_sheet(
     `department_name` is shown on the sheet instead of the department id. `leave`: who may
     approve leave (alerts/absence.py); None: every leave counts as approved.
     """
+    return read_sheet(
+        staff,
+        day,
+        punches,
+        statuses,
+        clock_availability,
+        clocks_heard_until,
+        cal,
+        cfg,
+        now,
+        department_name=department_name,
+        leave=leave,
+    )[0]
+
+
+def read_sheet(
+    staff: Officer,
+    day: date,
+    punches: Sequence[PunchIn],
+    statuses: Iterable[tuple[EventId, StaffStatus]],
+    clock_availability: Sequence[DeviceStatus],
+    clocks_heard_until: Mapping[DeviceId, datetime | None],
+    cal: WorkCalendar,
+    cfg: AttendanceConfig,
+    now: datetime,
+    *,
+    department_name: str | None = None,
+    leave: LeaveRules | None = None,
+) -> tuple[DaySheet | None, SheetReads]:
+    """`build_sheet`, with what the sheet read of time and of the clocks (`reads_hold`)."""
+
     if not cal.is_working_day(day):
-        return None
+        return None, SheetReads(())
     spans = cal.service_hours(day)
     keys = session_keys(spans, cal.zone)
     slots = _slots(spans, keys, cfg)
@@ -785,7 +829,7 @@ def build_sheet(
         conditions += _conditions(day, s, close, cfg, estimated)
     conditions.sort(key=lambda c: (c.start, c.rule, c.qualifier))
     silent = sorted({d for e in results for d in e.silent_clocks})
-    return DaySheet(
+    sheet = DaySheet(
         staff=sid,
         name=staff.name,
         department=department_name or staff.department,
@@ -797,6 +841,7 @@ def build_sheet(
         silent_clocks=tuple(silent),
         estimated=estimated,
     )
+    return sheet, SheetReads(tuple(heard.reads))
 
 
 def _outside(s: PunchSeen) -> PunchSeen:

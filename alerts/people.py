@@ -19,10 +19,10 @@ from alerts.attendance import (
     AttendanceConfig,
     DaySheet,
     PunchIn,
-    build_sheet,
+    SheetReads,
     heard_until,
-    sheet_moment,
-    window_instants,
+    read_sheet,
+    reads_hold,
 )
 from alerts.cards import CardEngine, Subject, Transition, WatchKind, watch_key
 from alerts.config import HallConfig
@@ -119,8 +119,8 @@ class People:
         self._clock_facts = 0  # counts what moves how far a clock is heard (`_heard`)
         # Each officer's latest sheet of a day, with what it was built from (`_sheet`): a
         # checkpoint every 15 minutes asks for every officer's, and most have not changed.
-        self._sheet_memo: dict[tuple[StaffId, date], tuple[object, DaySheet | None]] = {}
-        self._windows_of: dict[date, tuple[datetime, ...]] = {}
+        self._sheet_memo: dict[tuple[StaffId, date], tuple[object, SheetReads, DaySheet | None]]
+        self._sheet_memo = {}
         self._clock_status_version = 0  # moved whenever `clock_status` changes
 
     # --- events: facts only; the rules run at the next tick (`flush`) --------------------
@@ -279,7 +279,6 @@ class People:
         self.clock_status = [s for s in self.clock_status if s.ts >= horizon]
         self._clock_status_version += 1
         self._sheet_memo = {k: v for k, v in self._sheet_memo.items() if k[1] >= horizon.date()}
-        self._windows_of = {d: w for d, w in self._windows_of.items() if d >= horizon.date()}
         self._seats_from = datetime.combine(day, time(), self.cal.zone) - timedelta(days=1)
         for facts in self.windows.values():
             facts.forget_before(self._seats_from)
@@ -354,27 +353,26 @@ class People:
     ) -> DaySheet | None:
         """The officer's sheet as of `now`; the one built before when nothing it reads has
         changed: the same punches, statuses and clock statuses (lists that only grow: their
-        length and last entry say), and the same `sheet_moment` (alerts/attendance.py)."""
+        length and last entry say), and the same answers to what it asked of time and of
+        the clocks (`reads_hold`, alerts/attendance.py)."""
         lists = [self._by_staff.get((sid, day + timedelta(days=d)), []) for d in (-1, 0, 1)]
-        near = [p for ps in lists for p in ps]
         statuses = self.statuses.get(sid, [])
-        windows = self._windows_of.get(day)
-        if windows is None:
-            windows = self._windows_of[day] = window_instants(day, self.cal, self.attendance)
-        instants = sorted({*windows, *(p[1].ts for p in near)})
-        key = (
+        inputs = (
             tuple((len(ps), ps[-1][0] if ps else None) for ps in lists),
             (len(statuses), statuses[-1][0] if statuses else None),
             self._clock_status_version,
-            sheet_moment(instants, heard, now, self.attendance),
         )
         memo = self._sheet_memo.get((sid, day))
-        if memo is not None and memo[0] == key:
-            return memo[1]
-        sheet = build_sheet(
+        if (
+            memo is not None
+            and memo[0] == inputs
+            and reads_hold(memo[1], heard, now, self.attendance)
+        ):
+            return memo[2]
+        sheet, reads = read_sheet(
             self.staff[sid],
             day,
-            near,
+            [p for ps in lists for p in ps],
             statuses,
             self.clock_status,
             heard,
@@ -383,14 +381,13 @@ class People:
             now,
             leave=self.leave,
         )
-        self._sheet_memo[(sid, day)] = (key, sheet)
+        self._sheet_memo[(sid, day)] = (inputs, reads, sheet)
         return sheet
 
     def recalendar(self, cal: WorkCalendar) -> None:
         """A new calendar (a reloaded configuration): every sheet is built anew."""
         self.cal = cal
         self._sheet_memo.clear()
-        self._windows_of.clear()
 
     def _heard(self, now: datetime) -> dict[DeviceId, datetime | None]:
         """How far each clock is heard as of `now`: worked out once per instant and facts

@@ -153,13 +153,19 @@ def assess_window(
     scan = _scanned(f, timedelta(seconds=cfg.heartbeat_timeout_s), timedelta(seconds=cfg.confirm_s))
     unknown = _unknown(f, scan)
     empty, back = _empty(scan)
-    notices = list(_notices(f, statuses, timedelta(minutes=cfg.notice_max_min)))
+    notices = _notices_kept(f, scan, statuses, timedelta(minutes=cfg.notice_max_min))
     owned: list[tuple[StaffId, Condition]] = []
     heard = f.heard_until()
     if back is not None and heard is not None:
         heard = min(heard, back)  # a return or a flicker: known once `confirm` has passed
     for start, end, ids in _subtract(empty, [*unknown, *[(s, e) for s, e, _ in notices]]):
-        for c in _judged(_unstaffed(start, end, ids, cal, cfg), heard):
+        key = (start, end, ids, cal, cfg.yellow_min, cfg.red_min)
+        unstaffed = scan.unstaffed.get(key)
+        if unstaffed is None:
+            if len(scan.unstaffed) >= _KEPT_PIECES:
+                scan.unstaffed.clear()
+            unstaffed = scan.unstaffed[key] = _unstaffed(start, end, ids, cal, cfg)
+        for c in _judged(unstaffed, heard):
             owned.append((answers_for_seat(f, statuses, c.start, leave), c))
     ab = _ab_uncovered(f, statuses, cal)
     ab = ab if statuses_heard is None else _judged(ab, statuses_heard)
@@ -246,6 +252,11 @@ class _Scan:
     runs: list[Run] = field(default_factory=list)
     start: Reading | None = None
     back: Reading | None = None  # first occupied reading since `start`, not yet confirmed
+    # What the assessment derived from the scan last time, kept while its inputs stand: the
+    # yellow and red of each uncovered piece of an empty run (working minutes, by calendar
+    # and thresholds), and the absence notices (by the posts' status histories).
+    unstaffed: dict[tuple[object, ...], list[Condition]] = field(default_factory=dict)
+    notices: tuple[object, list[tuple[datetime, datetime, EventId]]] | None = None
 
     def valid_for(self, readings: list[Reading], timeout: timedelta, confirm: timedelta) -> bool:
         n = self.n
@@ -320,6 +331,21 @@ def _close(
 ) -> None:
     if end - start.ts >= confirm:  # its evidence: the reading it began with, which is all
         out.append((start.ts, end, (start.event_id,)))  # a card raised on it knew
+
+
+_KEPT_PIECES = 512  # pieces of empty runs a window's scan remembers (a day has far fewer)
+
+
+def _notices_kept(
+    f: WindowFacts, scan: _Scan, statuses: Statuses, longest: timedelta
+) -> list[tuple[datetime, datetime, EventId]]:
+    """`_notices`, built again only when a status of the window's posts came (their
+    histories only grow: length and last entry say)."""
+    histories = [statuses.get(who, []) for who in (f.a_post, *f.b_posts)]
+    key = (longest, tuple((len(h), h[-1][0] if h else None) for h in histories))
+    if scan.notices is None or scan.notices[0] != key:
+        scan.notices = (key, list(_notices(f, statuses, longest)))
+    return scan.notices[1]
 
 
 def _notices(

@@ -188,6 +188,7 @@ class WorkCalendar:
         self._nth: dict[tuple[date, int], date] = {}
         self._before: dict[tuple[datetime, int], datetime] = {}
         self._dates: dict[datetime, date] = {}
+        self._added: dict[tuple[datetime, timedelta], Due] = {}
 
     @property
     def zone(self) -> tzinfo:
@@ -306,8 +307,15 @@ class WorkCalendar:
         """
         if amount < _ZERO:
             raise ValueError(f"cannot add negative working time {amount}")
-        t = _utc(t)
-        return self._due(t, self._advance(t, amount) if amount else t)
+        key = (t, amount)
+        found = self._added.get(key)
+        if found is None:  # a seat's empty spell asks again at every tick of the day
+            u = _utc(t)
+            found = self._due(u, self._advance(u, amount) if amount else u)
+            if len(self._added) >= _MEMO_MAX:
+                self._added.clear()
+            self._added[key] = found
+        return found
 
     def add_working_minutes(self, t: datetime, minutes: float) -> Due:
         return self.add_working_time(t, timedelta(minutes=minutes))

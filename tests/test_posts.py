@@ -252,7 +252,7 @@ def _seat_story(draw: st.DrawFn) -> list[tuple[str, Reading | float]]:
         late = draw(st.sampled_from([0.0, 0.0, 0.0, 0.0, 1.5, 6.0]))
         r = Reading(MON + timedelta(minutes=t - late), draw(st.booleans()), EventId(f"p{i:03d}"))
         steps.append(("read", r))
-        action = draw(st.sampled_from(["", "", "tick", "tick", "forget"]))
+        action = draw(st.sampled_from(["", "", "tick", "tick", "forget", "notice"]))
         if action:
             steps.append((action, t - draw(st.sampled_from([0.0, 3.0, 30.0]))))
     return steps
@@ -266,16 +266,21 @@ def test_a_tick_that_reads_only_new_readings_judges_as_one_that_reads_them_all(
     cfg = PostsConfig(confirm_s=confirm_s, heartbeat_timeout_s=timeout_s)
     kept = facts()  # the window as the daemon keeps it: one scan carried from tick to tick
     kept.readings.clear()
+    said: Statuses = {}  # statuses only grow, as People keeps them
     for action, arg in steps:
         if isinstance(arg, Reading):
             kept.add_reading(arg)
             continue
         if action == "forget":
             kept.forget_before(MON + timedelta(minutes=arg))
+        if action == "notice":
+            eid, notice = status(A, StaffState.AWAY, arg, arg + 10)[A][0]
+            said.setdefault(A, []).append((EventId(f"{eid}-{len(said.get(A, []))}"), notice))
+            continue
         fresh = facts()
         fresh.readings[:] = kept.readings
         fresh.offline = list(kept.offline)
-        assert assess_window(kept, {}, CAL, cfg) == assess_window(fresh, {}, CAL, cfg)
+        assert assess_window(kept, said, CAL, cfg) == assess_window(fresh, said, CAL, cfg)
     fresh = facts()
     fresh.readings[:] = kept.readings
-    assert assess_window(kept, {}, CAL, cfg) == assess_window(fresh, {}, CAL, cfg)
+    assert assess_window(kept, said, CAL, cfg) == assess_window(fresh, said, CAL, cfg)
