@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from alerts.errors import HallwatchError
 from alerts.events import EventKind
 from alerts.ids import EventId
@@ -25,6 +27,9 @@ logger = logging.getLogger(__name__)
 # 2 added ticks and outbox, 3 the rejects' sha256; older journals are upgraded in place
 SCHEMA_VERSION = 3
 REJECT_ROW_OVERHEAD = 100  # bytes a reject row costs beyond its payload, detail and topic
+# Page cache of the journal's connection: the event-id index takes random inserts and lookups
+# (a batch's ids checked, then added); SQLite's default 2 MiB holds a few days of them.
+CACHE_KIB = 64 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,8 +95,9 @@ class JournalMissing(JournalError):
         self.path = path
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AcceptEntry:
+class AcceptEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One per accepted message: a Struct, built four times faster than a frozen dataclass."""
+
     event_id: EventId
     kind: EventKind
     topic: str
@@ -173,6 +179,7 @@ class Journal:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal in {directory}: {exc}") from exc
