@@ -3,6 +3,7 @@ frees exactly those messages from the daemon's session; the others come again.""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
 
@@ -33,10 +34,8 @@ def _take(got: queue.SimpleQueue[Inbound], n: int, quiet_s: float = 1.0) -> list
     out: list[Inbound] = []
     deadline = time.monotonic() + 30
     while len(out) < n and time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(queue.Empty):
             out.append(got.get(timeout=1))
-        except queue.Empty:
-            pass
     while True:
         try:
             out.append(got.get(timeout=quiet_s))
