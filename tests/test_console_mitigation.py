@@ -62,6 +62,9 @@ def hall(tmp_path_factory: pytest.TempPathFactory, mosquitto_session: Mosquitto)
 def test_mitigate_needs_its_degree_and_the_hearing(hall: Hall) -> None:
     status, got = hall.decide(hall.heard, {"action": "mitigate", "text": "已赔礼道歉"})
     assert (status, got["error"]) == (422, "bad_mitigation")
+    odd = {"action": "mitigate", "text": "已赔礼道歉", "mitigation": {"lighter": 1}}
+    status, got = hall.decide(hall.heard, odd)  # not a name: refused, not a server error
+    assert (status, got["error"]) == (422, "bad_mitigation")
     doc = {"action": "mitigate", "mitigation": "lighter", "text": "已赔礼道歉"}
     status, got = hall.decide(hall.unheard, doc)
     assert (status, got["error"]) == (409, "not_heard")  # 000_… 八(八): heard first

@@ -461,7 +461,10 @@ class Console:
                 "或 revoke(撤销)。",
             )
         mitigation = body.get("mitigation")
-        if action == CardAction.MITIGATE and mitigation not in {m.value for m in Mitigation}:
+        known = {m.value for m in Mitigation}
+        if action == CardAction.MITIGATE and not (
+            isinstance(mitigation, str) and mitigation in known
+        ):
             choices = "lighter(从轻)、reduced(减轻)或 exempt(免予)"
             return _err(422, "bad_mitigation", f"请选择处理方式：{choices}。")
         if not isinstance(text, str) or not text.strip():
