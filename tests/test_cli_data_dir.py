@@ -220,7 +220,8 @@ def test_reports_on_the_demos_data_as_the_readme_says(tmp_path: Path) -> None:
     `hallwatch stats` from the same directory."""
     env = {k: v for k, v in os.environ.items() if k != datadir.CONFIG_ENV}
     mqtt_port, web_port = free_port(), free_port()
-    ports = ["--mqtt-port", str(mqtt_port), "--web-port", str(web_port), "--sim-days", "0"]
+    # The last working day first: live, a hall at night sends nothing for a long while.
+    ports = ["--mqtt-port", str(mqtt_port), "--web-port", str(web_port), "--sim-days", "1"]
     cli = [sys.executable, "-m", "monitor.cli"]
     proc = subprocess.Popen(
         [*cli, "demo", *ports],

@@ -83,9 +83,21 @@ class Stream(threading.Thread):
         self.client.loop_stop()
 
 
-def _db_saved(broker: Mosquitto, after: float) -> Callable[[], bool]:
+def _db_file(broker: Mosquitto) -> tuple[int, int] | None:
+    """The broker's database file as (inode, mtime in ns); None before its first save."""
     db = broker.workdir / "persistence" / "mosquitto.db"
-    return lambda: db.exists() and db.stat().st_mtime > after
+    try:
+        st = db.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _db_saved(broker: Mosquitto, before: tuple[int, int] | None) -> Callable[[], bool]:
+    """The database written again since `before`. Not by its mtime against the wall clock:
+    the kernel stamps files with a coarse clock that can read earlier than `time.time()`
+    taken just before the signal, and a save inside that tick never looked newer."""
+    return lambda: (now := _db_file(broker)) is not None and now != before
 
 
 def test_broker_restart_and_crash_during_a_stream_lose_nothing_it_had_saved(
@@ -103,11 +115,11 @@ def test_broker_restart_and_crash_during_a_stream_lose_nothing_it_had_saved(
         mosquitto.restart()  # clean: SIGTERM saves everything, then the same port again
         wait_until(lambda: len(stream.acknowledged()) >= TOTAL // 2, 60, "half sent")
 
-        saved_at = time.time()
+        db_before = _db_file(mosquitto)
         before_save = stream.acknowledged()
         assert mosquitto._process is not None
         os.kill(mosquitto._process.pid, signal.SIGUSR1)  # Mosquitto: write the database now
-        wait_until(_db_saved(mosquitto, saved_at), 30, "the broker's save")
+        wait_until(_db_saved(mosquitto, db_before), 30, "the broker's save")
         wait_until(lambda: len(stream.acknowledged()) >= TOTAL * 3 // 4, 60, "3/4 sent")
         mosquitto.kill()  # a crash: what came after the save is gone with its memory
         after_kill = stream.acknowledged()
