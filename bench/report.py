@@ -171,9 +171,9 @@ def render(
         f"Load average (1 min): {load[0]:.2f} at the start, highest sampled {max(load):.2f}, "
         f"{load[-1]:.2f} at the end, on {cores} cores."
         + (
-            " The machine was shared with other work during the run (other engineers' test "
-            "runs): absolute figures are lower than on an idle machine; the ratios, measured "
-            "side by side, less so."
+            " The load went above three quarters of the cores (the benchmarks' own servers "
+            "and clients, or other work on the machine): absolute figures are lower than on "
+            "an idle machine; the ratios, measured side by side, less so."
             if busy
             else ""
         ),
