@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ class Hall:
         assert self.daemon.where is not None
         return self.daemon.where.web
 
-    def decide(self, card: str, doc: dict[str, str]) -> tuple[int, dict[str, object]]:
+    def decide(self, card: str, doc: Mapping[str, object]) -> tuple[int, dict[str, object]]:
         cookie, csrf = self.supervisor
         path = f"/api/cards/{card}/decision"
         status, _, got = call(self.address, "POST", path, doc, cookie=cookie, csrf=csrf)
