@@ -280,6 +280,10 @@ class SessionSheet:
         return self.check_in.final and self.check_out.final
 
 
+# A question a sheet asked of time: (instant, settling or None, answer) (`_Heard`).
+Read = tuple[datetime, datetime | None, object]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DaySheet:
     staff: StaffId
@@ -292,6 +296,10 @@ class DaySheet:
     conditions: tuple[Condition, ...]
     silent_clocks: tuple[DeviceId, ...]
     estimated: bool
+    # What the sheet read of time and of the clocks: each question its `_Heard` was asked,
+    # with the answer. Its other inputs the same and these answers again, the same sheet
+    # (`reads_hold`): a checkpoint need not build it again. Not part of what it says.
+    reads: tuple[Read, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def final(self) -> bool:
@@ -526,7 +534,7 @@ class _Heard:
     until: Mapping[DeviceId, datetime | None]
     now: datetime
     quiet_before: datetime  # heard from only before this: silent, named on the sheet
-    reads: list[tuple[datetime, datetime | None, object]] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)
 
     def open_at(self, t: datetime) -> bool:
         """Whether `t` is still to come."""
@@ -554,7 +562,7 @@ class _Heard:
         quiet = (d for d in behind if (h := self.until[d]) is None or h < self.quiet_before)
         return False, tuple(quiet)
 
-    def answers_again(self, reads: Sequence[tuple[datetime, datetime | None, object]]) -> bool:
+    def answers_again(self, reads: Sequence[Read]) -> bool:
         """Whether every question of `reads` has the same answer now."""
         for t, settles, answer in reads:
             again = self.now < t if settles is None else self._final_after(t, settles)
@@ -563,24 +571,15 @@ class _Heard:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class SheetReads:
-    """What a sheet read of time and of the clocks: the questions its `_Heard` was asked,
-    with their answers. The same inputs otherwise and the same answers now give the same
-    sheet (`reads_hold`; tests/test_attendance.py): a checkpoint need not build it again."""
-
-    reads: tuple[tuple[datetime, datetime | None, object], ...]
-
-
 def reads_hold(
-    reads: SheetReads,
+    sheet: DaySheet,
     clocks_heard_until: Mapping[DeviceId, datetime | None],
     now: datetime,
     cfg: AttendanceConfig,
 ) -> bool:
-    """Whether a sheet that read `reads` reads the same with these clocks as of `now`."""
+    """Whether `sheet` would read the same of these clocks as of `now` (`DaySheet.reads`)."""
     heard = _Heard(clocks_heard_until, now, now - 2 * _m(cfg.clock_margin_min))
-    return heard.answers_again(reads.reads)
+    return heard.answers_again(sheet.reads)
 
 
 def _evaluate(
@@ -770,39 +769,8 @@ def build_sheet(
     `department_name` is shown on the sheet instead of the department id. `leave`: who may
     approve leave (alerts/absence.py); None: every leave counts as approved.
     """
-    return read_sheet(
-        staff,
-        day,
-        punches,
-        statuses,
-        clock_availability,
-        clocks_heard_until,
-        cal,
-        cfg,
-        now,
-        department_name=department_name,
-        leave=leave,
-    )[0]
-
-
-def read_sheet(
-    staff: Officer,
-    day: date,
-    punches: Sequence[PunchIn],
-    statuses: Iterable[tuple[EventId, StaffStatus]],
-    clock_availability: Sequence[DeviceStatus],
-    clocks_heard_until: Mapping[DeviceId, datetime | None],
-    cal: WorkCalendar,
-    cfg: AttendanceConfig,
-    now: datetime,
-    *,
-    department_name: str | None = None,
-    leave: LeaveRules | None = None,
-) -> tuple[DaySheet | None, SheetReads]:
-    """`build_sheet`, with what the sheet read of time and of the clocks (`reads_hold`)."""
-
     if not cal.is_working_day(day):
-        return None, SheetReads(())
+        return None
     spans = cal.service_hours(day)
     keys = session_keys(spans, cal.zone)
     slots = _slots(spans, keys, cfg)
@@ -829,7 +797,7 @@ def read_sheet(
         conditions += _conditions(day, s, close, cfg, estimated)
     conditions.sort(key=lambda c: (c.start, c.rule, c.qualifier))
     silent = sorted({d for e in results for d in e.silent_clocks})
-    sheet = DaySheet(
+    return DaySheet(
         staff=sid,
         name=staff.name,
         department=department_name or staff.department,
@@ -840,8 +808,8 @@ def read_sheet(
         conditions=tuple(conditions),
         silent_clocks=tuple(silent),
         estimated=estimated,
+        reads=tuple(heard.reads),
     )
-    return sheet, SheetReads(tuple(heard.reads))
 
 
 def _outside(s: PunchSeen) -> PunchSeen:

@@ -19,9 +19,8 @@ from alerts.attendance import (
     AttendanceConfig,
     DaySheet,
     PunchIn,
-    SheetReads,
+    build_sheet,
     heard_until,
-    read_sheet,
     reads_hold,
 )
 from alerts.cards import CardEngine, Subject, Transition, WatchKind, watch_key
@@ -119,8 +118,7 @@ class People:
         self._clock_facts = 0  # counts what moves how far a clock is heard (`_heard`)
         # Each officer's latest sheet of a day, with what it was built from (`_sheet`): a
         # checkpoint every 15 minutes asks for every officer's, and most have not changed.
-        self._sheet_memo: dict[tuple[StaffId, date], tuple[object, SheetReads, DaySheet | None]]
-        self._sheet_memo = {}
+        self._sheet_memo: dict[tuple[StaffId, date], tuple[object, DaySheet | None]] = {}
         self._clock_status_version = 0  # moved whenever `clock_status` changes
 
     # --- events: facts only; the rules run at the next tick (`flush`) --------------------
@@ -363,13 +361,11 @@ class People:
             self._clock_status_version,
         )
         memo = self._sheet_memo.get((sid, day))
-        if (
-            memo is not None
-            and memo[0] == inputs
-            and reads_hold(memo[1], heard, now, self.attendance)
-        ):
-            return memo[2]
-        sheet, reads = read_sheet(
+        if memo is not None and memo[0] == inputs:
+            kept = memo[1]  # None: an off day, whatever the time
+            if kept is None or reads_hold(kept, heard, now, self.attendance):
+                return kept
+        sheet = build_sheet(
             self.staff[sid],
             day,
             [p for ps in lists for p in ps],
@@ -381,7 +377,7 @@ class People:
             now,
             leave=self.leave,
         )
-        self._sheet_memo[(sid, day)] = (inputs, reads, sheet)
+        self._sheet_memo[(sid, day)] = (inputs, sheet)
         return sheet
 
     def recalendar(self, cal: WorkCalendar) -> None:
