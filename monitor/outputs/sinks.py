@@ -244,14 +244,14 @@ class Outbox:
     def peek(self, limit: int) -> list[tuple[int, bytes]]:
         """The oldest `limit` rows, in order."""
         with self._lock:
-            rows = self._conn.execute(
+            rows: list[tuple[int, bytes]] = self._conn.execute(  # INTEGER, BLOB: int, bytes
                 "SELECT seq, line FROM outbox ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
             if not rows and self.full:
                 # A write bigger than the room left started the episode; with nothing
                 # queued no delete would ever end it, and every later write would be refused.
                 self._shrunk(0)
-        return [(s, ln) for s, ln in rows]  # INTEGER and BLOB: int and bytes already
+        return rows
 
     def delete(self, first: int, last: int) -> None:
         """Drop an accepted batch (seqs first..last: rows are only added above them).
