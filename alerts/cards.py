@@ -270,6 +270,9 @@ class _Case:
         return assess(self.entries[0].event.case, self.entries, clocks.calendar, clocks.policy)
 
 
+_Kept = tuple[tuple[Entry, ...], WorkCalendar, Policy, Assessment]  # `CardEngine._day_kept`
+
+
 class _Live(NamedTuple):
     """What `_sync` needs of a subject: its key, who it is, and its conditions now."""
 
@@ -330,6 +333,10 @@ class CardEngine:
         self._missing: dict[int, CardId] = {}
         self._notices: set[int] = set()
         self._notices_checked_until: datetime | None = None
+        # The assessments of one day's cases (the hall totals', asked at each refresh of the
+        # lights), each kept while its case's events, the calendar and the policy are the ones
+        # it was worked out from: a refresh works out only the cases that moved.
+        self._day_kept: tuple[date, dict[CaseId, _Kept]] | None = None
 
     @property
     def calendar(self) -> WorkCalendar:
@@ -347,12 +354,21 @@ class CardEngine:
     def assessments(self, day: date | None = None) -> list[Assessment]:
         """Every case's assessment, or those of the cases with an event stamped on local `day`.
 
-        Worked out now from the events: cost grows with the cases asked for.
+        Worked out now from the events: cost grows with the cases asked for. Those of the
+        last `day` asked are kept (`_day_kept`), for as long as what they came from holds.
         """
         if day is None:
             return [rec.assessment for rec in self.cases.values()]
-        ids = dict.fromkeys(self.days.get(day, ()))
-        return [self.cases[c].assessment for c in ids]
+        kept = self._day_kept[1] if self._day_kept and self._day_kept[0] == day else {}
+        self._day_kept = (day, kept)
+        cal, policy = self._clocks.calendar, self._clocks.policy
+        out = []
+        for c in dict.fromkeys(self.days.get(day, ())):
+            rec, k = self.cases[c], kept.get(c)
+            if k is None or k[0] is not rec.entries or k[1] is not cal or k[2] is not policy:
+                k = kept[c] = (rec.entries, cal, policy, rec.assessment)
+            out.append(k[3])
+        return out
 
     # --- input ---------------------------------------------------------------------------
 

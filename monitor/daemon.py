@@ -18,6 +18,7 @@ from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from hallkit.sdnotify import SdNotifier
 from monitor import __version__, health, jobs
 from monitor.ingest import snapshot
+from monitor.ingest.checkpoint import Checkpointer
 from monitor.ingest.ingestor import Classifier, Inbound, IngestHealth, Ingestor, Rules
 from monitor.ingest.journal import Journal
 from monitor.ingest.mqtt import MqttLink
@@ -134,11 +135,15 @@ class Daemon:
         # A dead writer is not restarted in place: /healthz 503, exit non-zero, systemd restarts.
         writer = threading.Thread(target=partial(ingestor.run, halt), name="ingest", daemon=True)
         sender_thread = supervised("outbox", lambda: sender.run(halt), halt, clock)
+        # The WAL logs copied back off the writer's path (monitor/ingest/checkpoint.py).
+        wal = Checkpointer([journal.path, self.sink.path], clock)
+        checkpointer = supervised("checkpoint", lambda: wal.run(halt), halt, clock)
         self.jobs = jobs.start(lambda: self.config, runner, journal, clock, halt)
         web.start()
         self.sink.start()
         writer.start()
         sender_thread.start()
+        checkpointer.start()
         if notices is not None:
             notices.start(halt)
         link.start()
@@ -151,6 +156,7 @@ class Daemon:
         halt.set()
         writer.join(timeout=30)
         sender_thread.join(timeout=5)
+        checkpointer.join(timeout=5)
         if notices is not None:
             notices.close()
         link.stop()

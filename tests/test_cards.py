@@ -851,3 +851,39 @@ def test_a_watch_whose_facts_were_let_go_keeps_its_cards_at_every_sync() -> None
         t.why is Why.VOID
         for t in engine.on_conditions(key, subject, StaffId("S015"), (pending,), later)
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(hall_history(), st.lists(st.sampled_from(["event", "policy", "calendar"]), max_size=40))
+def test_the_kept_assessments_of_a_day_are_those_worked_out_afresh(
+    history: tuple[list[tuple[EventId, CaseEvent]], list[int]], steps_: list[str]
+) -> None:
+    """`CardEngine.assessments(day)` keeps a day's assessments between refreshes of the hall
+    totals; asked for each day in turn as events arrive, the policy changes and a new holiday
+    table comes, they are the assessments worked out from the events as they are now."""
+    from alerts.cases import assess
+
+    events, _ = history
+    engine = CardEngine(CAL, Policy(), ROLES)
+    queue = sorted(events, key=lambda x: x[1].ts)
+    off = DayOverride(day=queue[0][1].ts.date(), working=False, name="临时闭厅")
+    seq = 0
+    for step in [*steps_, *["event"] * len(queue)]:
+        if step == "event" and queue:
+            eid, ev = queue.pop(0)
+            engine.on_case_event(seq, eid, ev, ev.ts)
+            seq += 1
+        elif step == "policy":
+            engine.policy = Policy(warning_days=engine.policy.warning_days % 3 + 1)
+        elif step == "calendar" and engine._now is not None:
+            cal = CAL if engine.calendar is not CAL else WorkCalendar(SHANGHAI, [HOURS], [off])
+            engine.recalendar(cal, engine._now)
+        # The first case's day at every step (what it kept carries over), now and then
+        # every day (asking another day starts the kept ones over).
+        for day in sorted(engine.days) if seq % 5 == 0 else [off.day]:
+            fresh = [
+                assess(c, engine.cases[c].entries, engine.calendar, engine.policy)
+                for c in dict.fromkeys(engine.days.get(day, ()))
+            ]
+            assert engine.assessments(day) == fresh
+            assert engine.assessments(day) == fresh  # asked again, from what it kept

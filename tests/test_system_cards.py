@@ -35,6 +35,7 @@ class _Sink:
 
     def __init__(self, full: bool) -> None:
         self.outbox = SimpleNamespace(full=full)
+        self.path = Path("tsdb-outbox.sqlite3")
 
     def write(self, points: Sequence[Point]) -> bool:
         return not self.outbox.full

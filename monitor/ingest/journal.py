@@ -21,6 +21,7 @@ import msgspec
 from alerts.errors import HallwatchError
 from alerts.events import EventKind
 from alerts.ids import EventId
+from monitor.ingest import checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ class Journal:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
             conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            checkpoint.defer(conn)  # the daemon's checkpointer copies the log back (off its path)
             conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal in {directory}: {exc}") from exc

@@ -21,6 +21,7 @@ from pathlib import Path
 from alerts.config import TimeSeriesConfig
 from alerts.errors import HallwatchError
 from alerts.points import FieldValue, Point, from_ns, time_ns
+from monitor.ingest import checkpoint
 from monitor.outputs.sinks import PointSink, RemoteSink
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class LocalStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
+            checkpoint.defer(self._conn)
             self._conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise LocalStoreError(f"cannot open {path}: {exc}") from exc

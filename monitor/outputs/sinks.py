@@ -36,6 +36,7 @@ from alerts.config import TimeSeriesConfig
 from alerts.errors import HallwatchError
 from alerts.points import Point, to_line
 from hallkit.config import read_secret
+from monitor.ingest import checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ class Outbox:
         self._conn = sqlite3.connect(path, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
+        checkpoint.defer(self._conn)
         self._conn.executescript(_SCHEMA)
         self._rows = int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
         self.refused = 0
@@ -420,6 +422,11 @@ class Sender:
 
 
 class PointSink(Protocol):
+    @property
+    def path(self) -> Path:
+        """The SQLite database `write` stores into (its WAL: monitor/ingest/checkpoint.py)."""
+        ...
+
     def write(self, points: Sequence[Point]) -> bool:
         """Store durably (True) or refuse (False: the sink is full; it has said so)."""
 
@@ -437,6 +444,10 @@ class RemoteSink:
         self._writer = writer
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.outbox.path
 
     @classmethod
     def open(
