@@ -258,10 +258,8 @@ class Outbox:
     def delete(self, first: int, last: int) -> None:
         """Drop an accepted batch (seqs first..last: rows are only added above them).
 
-        Without a flush of its own (synchronous=NORMAL for this one transaction): the next
-        insert's flush carries it. A delete lost to a power cut sends its batch once more,
-        as a crash between the send and the delete does; holding the lock through a flush
-        here held up the writer's next insert (a sixth of the sink's throughput)."""
+        A crash between the send and this commit sends the batch once more; the server
+        overwrites the same series at the same instants."""
         with self._lock, self._conn:
             cur = self._conn.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
             self._shrunk(cur.rowcount)
