@@ -720,3 +720,25 @@ def test_the_grafana_dashboard_reads_what_is_written() -> None:
         assert measurement in {m for m, _ in fields}, q
         for field in re.findall(r'r._field == "(\w+)"', q):
             assert (measurement, field) in fields, (measurement, field)
+
+
+def test_the_sender_reads_without_the_writers_lock_and_deletes_without_a_flush(
+    tmp_path: Path,
+) -> None:
+    """peek reads on a connection of its own: it returns while an insert holds the lock; a
+    delete commits at synchronous=NORMAL and leaves the writer's connection at FULL."""
+    outbox = Outbox.open(tmp_path, max_rows=100)
+    points = stream(4)
+    assert outbox.enqueue(points)
+    with outbox._lock:  # as an insert (and its flush) holds it
+        got: list[list[tuple[int, bytes]]] = []
+        reader = threading.Thread(target=lambda: got.append(outbox.peek(3)))
+        reader.start()
+        reader.join(timeout=5)
+        assert not reader.is_alive()
+    assert [ln for _, ln in got[0]] == lines_of(points)[:3]
+    outbox.delete(got[0][0][0], got[0][-1][0])
+    assert outbox._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert outbox.pending() == len(points) - 3
+    assert [ln for _, ln in outbox.peek(10)] == lines_of(points)[3:]
+    outbox.close()

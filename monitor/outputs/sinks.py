@@ -208,6 +208,10 @@ class Outbox:
         checkpoint.defer(self._conn)
         self._conn.executescript(_SCHEMA)
         self._rows = int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        # The sender reads on a connection of its own: a batch's read never holds the lock
+        # the writer's next insert waits for (WAL: readers see the last commit, block no one).
+        self._reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._read_lock = threading.Lock()
         self.refused = 0
         self.full = False
 
@@ -245,11 +249,12 @@ class Outbox:
 
     def peek(self, limit: int) -> list[tuple[int, bytes]]:
         """The oldest `limit` rows, in order."""
-        with self._lock:
-            rows: list[tuple[int, bytes]] = self._conn.execute(  # INTEGER, BLOB: int, bytes
+        with self._read_lock:
+            rows: list[tuple[int, bytes]] = self._reader.execute(  # INTEGER, BLOB: int, bytes
                 "SELECT seq, line FROM outbox ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
-            if not rows and self.full:
+        if not rows and self.full:
+            with self._lock:
                 # A write bigger than the room left started the episode; with nothing
                 # queued no delete would ever end it, and every later write would be refused.
                 self._shrunk(0)
@@ -258,10 +263,20 @@ class Outbox:
     def delete(self, first: int, last: int) -> None:
         """Drop an accepted batch (seqs first..last: rows are only added above them).
 
-        A crash between the send and this commit sends the batch once more; the server
-        overwrites the same series at the same instants."""
-        with self._lock, self._conn:
-            cur = self._conn.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
+        Without a flush of its own (synchronous=NORMAL for this one transaction): the next
+        insert's flush of the log carries it. A delete lost to a power cut sends its batch once
+        more, as a crash between the send and the delete does, and the server overwrites the
+        same series at the same instants; holding the lock through a flush here held up the
+        writer's next insert."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._conn:
+                    cur = self._conn.execute(
+                        "DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last)
+                    )
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
             self._shrunk(cur.rowcount)
 
     def reject(self, batch: Sequence[tuple[int, bytes]], error: WriteRejected) -> None:
@@ -299,6 +314,8 @@ class Outbox:
         return self._rows
 
     def close(self) -> None:
+        with self._read_lock:
+            self._reader.close()
         with self._lock:
             self._conn.close()
 
