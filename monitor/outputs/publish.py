@@ -72,10 +72,11 @@ class Presenter:
         moved = changed(self.lights, lights)
         for light in moved:
             self._publish(f"hall/{hall}/light/{light.window}", light_payload(light, local), True)
-        if moved and self._write_points is not None:
+        points: list[Point] = []  # one write for the lights and the totals: one commit
+        if moved:
             levels = {str(light.window): light.level.value for light in moved}
             counts = {str(light.window): len(light.cards) for light in moved}
-            self._write_points(points_for_lights(hall, levels, now, counts))
+            points += points_for_lights(hall, levels, now, counts)
         for window in removed(self.lights, lights):
             self._publish(f"hall/{hall}/light/{window}", b"", True)
         self.lights = lights
@@ -85,11 +86,13 @@ class Presenter:
             self._publish(f"hall/{hall}/summary", summary_payload(totals, local), True)
             self.totals = totals
         if (moved or totals != written) and self._write_points is not None:
-            self._write_stats(sup, totals, now)
+            points += self._stats(sup, totals, now)
+        if points and self._write_points is not None:
+            self._write_points(points)
         about = card_subjects(lights, sup.engine.cards)
         self.display.update(snapshot(cfg, lights, totals, on_post, about))
 
-    def _write_stats(self, sup: Supervision, totals: HallTotals, now: datetime) -> None:
+    def _stats(self, sup: Supervision, totals: HallTotals, now: datetime) -> list[Point]:
         """Today's totals as a `hall_stats` point, each at its own millisecond (a standing clock
         or two refreshes in one millisecond would otherwise give VictoriaMetrics two samples
         at one instant, and it keeps either)."""
@@ -101,8 +104,7 @@ class Presenter:
             sup.engine.cards.values(), sup.engine.calendar, self.cfg.posts.yellow_min, month, now
         )
         today = sum(m for (_, day), m in per_window.items() if day == local.date())
-        assert self._write_points is not None
-        self._write_points(stats_points(self.cfg.hall.id, totals, today, at))
+        return stats_points(self.cfg.hall.id, totals, today, at)
 
     def republish(self, now: datetime) -> None:
         """After a (re)connection: every retained light and the summary again."""
