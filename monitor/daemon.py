@@ -17,7 +17,7 @@ from hallkit.config import read_secret
 from hallkit.exits import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from hallkit.sdnotify import SdNotifier
 from monitor import __version__, health, jobs
-from monitor.ingest import snapshot
+from monitor.ingest import gcpolicy, snapshot
 from monitor.ingest.checkpoint import Checkpointer
 from monitor.ingest.ingestor import Classifier, Inbound, IngestHealth, Ingestor, Rules
 from monitor.ingest.journal import Journal
@@ -76,7 +76,8 @@ class Daemon:
         password = read_secret(secret, self.config_path) if secret else None
         journal = Journal.open(cfg.journal.data_dir, cfg.hall.id, cfg.journal.synchronous)
         try:
-            return self._serve(journal, password, stop)
+            with gcpolicy.daytime():  # no full collection but the nightly sweep's
+                return self._serve(journal, password, stop)
         finally:
             journal.close()
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.ingest.gcpolicy import LongLived
+from monitor.ingest.gcpolicy import NEVER, LongLived, daytime
 
 
 class Node:
@@ -58,3 +58,44 @@ def test_a_young_cycle_is_collected_before_the_freeze() -> None:
     gc.collect(1)  # may or may not reach it; the step's full collection does
     assert policy.step()
     assert ref() is None
+
+
+def test_in_the_daytime_cpython_starts_no_full_collection() -> None:
+    """Inside `daytime` the old generation is collected only when asked (the nightly sweep);
+    the young ones as usual; the thresholds come back after."""
+    before = gc.get_threshold()
+    full: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            full.append(1)
+
+    gc.callbacks.append(seen)
+    try:
+        with daytime():
+            assert gc.get_threshold()[2] == NEVER
+            kept = [Node() for _ in range(200_000)]  # many middle collections' worth
+            assert not full, "no full collection of CPython's own"
+            del kept
+        assert gc.get_threshold() == before
+        gc.collect()
+        assert full == [1]  # an explicit one still runs
+    finally:
+        gc.callbacks.remove(seen)
+
+
+def test_a_step_walks_only_the_young_and_middle_generations() -> None:
+    policy = LongLived(every=1)
+    gens: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gens.append(info["generation"])
+
+    gc.collect(1)
+    gc.callbacks.append(seen)
+    try:
+        assert policy.step()
+    finally:
+        gc.callbacks.remove(seen)
+    assert 1 in gens and 2 not in gens  # (a young collection may come in between)

@@ -8,9 +8,13 @@ deadline (bench/timers.py). So:
 
 - a replay or a snapshot load runs with the collector off and freezes what it built
   (`uncollected`): frozen objects sit in CPython's permanent generation, never walked;
-- afterwards `LongLived.step`, called between batches, collects what is young and freezes
-  the survivors once the collector has run its middle generation `every` times (about
-  700 x 10 allocations each), so full collections only ever walk recent objects;
+- afterwards `LongLived.step`, called between batches, collects the young and middle
+  generations and freezes the survivors once the collector has run its middle generation
+  `every` times (about 700 x 10 allocations each);
+- while the daemon runs (`daytime`) CPython starts no full collection of its own: one walked
+  every object not yet frozen, and with `every` at 100 those pauses grew to 50-100 ms at
+  1,000 events/s (the writer's longest stalls in bench/latency.py, measured with a gc
+  callback); a cycle that reaches the old generation before it dies waits for the sweep;
 - `LongLived.sweep`, once a night (the daemon calls it at the first tick of each local day),
   unfreezes everything and collects it all once: a cycle that was alive when frozen and died
   later is freed there instead of being kept for good.
@@ -29,7 +33,22 @@ from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 
-FREEZE_EVERY = 100  # middle-generation collections between two freezes
+FREEZE_EVERY = 10  # middle-generation collections between two freezes (ours)
+NEVER = 1 << 30  # a full-collection threshold CPython never reaches
+
+
+@contextmanager
+def daytime() -> Iterator[None]:
+    """No full collection started by CPython itself inside; the thresholds as they were after.
+
+    The young and middle generations are collected as usual (what is young is most of what
+    dies); the old one only by `LongLived.sweep` at night or an explicit `gc.collect()`."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, NEVER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
 
 
 @contextmanager
@@ -78,7 +97,7 @@ class LongLived:
         time; True when it did. Cheap otherwise (one counter read)."""
         if _Counter.middle - self._mark < self.every:
             return False
-        gc.collect()  # walks the objects not yet frozen: those since the last freeze
+        gc.collect(1)  # the young and middle generations: what is new since the last freeze
         gc.freeze()
         self._mark = _Counter.middle
         self.freezes += 1
