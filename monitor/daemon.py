@@ -10,7 +10,6 @@ from functools import partial
 from pathlib import Path
 
 from alerts.config import HallConfig
-from alerts.errors import ConfigError
 from alerts.supervision import Supervision
 from hallkit.clock import Clock, SystemClock
 from hallkit.config import read_secret
@@ -28,7 +27,7 @@ from monitor.outputs.localstore import open_sink
 from monitor.outputs.notify import Notifier, case_deadline
 from monitor.outputs.outbox import OutboxSender
 from monitor.outputs.publish import Presenter
-from monitor.reload import reread
+from monitor.reload import reread_or_keep
 from monitor.runner import Runner
 from monitor.system_cards import SystemCards
 from monitor.threads import supervised
@@ -82,8 +81,8 @@ class Daemon:
             journal.close()
 
     def _serve(self, journal: Journal, password: str | None, stop: threading.Event) -> int:
-        cfg, clock, hall = self.config, self.clock, self.config.hall.id
-        sup, regenerated = replay(journal, cfg, snapshot.path_in(cfg.journal.data_dir))
+        cfg, clock, hall, data = self.config, self.clock, self.config.hall.id, journal.path.parent
+        sup, regenerated = replay(journal, cfg, snapshot.path_in(data))
         inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()  # network thread -> writer
         # Receive times follow the daemon's clock; journaled events: the broker has our session.
         had = sup.state.last_seq > 0
@@ -94,17 +93,13 @@ class Daemon:
         sender = OutboxSender(journal, link.publish_acked, link.subscribed, clock)
         outbox = OutboxWriter(journal, clock, ingest_health, sender.wake)
         system = SystemCards(hall, clock, lambda r, at: outbox.record(r, None, at))
-        self.sink = open_sink(
-            cfg.timeseries,
-            cfg.journal.data_dir,
-            config_path=self.config_path,
-            on_full=system.sink_refused,
-        )
+        on_full = system.sink_refused
+        self.sink = open_sink(cfg.timeseries, data, config_path=self.config_path, on_full=on_full)
         store = CardStore(hall, self.sink, outbox)
         # Transitions of events committed just before a crash are stored now (once, by id).
         store.store(regenerated, None)
         classifier = Classifier(Rules.of(cfg), journal.last_status_payloads())
-        key = audit_key(cfg.journal.data_dir)
+        key = audit_key(data)
         decisions = Decisions(hall, key, inbox.put, lambda: classifier.rules)
         presenter = Presenter(
             cfg, lambda t, p, r: link.publish(t, p, retain=r), self.display, self.sink.write
@@ -136,8 +131,7 @@ class Daemon:
         # A dead writer is not restarted in place: /healthz 503, exit non-zero, systemd restarts.
         writer = threading.Thread(target=partial(ingestor.run, halt), name="ingest", daemon=True)
         sender_thread = supervised("outbox", lambda: sender.run(halt), halt, clock)
-        # The WAL logs copied back off the writer's path (monitor/ingest/checkpoint.py).
-        wal = Checkpointer([journal.path, self.sink.path], clock)
+        wal = Checkpointer([journal.path, self.sink.path], clock)  # WAL off the writer's path
         checkpointer = supervised("checkpoint", lambda: wal.run(halt), halt, clock)
         self.jobs = jobs.start(lambda: self.config, runner, journal, clock, halt)
         web.start()
@@ -148,7 +142,7 @@ class Daemon:
         if notices is not None:
             notices.start(halt)
         link.start()
-        self.where = Started(web.address, Path(cfg.journal.data_dir))
+        self.where = Started(web.address, data)
         self.notifier.ready()
         self.notifier.status(f"replayed {sup.state.applied} events; ingesting")
         self.started.set()
@@ -219,11 +213,8 @@ class Daemon:
         if self.config_path is None:
             return False
         self.notifier.reloading()
-        try:
-            new = reread(self.config, self.config_path)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                logger.error("reload refused, old configuration kept: %s", problem)
+        new = reread_or_keep(self.config, self.config_path)
+        if new is None:
             self.reloads["refused"] += 1
             self.notifier.ready()
             return False

@@ -26,3 +26,13 @@ def reread(old: HallConfig, path: Path) -> HallConfig:
     if new.broker != old.broker:
         logger.warning("broker settings changed: they take effect at the next restart")
     return new
+
+
+def reread_or_keep(old: HallConfig, path: Path) -> HallConfig | None:
+    """`reread`, or None with each of its problems logged: the running configuration stays."""
+    try:
+        return reread(old, path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            logger.error("reload refused, old configuration kept: %s", problem)
+        return None
