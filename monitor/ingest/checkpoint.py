@@ -59,7 +59,8 @@ class Checkpointer:
             try:
                 conn = self._conns.get(path)
                 if conn is None:
-                    conn = self._conns[path] = sqlite3.connect(path, check_same_thread=False)
+                    uri = f"{path.resolve().as_uri()}?mode=rw"  # never creates a file
+                    conn = self._conns[path] = sqlite3.connect(uri, uri=True)
                     conn.execute("PRAGMA synchronous=FULL")  # the copy is fsynced before reuse
                 _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error as exc:  # the writer's own backstop still bounds the log
