@@ -99,3 +99,15 @@ def test_a_step_walks_only_the_young_and_middle_generations() -> None:
     finally:
         gc.callbacks.remove(seen)
     assert 1 in gens and 2 not in gens  # (a young collection may come in between)
+
+
+def test_daemons_side_by_side_leave_the_threshold_as_it_was() -> None:
+    """Two daemons in one process (the tests run several), leaving in either order."""
+    before = gc.get_threshold()
+    first, second = daytime(), daytime()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[2] == NEVER, "one still runs"
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before

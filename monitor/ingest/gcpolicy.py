@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,18 +38,38 @@ FREEZE_EVERY = 10  # middle-generation collections between two freezes (ours)
 NEVER = 1 << 30  # a full-collection threshold CPython never reaches
 
 
+class _Daytime:
+    """How many daemons of this process are inside `daytime` (the tests run several), and
+    the full-collection threshold from before the first."""
+
+    lock = threading.Lock()
+    inside = 0
+    before = 0
+
+
+def _old_threshold(value: int) -> None:
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, value)
+
+
 @contextmanager
 def daytime() -> Iterator[None]:
     """No full collection started by CPython itself inside; the thresholds as they were after.
 
     The young and middle generations are collected as usual (what is young is most of what
     dies); the old one only by `LongLived.sweep` at night or an explicit `gc.collect()`."""
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, NEVER)
+    with _Daytime.lock:
+        if _Daytime.inside == 0:
+            _Daytime.before = gc.get_threshold()[2]
+            _old_threshold(NEVER)
+        _Daytime.inside += 1
     try:
         yield
     finally:
-        gc.set_threshold(young, middle, old)
+        with _Daytime.lock:
+            _Daytime.inside -= 1
+            if _Daytime.inside == 0:
+                _old_threshold(_Daytime.before)
 
 
 @contextmanager
