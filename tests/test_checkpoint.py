@@ -18,6 +18,7 @@ from monitor.outputs.localstore import LocalStore
 
 AT = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 PAGE = 4096
+_CANNOT_OPEN = "unable to open database file"
 
 
 def _fill(journal: Journal, start: int, n: int) -> None:
@@ -95,7 +96,9 @@ class _Stops(FakeClock):
         return super().wait(stop, seconds)
 
 
-def test_the_thread_checkpoints_each_second_until_stopped(tmp_path: Path) -> None:
+def test_the_thread_checkpoints_each_second_until_stopped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     journal = Journal.open(tmp_path / "j", "h")
     missing = tmp_path / "points.sqlite3"  # a database it cannot open: counted, no crash
     try:
@@ -108,6 +111,8 @@ def test_the_thread_checkpoints_each_second_until_stopped(tmp_path: Path) -> Non
 
         assert clock.waits == [checkpoint.EVERY_S] * 2  # the third found it stopping
         assert wal.failures == 2  # the missing one, at each of the two checkpoints
+        said = [r.getMessage() for r in caplog.records if r.name == checkpoint.__name__]
+        assert said == [f"WAL checkpoints of points.sqlite3 fail: {_CANNOT_OPEN}"]  # once
         assert journal.path.stat().st_size > 1000 * PAGE
         assert wal._conns == {}  # closed on the way out
         assert not missing.exists()  # nor made

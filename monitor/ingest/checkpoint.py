@@ -43,6 +43,7 @@ class Checkpointer:
         self.paths = tuple(paths)
         self._clock, self._every_s = clock, every_s
         self._conns: dict[Path, sqlite3.Connection] = {}
+        self._failing: set[Path] = set()  # said once when it starts failing, once when it ends
         self.failures = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -65,9 +66,14 @@ class Checkpointer:
                 _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error as exc:  # the writer's own backstop still bounds the log
                 self.failures += 1
-                logger.warning("WAL checkpoint of %s failed: %s", path.name, exc)
+                if path not in self._failing:
+                    self._failing.add(path)
+                    logger.warning("WAL checkpoints of %s fail: %s", path.name, exc)
                 self._drop(path)
                 continue
+            if path in self._failing:
+                self._failing.discard(path)
+                logger.info("WAL checkpoints of %s work again", path.name)
             out[path] = (frames, copied)
         return out
 

@@ -47,7 +47,7 @@ class _Daytime:
     before = 0
 
 
-def _old_threshold(value: int) -> None:
+def _full_threshold(value: int) -> None:
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, value)
 
@@ -61,7 +61,7 @@ def daytime() -> Iterator[None]:
     with _Daytime.lock:
         if _Daytime.inside == 0:
             _Daytime.before = gc.get_threshold()[2]
-            _old_threshold(NEVER)
+            _full_threshold(NEVER)
         _Daytime.inside += 1
     try:
         yield
@@ -69,7 +69,7 @@ def daytime() -> Iterator[None]:
         with _Daytime.lock:
             _Daytime.inside -= 1
             if _Daytime.inside == 0:
-                _old_threshold(_Daytime.before)
+                _full_threshold(_Daytime.before)
 
 
 @contextmanager

@@ -72,11 +72,6 @@ class Presenter:
         moved = changed(self.lights, lights)
         for light in moved:
             self._publish(f"hall/{hall}/light/{light.window}", light_payload(light, local), True)
-        points: list[Point] = []  # one write for the lights and the totals: one commit
-        if moved:
-            levels = {str(light.window): light.level.value for light in moved}
-            counts = {str(light.window): len(light.cards) for light in moved}
-            points += points_for_lights(hall, levels, now, counts)
         for window in removed(self.lights, lights):
             self._publish(f"hall/{hall}/light/{window}", b"", True)
         self.lights = lights
@@ -86,9 +81,10 @@ class Presenter:
             self._publish(f"hall/{hall}/summary", summary_payload(totals, local), True)
             self.totals = totals
         if (moved or totals != written) and self._write_points is not None:
-            points += self._stats(sup, totals, now)
-        if points and self._write_points is not None:
-            self._write_points(points)
+            levels = {str(light.window): light.level.value for light in moved}
+            counts = {str(light.window): len(light.cards) for light in moved}
+            lit = points_for_lights(hall, levels, now, counts) if moved else []
+            self._write_points([*lit, *self._stats(sup, totals, now)])  # one commit for both
         about = card_subjects(lights, sup.engine.cards)
         self.display.update(snapshot(cfg, lights, totals, on_post, about))
 

@@ -210,7 +210,8 @@ class Outbox:
         self._rows = int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
         # The sender reads on a connection of its own: a batch's read never holds the lock
         # the writer's next insert waits for (WAL: readers see the last commit, block no one).
-        self._reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._reader = sqlite3.connect(path, check_same_thread=False)
+        self._reader.execute("PRAGMA query_only=ON")
         self._read_lock = threading.Lock()
         self.refused = 0
         self.full = False
